@@ -1,0 +1,258 @@
+"""The LLM processor loop.
+
+An event arrives; the agent compiles main context, asks the model for one
+function call, runs it, and commits the step (event, call, result, memory
+edits) in one transaction. A heartbeat, asked for or forced by a failure,
+chains another step at once; otherwise the agent yields until the next event.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from memgpt.agent import events
+from memgpt.agent.context import MainContext, compile_main_context, message_tokens, to_chat
+from memgpt.agent.summarizer import choose_cut, fit, summarize
+from memgpt.embeddings.base import Embedder
+from memgpt.errors import ContextTooSmallError, InputTooLargeError
+from memgpt.llm.base import LLMClient, LLMError, LLMReply
+from memgpt.memory import working
+from memgpt.memory.recall import SearchError
+from memgpt.memory.working import MemoryEditError
+from memgpt.schemas import AgentState, Message, Response, StopReason, ToolCall, utcnow
+from memgpt.store.base import Store
+from memgpt.tools.base import BASE_FUNCTIONS, FunctionContext
+from memgpt.tools.schema import ArgumentError, Function
+
+MAX_CONSECUTIVE_FAILURES = 3
+RESULT_FRACTION = 0.2  # the most of the window one function result may take
+SUMMARY_FRACTION = 0.1  # the most of the window the recursive summary may take
+
+_locks: dict[str, threading.RLock] = {}
+_locks_guard = threading.Lock()
+
+
+def agent_lock(agent_id: str) -> threading.RLock:
+    """One lock per agent in this process: an agent processes one event at a time."""
+    with _locks_guard:
+        return _locks.setdefault(agent_id, threading.RLock())
+
+
+@dataclass
+class StepOutcome:
+    messages: list[Message]
+    heartbeat: bool
+    failed: bool
+    follow_up: list[Message] = field(default_factory=list)
+
+
+class Agent:
+    def __init__(
+        self,
+        state: AgentState,
+        store: Store,
+        llm: LLMClient,
+        embedder: Embedder,
+        functions: Mapping[str, Function] = BASE_FUNCTIONS,
+    ):
+        self.state, self.store, self.llm, self.embedder = state, store, llm, embedder
+        self.functions = {name: functions[name] for name in state.tool_names or functions}
+        self.schemas = [f.schema() for f in self.functions.values()]
+        self._token_cache: dict[str, int] = {}
+        self.queue: list[Message] = store.context_messages(state.id)
+
+    @property
+    def id(self) -> str:
+        return self.state.id
+
+    @property
+    def memory(self) -> dict[str, str]:
+        """The working context blocks, label to text."""
+        return {b.label: b.value for b in self.state.blocks}
+
+    # events
+
+    def send(self, text: str) -> Response:
+        """A user message: the agent processes it and replies through send_message."""
+        return self.process(events.user_message(text))
+
+    def heartbeat(self) -> Response | None:
+        """A timed heartbeat; None while the agent has paused them."""
+        paused = self.state.heartbeats_paused_until
+        if paused and paused > utcnow():
+            return None
+        return self.process(events.heartbeat(events.TIMED_HEARTBEAT))
+
+    def login(self) -> Response:
+        return self.process(events.login())
+
+    def process(self, event: Message) -> Response:
+        with agent_lock(self.id):
+            self._reload()
+            self._check_fits(event)
+            pending, produced, failures = [event], [], 0
+            for step in range(1, self.state.max_chained_steps + 1):
+                try:
+                    context = self._fit_main_context(pending)
+                    reply = self.llm.chat(context.messages, self.schemas)
+                except (LLMError, ContextTooSmallError) as exc:
+                    self._commit(pending, FunctionContext(self.state, self.store, self.embedder))
+                    stop = StopReason.LLM_ERROR if isinstance(exc, LLMError) else StopReason.CONTEXT_TOO_SMALL
+                    return Response(messages=produced + pending, stop_reason=stop, steps=step, error=str(exc))
+                outcome = self._run_step(pending, reply)
+                produced += outcome.messages
+                failures = failures + 1 if outcome.failed else 0
+                if failures >= MAX_CONSECUTIVE_FAILURES:
+                    return Response(messages=produced, stop_reason=StopReason.INVALID_FUNCTION_CALL, steps=step)
+                pending = outcome.follow_up + self._memory_pressure_alert()
+                if not pending:
+                    return Response(messages=produced, stop_reason=StopReason.END_TURN, steps=step)
+            return Response(messages=produced, stop_reason=StopReason.MAX_STEPS, steps=step)
+
+    # one step
+
+    def _run_step(self, pending: list[Message], reply: LLMReply) -> StepOutcome:
+        """Run the model's call and commit the step: event, call, result and edits, atomically."""
+        assistant = Message(role="assistant", text=(reply.content or "").strip(), tool_calls=reply.tool_calls)
+        ctx = FunctionContext(self.state, self.store, self.embedder)
+        calls = reply.tool_calls
+        if not calls:
+            results, ok, heartbeat = [], False, False
+            follow_up = [events.system_alert(events.NO_FUNCTION_CALLED)]
+        else:
+            ok, heartbeat, text = self._call(calls[0], ctx)
+            results = [self._result(calls[0], ok, text)]
+            results += [
+                self._result(c, False, "Only one function runs per step; call it again next step.")
+                for c in calls[1:]
+            ]
+            follow_up = []
+            if heartbeat or not ok:
+                reason = events.HEARTBEAT_REQUESTED if ok else events.HEARTBEAT_AFTER_FAILURE
+                follow_up = [events.heartbeat(reason)]
+        messages = [*pending, assistant, *results]
+        try:
+            self._commit(messages, ctx)
+        except BaseException:
+            self._reload()  # the function may have changed state that was not committed
+            raise
+        return StepOutcome(messages, heartbeat, failed=not ok, follow_up=follow_up)
+
+    def _call(self, call: ToolCall, ctx: FunctionContext) -> tuple[bool, bool, str | None]:
+        """Run one function call; return (succeeded, heartbeat requested, result text)."""
+        function = self.functions.get(call.name)
+        if function is None:
+            names = ", ".join(self.functions)
+            return False, True, f"There is no function {call.name!r}; the functions are: {names}."
+        try:
+            _thoughts, heartbeat, kwargs = function.parse(call.arguments)
+            result = function.fn(ctx, **kwargs)
+        except (ArgumentError, MemoryEditError, SearchError) as exc:
+            return False, True, str(exc)
+        except Exception as exc:  # a faulty user function must not end the step
+            return False, True, f"{call.name} raised {type(exc).__name__}: {exc}"
+        return True, heartbeat, None if result is None else str(result)
+
+    def _result(self, call: ToolCall, ok: bool, text: str | None) -> Message:
+        if text is not None:
+            limit = int(RESULT_FRACTION * self.state.llm.context_window)
+            if self.llm.count_tokens(text) > limit:
+                note = f"\n[Result truncated to about {limit} tokens; ask for less, e.g. page by page.]"
+                text = fit(text, limit - self.llm.count_tokens(note), self.llm.count_tokens) + note
+        return Message(role="tool", text=events.function_result(ok, text), tool_call_id=call.id, name=call.name)
+
+    def _commit(self, messages: list[Message], ctx: FunctionContext) -> None:
+        with self.store.transaction():
+            self.store.append_messages(self.id, messages)
+            for edit in ctx.edits:
+                self.store.record_block_edit(edit)
+            self.store.save_agent(self.state)
+        self.queue.extend(messages)
+
+    # main context and memory pressure
+
+    def _reload(self) -> None:
+        """Read state and queue from the store: another process may have stepped this agent."""
+        fresh = self.store.get_agent(self.id)
+        if fresh is not None:
+            self.state = fresh
+        self.queue = self.store.context_messages(self.id)
+
+    def compile(self, pending: list[Message] = ()) -> MainContext:
+        queue = [*self.queue, *pending]
+        return compile_main_context(
+            self.state,
+            queue,
+            recall_count=self.store.count_messages(self.id) + len(pending),
+            archival_count=self.store.count_passages(self.id),
+            functions=self.schemas,
+            count=self.llm.count_tokens,
+            queue_tokens=[self._tokens(m) for m in queue],
+        )
+
+    def _tokens(self, message: Message) -> int:
+        if message.id not in self._token_cache:
+            self._token_cache[message.id] = message_tokens(to_chat(message), self.llm.count_tokens)
+        return self._token_cache[message.id]
+
+    def _check_fits(self, event: Message) -> None:
+        """Reject an event that could never fit, before it is stored or sent anywhere."""
+        empty = self.compile()
+        # Half the free room at most: the reply and its result need the other half.
+        room = empty.budget - (empty.total - empty.sections["queue"])
+        if self._tokens(event) > room // 2:
+            raise InputTooLargeError(
+                f"That input is about {self._tokens(event)} tokens but this agent's context window "
+                f"leaves room for {room // 2}; split it, or load it as a document into archival memory."
+            )
+
+    def _fit_main_context(self, pending: list[Message]) -> MainContext:
+        """Compile main context, evicting into the summary until it fits the window."""
+        while True:
+            context = self.compile(pending)
+            if context.total <= context.budget:
+                return context
+            queue = [*self.queue, *pending]
+            cut = choose_cut(queue, [self._tokens(m) for m in queue], limit=len(self.queue))
+            if cut == 0:
+                raise ContextTooSmallError(
+                    f"Main context needs {context.total} tokens but the window allows "
+                    f"{context.budget}, and nothing more can be evicted; use a model with a larger "
+                    "context window or shorten the working context."
+                )
+            self.evict(cut)
+
+    def evict(self, count: int) -> None:
+        """Move the oldest `count` queue messages out of main context, into the summary."""
+        evicted = self.queue[:count]
+        max_tokens = max(64, int(SUMMARY_FRACTION * self.state.llm.context_window))
+        summary = summarize(self.llm, self.state.summary, evicted, max_tokens)
+        with self.store.transaction():
+            self.store.evict_messages(self.id, [m.id for m in evicted])
+            self.state.summary = summary
+            self.state.memory_warning_issued = False
+            self.store.save_agent(self.state)
+        del self.queue[:count]
+
+    def _memory_pressure_alert(self) -> list[Message]:
+        """A one-time warning past the configured fraction of the window, reset by eviction."""
+        if self.state.memory_warning_issued:
+            return []
+        fraction = self.compile().fraction
+        if fraction < self.state.memory_warning_fraction:
+            return []
+        self.state.memory_warning_issued = True
+        return [events.system_alert(events.MEMORY_PRESSURE.format(percent=round(100 * fraction)))]
+
+    # user actions on memory
+
+    def edit_block(self, label: str, value: str) -> None:
+        """Set a block's text as the user; recorded in the block's history."""
+        with agent_lock(self.id):
+            self._reload()
+            edit = working.set_value(self.state, label, value)
+            with self.store.transaction():
+                self.store.record_block_edit(edit)
+                self.store.save_agent(self.state)

@@ -1,0 +1,63 @@
+"""Events: what wakes the agent, and how each enters the FIFO queue.
+
+Every event becomes a user-role message whose content is a small JSON packet, so
+the model can tell a person's words from a heartbeat or a system alert.
+"""
+
+from __future__ import annotations
+
+import json
+
+from memgpt.schemas import EventType, Message, utcnow
+
+
+def _event(kind: EventType, text: str) -> Message:
+    return Message(role="user", event=kind, text=text)
+
+
+def user_message(text: str) -> Message:
+    return _event(EventType.USER_MESSAGE, text)
+
+
+def heartbeat(reason: str) -> Message:
+    return _event(EventType.HEARTBEAT, reason)
+
+
+def system_alert(text: str) -> Message:
+    return _event(EventType.SYSTEM_ALERT, text)
+
+
+def login() -> Message:
+    return _event(EventType.LOGIN, "The user logged in.")
+
+
+HEARTBEAT_REQUESTED = "You asked to continue (request_heartbeat was true)."
+HEARTBEAT_AFTER_FAILURE = "Your last function call failed; read the error and try again."
+TIMED_HEARTBEAT = "Timed heartbeat: a chance to reflect or reorganise your memory."
+MEMORY_PRESSURE = (
+    "Memory pressure: your context window is {percent}% full. Older messages will soon leave "
+    "view and be summarized. Save anything important to working context or archival memory now."
+)
+NO_FUNCTION_CALLED = (
+    "Your reply called no function. Every reply must be exactly one function call; "
+    "to talk to the user, call send_message."
+)
+
+
+def pack(message: Message) -> str:
+    """The content the model sees for an event."""
+    packet = {"type": str(message.event), "time": message.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")}
+    packet["message" if message.event == EventType.USER_MESSAGE else "text"] = message.text
+    return json.dumps(packet, ensure_ascii=False)
+
+
+def function_result(ok: bool, text: str | None) -> str:
+    """The packed result of a function call, as stored and shown to the model."""
+    return json.dumps(
+        {
+            "status": "OK" if ok else "Failed",
+            "message": text if text is not None else "None",
+            "time": utcnow().strftime("%Y-%m-%d %H:%M:%S UTC"),
+        },
+        ensure_ascii=False,
+    )

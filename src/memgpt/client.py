@@ -1,0 +1,96 @@
+"""The Python API: create an agent, talk to it, look at its memory, reopen it later.
+
+    from memgpt import MemGPT
+    client = MemGPT()
+    agent = client.create_agent("sam", model="openai/gpt-4o-mini")
+    print(agent.send("Hi, I'm Ana and I love hiking.").text)
+    print(client.get_agent("sam").memory["human"])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from memgpt import config
+from memgpt.agent.agent import Agent
+from memgpt.agent.prompts import DEFAULT_HUMAN, DEFAULT_PERSONA, SYSTEM_INSTRUCTIONS
+from memgpt.embeddings import create_embedder
+from memgpt.embeddings.base import Embedder
+from memgpt.errors import AgentNotFoundError, ContextTooSmallError
+from memgpt.llm import create_llm, parse_model_string
+from memgpt.llm.base import LLMClient
+from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, new_id
+from memgpt.store.base import Store
+from memgpt.store.sqlite import SQLiteStore
+
+MIN_QUEUE_FRACTION = 0.25  # of the window, left free for conversation at creation
+
+
+class MemGPT:
+    def __init__(self, path: str | Path | None = None, *, store: Store | None = None):
+        """Open the store: `path` to a SQLite file, else $MEMGPT_HOME/memgpt.db."""
+        self.store = store or SQLiteStore(path or config.database_path())
+
+    def create_agent(
+        self,
+        name: str | None = None,
+        *,
+        persona: str = DEFAULT_PERSONA,
+        human: str = DEFAULT_HUMAN,
+        model: str | LLMConfig = "local",
+        embedding: EmbeddingConfig | None = None,
+        blocks: list[Block] | None = None,
+        system: str = SYSTEM_INSTRUCTIONS,
+        llm: LLMClient | None = None,
+        embedder: Embedder | None = None,
+    ) -> Agent:
+        """Create and store a new agent. `llm`/`embedder` override the clients the configs
+        would build (tests pass a scripted model)."""
+        llm_config = model if isinstance(model, LLMConfig) else parse_model_string(model)
+        llm = llm or create_llm(llm_config)
+        embedding = embedding or EmbeddingConfig(provider="local", model="all-MiniLM-L6-v2")
+        state = AgentState(
+            name=name or new_id("agent")[6:14],
+            system=system,
+            blocks=[Block(label="persona", value=persona), Block(label="human", value=human), *(blocks or [])],
+            llm=llm.config,
+            embedding=embedding,
+        )
+        agent = Agent(state, self.store, llm, embedder or create_embedder(embedding))
+        fixed = agent.compile()
+        if fixed.total > (1 - MIN_QUEUE_FRACTION) * fixed.budget:
+            raise ContextTooSmallError(
+                f"The system instructions, functions and memory blocks need {fixed.total} tokens, "
+                f"too many for a {fixed.window}-token window; use a model with a larger context "
+                "window or shorten the persona and blocks."
+            )
+        self.store.create_agent(state)
+        return agent
+
+    def get_agent(
+        self, name_or_id: str, *, llm: LLMClient | None = None, embedder: Embedder | None = None
+    ) -> Agent:
+        """Reopen a stored agent where it left off."""
+        state = self.store.get_agent(name_or_id)
+        if state is None:
+            raise AgentNotFoundError(
+                f"There is no agent named {name_or_id!r}; list them with `memgpt list agents`."
+            )
+        return Agent(
+            state,
+            self.store,
+            llm or create_llm(state.llm),
+            embedder or create_embedder(state.embedding),
+        )
+
+    def list_agents(self) -> list[AgentState]:
+        return self.store.list_agents()
+
+    def delete_agent(self, name_or_id: str) -> None:
+        state = self.store.get_agent(name_or_id)
+        if state is None:
+            raise AgentNotFoundError(f"There is no agent named {name_or_id!r} to delete.")
+        self.store.delete_agent(state.id)
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,58 @@
+"""The one small protocol every model backend implements.
+
+A backend turns a list of provider-neutral chat messages plus function schemas
+into one `LLMReply`. It does not parse or validate the call: malformed output is
+the agent loop's business (DESIGN invariant 5), so backends pass it through raw.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from memgpt.errors import MemGPTError
+from memgpt.schemas import LLMConfig, ToolCall
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+class LLMReply(BaseModel):
+    """What the model said: free text (if any) and the function calls it asked for."""
+
+    content: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class LLMError(MemGPTError):
+    """The backend could not produce a reply (network, auth, rate limit after retries...).
+
+    The message is one sentence a user can act on.
+    """
+
+
+FunctionSchema = dict[str, Any]
+"""{"name": ..., "description": ..., "parameters": <JSON schema object>}"""
+
+
+@runtime_checkable
+class LLMClient(Protocol):
+    config: LLMConfig
+
+    def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+        """One completion. With `functions`, the model must answer with one function call;
+        with none (the summarizer), it answers in plain text."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` for this model: its own tokenizer, or a safe upper bound."""
+        ...

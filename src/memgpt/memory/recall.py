@@ -1,0 +1,66 @@
+"""Recall storage as the agent sees it: every message ever, searched by text or by date, a page at a time."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time, timedelta
+
+from memgpt.schemas import Message, inner_thoughts, sent_texts
+from memgpt.store.base import Store
+
+PAGE_SIZE = 5
+
+
+class SearchError(Exception):
+    """A search the agent asked for is malformed; the text says how to fix it."""
+
+
+def page_header(total: int, page: int, shown: int, page_size: int = PAGE_SIZE) -> str:
+    if total == 0:
+        return "No results found."
+    pages = (total + page_size - 1) // page_size
+    if shown == 0:
+        return f"Page {page} is past the end: there are {total} results on {pages} page(s)."
+    first = page * page_size + 1
+    return f"Showing results {first}-{first + shown - 1} of {total} (page {page} of pages 0-{pages - 1}):"
+
+
+def describe(message: Message) -> dict[str, str]:
+    """A message as a search hit: when, who, and what was said (the sent text for the agent)."""
+    sent = sent_texts(message)
+    text = sent[0] if sent else message.text or inner_thoughts(message)
+    who = "user" if message.role == "user" else "you"
+    return {"time": message.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"), "from": who, "text": text}
+
+
+def _format(messages: list[Message], total: int, page: int) -> str:
+    header = page_header(total, page, len(messages))
+    if not messages:
+        return header
+    return header + "\n" + json.dumps([describe(m) for m in messages], ensure_ascii=False)
+
+
+def search_text(store: Store, agent_id: str, query: str, page: int = 0) -> str:
+    if page < 0:
+        raise SearchError("page must be 0 or more.")
+    hits, total = store.search_messages(agent_id, query, PAGE_SIZE, page * PAGE_SIZE)
+    return _format(hits, total, page)
+
+
+def _parse_day(text: str, name: str) -> datetime:
+    try:
+        day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        raise SearchError(f"{name} must be a date like 2024-01-31, not {text!r}.") from None
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def search_date(store: Store, agent_id: str, start_date: str, end_date: str, page: int = 0) -> str:
+    if page < 0:
+        raise SearchError("page must be 0 or more.")
+    start = _parse_day(start_date, "start_date")
+    end = _parse_day(end_date, "end_date") + timedelta(days=1) - timedelta(microseconds=1)
+    if end < start:
+        raise SearchError("end_date is before start_date; swap them.")
+    hits, total = store.messages_between(agent_id, start, end, PAGE_SIZE, page * PAGE_SIZE)
+    return _format(hits, total, page)

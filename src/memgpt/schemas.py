@@ -1,0 +1,198 @@
+"""The typed records that cross module boundaries: agent state, messages, blocks, passages.
+
+Everything here is plain data (pydantic v2). The store persists these, the agent
+loop produces them, the server and CLI render them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ToolCall(BaseModel):
+    """One function call requested by the model. `arguments` is the raw JSON text it wrote."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class EventType(StrEnum):
+    """What woke the agent. Every event enters the FIFO queue as a user-role message."""
+
+    USER_MESSAGE = "user_message"
+    HEARTBEAT = "heartbeat"
+    SYSTEM_ALERT = "system_alert"
+    LOGIN = "login"
+
+
+Role = Literal["user", "assistant", "tool"]
+
+
+class Message(BaseModel):
+    """One entry of recall storage; those still in the FIFO queue have `in_context` set.
+
+    - role "user": an event (`event` says which), `text` is its content.
+    - role "assistant": `text` is the inner monologue, `tool_calls` the function call.
+    - role "tool": the result of the call `tool_call_id`, `text` is the packed result.
+    """
+
+    id: str = Field(default_factory=lambda: new_id("message"))
+    agent_id: str = ""
+    seq: int = 0
+    role: Role
+    event: EventType | None = None
+    text: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    in_context: bool = True
+
+
+class Block(BaseModel):
+    """A labelled section of working context, editable by the agent within `limit` characters."""
+
+    label: str
+    value: str = ""
+    limit: int = 5000
+    description: str = ""
+
+
+class BlockEdit(BaseModel):
+    """One change to a block, kept so users can see who changed their agent's memory and how."""
+
+    agent_id: str
+    label: str
+    old_value: str
+    new_value: str
+    actor: Literal["agent", "user"]
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Passage(BaseModel):
+    """A unit of archival storage: text, its embedding, and where it came from."""
+
+    id: str = Field(default_factory=lambda: new_id("passage"))
+    agent_id: str = ""
+    text: str
+    embedding: list[float] | None = None
+    source: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LLMConfig(BaseModel):
+    """Which model drives the agent. `provider` picks the backend module in `memgpt.llm`."""
+
+    provider: Literal["openai", "anthropic", "local", "scripted"] = "openai"
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    context_window: int = 8192
+    max_output_tokens: int = 1024
+    timeout_s: float = 60.0
+
+
+class EmbeddingConfig(BaseModel):
+    provider: Literal["openai", "local", "hash"] = "hash"
+    model: str = "hash-384"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    dim: int = 384
+
+
+class AgentState(BaseModel):
+    """Everything needed to rebuild an agent's main context, except its messages and passages."""
+
+    id: str = Field(default_factory=lambda: new_id("agent"))
+    name: str
+    system: str
+    blocks: list[Block]
+    summary: str = ""
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    memory_warning_fraction: float = 0.7
+    max_chained_steps: int = 10
+    tool_names: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
+    memory_edited_at: datetime = Field(default_factory=utcnow)
+    memory_warning_issued: bool = False
+    heartbeats_paused_until: datetime | None = None
+
+    def block(self, label: str) -> Block:
+        for b in self.blocks:
+            if b.label == label:
+                return b
+        raise KeyError(label)
+
+
+class StopReason(StrEnum):
+    """Why the agent stopped processing an event."""
+
+    END_TURN = "end_turn"  # the agent yielded: it sent a message or chose not to continue
+    MAX_STEPS = "max_steps"  # the chain of heartbeats hit its bound
+    LLM_ERROR = "llm_error"  # the model could not be reached or refused
+    INVALID_FUNCTION_CALL = "invalid_function_call"  # too many bad outputs in a row
+    CONTEXT_TOO_SMALL = "context_too_small"  # nothing more can be evicted to make room
+
+
+class Response(BaseModel):
+    """What one event produced: the messages in order, and why processing stopped."""
+
+    messages: list[Message]
+    stop_reason: StopReason
+    steps: int
+    error: str | None = None
+
+    @property
+    def sent(self) -> list[str]:
+        """The messages the agent sent to the user with send_message."""
+        return [text for m in self.messages for text in sent_texts(m)]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.sent)
+
+    @property
+    def thoughts(self) -> list[str]:
+        return [t for m in self.messages if m.role == "assistant" if (t := inner_thoughts(m))]
+
+
+def _arguments(call: ToolCall) -> dict[str, Any]:
+    try:
+        args = json.loads(call.arguments)
+    except ValueError:
+        return {}
+    return args if isinstance(args, dict) else {}
+
+
+def inner_thoughts(message: Message) -> str:
+    """The agent's monologue: free text it wrote, else the thoughts inside its call."""
+    if message.text:
+        return message.text
+    return next((str(t) for c in message.tool_calls if (t := _arguments(c).get("inner_thoughts"))), "")
+
+
+def sent_texts(message: Message) -> list[str]:
+    """What an assistant message delivered to the user through send_message."""
+    return [
+        str(_arguments(c).get("message", ""))
+        for c in message.tool_calls
+        if c.name == "send_message" and "message" in _arguments(c)
+    ]

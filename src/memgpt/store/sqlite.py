@@ -1,0 +1,401 @@
+"""The embedded default store: one SQLite file holding every agent.
+
+WAL journal with synchronous=FULL: a committed transaction survives a process
+kill and a power cut. One connection per thread; `transaction()` nests, so a
+step can call memory functions that write without committing halfway.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from memgpt.schemas import (
+    AgentState,
+    Block,
+    BlockEdit,
+    Message,
+    Passage,
+    ToolCall,
+    inner_thoughts,
+    sent_texts,
+)
+from memgpt.store.base import StoreError
+from memgpt.store.migrations import migrate_sqlite
+
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def fts_query(text: str) -> str | None:
+    """Turn free text into an FTS5 query that matches any of its words, ranked by BM25.
+
+    Each word is quoted, so FTS syntax and SQL in a search string are plain text.
+    """
+    words = _WORD.findall(text)
+    return " OR ".join(f'"{w}"' for w in words) if words else None
+
+
+def searchable_text(message: Message) -> str | None:
+    """What recall search sees: the user's words, the agent's thoughts and sent messages."""
+    if message.role == "user" and message.event == "user_message":
+        return message.text
+    if message.role == "assistant":
+        return "\n".join(p for p in [inner_thoughts(message), *sent_texts(message)] if p)
+    return None
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        migrate_sqlite(self._conn())
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(
+                    f"{self.path} is not a memgpt database ({exc}); move it aside or set MEMGPT_HOME."
+                ) from exc
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            self._local.depth = 0
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        conn = self._conn()
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+        finally:
+            self._local.depth = 0
+
+    def _execute(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
+        return self._conn().execute(sql, params)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def integrity_check(self) -> str:
+        return self._execute("PRAGMA integrity_check").fetchone()[0]
+
+    # agents
+
+    def create_agent(self, state: AgentState) -> None:
+        with self.transaction():
+            if self._execute("SELECT 1 FROM agents WHERE name = ?", (state.name,)).fetchone():
+                raise StoreError(f"An agent named {state.name!r} already exists; pick another name.")
+            self._execute(
+                "INSERT INTO agents (id, name, state, created_at) VALUES (?, ?, ?, ?)",
+                (state.id, state.name, self._state_json(state), _ts(state.created_at)),
+            )
+            self._write_blocks(state)
+
+    def get_agent(self, id_or_name: str) -> AgentState | None:
+        row = self._execute(
+            "SELECT id, state FROM agents WHERE id = ? OR name = ?", (id_or_name, id_or_name)
+        ).fetchone()
+        return self._load_agent(row) if row else None
+
+    def list_agents(self) -> list[AgentState]:
+        rows = self._execute("SELECT id, state FROM agents ORDER BY created_at, name").fetchall()
+        return [self._load_agent(row) for row in rows]
+
+    def save_agent(self, state: AgentState) -> None:
+        with self.transaction():
+            updated = self._execute(
+                "UPDATE agents SET name = ?, state = ? WHERE id = ?",
+                (state.name, self._state_json(state), state.id),
+            ).rowcount
+            if not updated:
+                raise StoreError(f"Agent {state.id} no longer exists.")
+            self._execute("DELETE FROM blocks WHERE agent_id = ?", (state.id,))
+            self._write_blocks(state)
+
+    def delete_agent(self, agent_id: str) -> None:
+        with self.transaction():
+            self._execute(
+                "DELETE FROM messages_fts WHERE rowid IN (SELECT pk FROM messages WHERE agent_id = ?)",
+                (agent_id,),
+            )
+            self._execute(
+                "DELETE FROM passages_fts WHERE rowid IN (SELECT pk FROM passages WHERE agent_id = ?)",
+                (agent_id,),
+            )
+            self._execute("DELETE FROM agents WHERE id = ?", (agent_id,))
+
+    @staticmethod
+    def _state_json(state: AgentState) -> str:
+        return state.model_dump_json(exclude={"blocks"})
+
+    def _write_blocks(self, state: AgentState) -> None:
+        self._conn().executemany(
+            "INSERT INTO blocks (agent_id, label, value, char_limit, description, position)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (state.id, b.label, b.value, b.limit, b.description, i)
+                for i, b in enumerate(state.blocks)
+            ],
+        )
+
+    def _load_agent(self, row: sqlite3.Row) -> AgentState:
+        blocks = [
+            Block(label=b["label"], value=b["value"], limit=b["char_limit"], description=b["description"])
+            for b in self._execute(
+                "SELECT * FROM blocks WHERE agent_id = ? ORDER BY position", (row["id"],)
+            )
+        ]
+        return AgentState.model_validate({**json.loads(row["state"]), "blocks": blocks})
+
+    # working context edit history
+
+    def record_block_edit(self, edit: BlockEdit) -> None:
+        self._execute(
+            "INSERT INTO block_edits (agent_id, label, old_value, new_value, actor, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (edit.agent_id, edit.label, edit.old_value, edit.new_value, edit.actor, _ts(edit.created_at)),
+        )
+
+    def block_history(self, agent_id: str, label: str | None = None) -> list[BlockEdit]:
+        sql = "SELECT * FROM block_edits WHERE agent_id = ?"
+        params: list = [agent_id]
+        if label is not None:
+            sql += " AND label = ?"
+            params.append(label)
+        return [
+            BlockEdit(
+                agent_id=r["agent_id"],
+                label=r["label"],
+                old_value=r["old_value"],
+                new_value=r["new_value"],
+                actor=r["actor"],
+                created_at=_parse_ts(r["created_at"]),
+            )
+            for r in self._execute(sql + " ORDER BY pk", params)
+        ]
+
+    # recall storage
+
+    def append_messages(self, agent_id: str, messages: list[Message]) -> None:
+        with self.transaction():
+            seq = self._execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE agent_id = ?", (agent_id,)
+            ).fetchone()[0]
+            for message in messages:
+                seq += 1
+                message.agent_id, message.seq = agent_id, seq
+                pk = self._execute(
+                    "INSERT INTO messages (id, agent_id, seq, role, event, text, tool_calls,"
+                    " tool_call_id, name, created_at, in_context) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        message.id,
+                        agent_id,
+                        seq,
+                        message.role,
+                        message.event,
+                        message.text,
+                        json.dumps([c.model_dump() for c in message.tool_calls]),
+                        message.tool_call_id,
+                        message.name,
+                        _ts(message.created_at),
+                        int(message.in_context),
+                    ),
+                ).lastrowid
+                body = searchable_text(message)
+                if body:
+                    self._execute("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)", (pk, body))
+
+    @staticmethod
+    def _message(row: sqlite3.Row) -> Message:
+        return Message(
+            id=row["id"],
+            agent_id=row["agent_id"],
+            seq=row["seq"],
+            role=row["role"],
+            event=row["event"],
+            text=row["text"],
+            tool_calls=[ToolCall(**c) for c in json.loads(row["tool_calls"])],
+            tool_call_id=row["tool_call_id"],
+            name=row["name"],
+            created_at=_parse_ts(row["created_at"]),
+            in_context=bool(row["in_context"]),
+        )
+
+    def context_messages(self, agent_id: str) -> list[Message]:
+        rows = self._execute(
+            "SELECT * FROM messages WHERE agent_id = ? AND in_context = 1 ORDER BY seq", (agent_id,)
+        )
+        return [self._message(r) for r in rows]
+
+    def evict_messages(self, agent_id: str, message_ids: list[str]) -> None:
+        self._conn().executemany(
+            "UPDATE messages SET in_context = 0 WHERE agent_id = ? AND id = ?",
+            [(agent_id, mid) for mid in message_ids],
+        )
+
+    def delete_messages(self, agent_id: str, message_ids: list[str]) -> None:
+        with self.transaction():
+            for mid in message_ids:
+                self._execute(
+                    "DELETE FROM messages_fts WHERE rowid = "
+                    "(SELECT pk FROM messages WHERE agent_id = ? AND id = ?)",
+                    (agent_id, mid),
+                )
+                self._execute("DELETE FROM messages WHERE agent_id = ? AND id = ?", (agent_id, mid))
+
+    def count_messages(self, agent_id: str) -> int:
+        return self._execute(
+            "SELECT COUNT(*) FROM messages WHERE agent_id = ?", (agent_id,)
+        ).fetchone()[0]
+
+    def list_messages(
+        self, agent_id: str, limit: int = 100, before_seq: int | None = None
+    ) -> list[Message]:
+        """The newest `limit` messages before `before_seq`, oldest first."""
+        rows = self._execute(
+            "SELECT * FROM messages WHERE agent_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            (agent_id, before_seq if before_seq is not None else 2**62, limit),
+        ).fetchall()
+        return [self._message(r) for r in reversed(rows)]
+
+    def search_messages(
+        self, agent_id: str, query: str, limit: int, offset: int = 0
+    ) -> tuple[list[Message], int]:
+        match = fts_query(query)
+        if match is None:
+            return [], 0
+        where = "messages_fts MATCH ? AND m.agent_id = ?"
+        joined = "FROM messages_fts JOIN messages m ON m.pk = messages_fts.rowid"
+        total = self._execute(f"SELECT COUNT(*) {joined} WHERE {where}", (match, agent_id)).fetchone()[0]
+        rows = self._execute(
+            f"SELECT m.* {joined} WHERE {where} ORDER BY bm25(messages_fts), m.seq LIMIT ? OFFSET ?",
+            (match, agent_id, limit, offset),
+        )
+        return [self._message(r) for r in rows], total
+
+    def messages_between(
+        self, agent_id: str, start: datetime, end: datetime, limit: int, offset: int = 0
+    ) -> tuple[list[Message], int]:
+        where = (
+            "agent_id = ? AND created_at >= ? AND created_at <= ?"
+            " AND (role = 'assistant' OR event = 'user_message')"
+        )
+        params = (agent_id, _ts(start), _ts(end))
+        total = self._execute(f"SELECT COUNT(*) FROM messages WHERE {where}", params).fetchone()[0]
+        rows = self._execute(
+            f"SELECT * FROM messages WHERE {where} ORDER BY seq LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [self._message(r) for r in rows], total
+
+    # archival storage
+
+    def insert_passages(self, agent_id: str, passages: list[Passage]) -> None:
+        with self.transaction():
+            for p in passages:
+                p.agent_id = agent_id
+                vector = (
+                    np.asarray(p.embedding, dtype=np.float32).tobytes()
+                    if p.embedding is not None
+                    else None
+                )
+                pk = self._execute(
+                    "INSERT INTO passages (id, agent_id, text, embedding, source, metadata, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (p.id, agent_id, p.text, vector, p.source, json.dumps(p.metadata), _ts(p.created_at)),
+                ).lastrowid
+                self._execute("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", (pk, p.text))
+
+    @staticmethod
+    def _passage(row: sqlite3.Row) -> Passage:
+        return Passage(
+            id=row["id"],
+            agent_id=row["agent_id"],
+            text=row["text"],
+            source=row["source"],
+            metadata=json.loads(row["metadata"]),
+            created_at=_parse_ts(row["created_at"]),
+        )
+
+    def search_passages(
+        self, agent_id: str, embedding: np.ndarray, limit: int, offset: int = 0
+    ) -> list[tuple[Passage, float]]:
+        """Exact cosine search (vectors are stored normalized)."""
+        rows = self._execute(
+            "SELECT pk, embedding FROM passages WHERE agent_id = ? AND embedding IS NOT NULL",
+            (agent_id,),
+        ).fetchall()
+        if not rows:
+            return []
+        matrix = np.frombuffer(b"".join(r["embedding"] for r in rows), dtype=np.float32)
+        scores = matrix.reshape(len(rows), -1) @ np.asarray(embedding, dtype=np.float32)
+        order = np.argsort(-scores, kind="stable")[offset : offset + limit]
+        hits = []
+        for i in order:
+            row = self._execute("SELECT * FROM passages WHERE pk = ?", (rows[i]["pk"],)).fetchone()
+            hits.append((self._passage(row), float(scores[i])))
+        return hits
+
+    def list_passages(self, agent_id: str, limit: int = 100, offset: int = 0) -> list[Passage]:
+        rows = self._execute(
+            "SELECT * FROM passages WHERE agent_id = ? ORDER BY pk LIMIT ? OFFSET ?",
+            (agent_id, limit, offset),
+        )
+        return [self._passage(r) for r in rows]
+
+    def delete_passage(self, agent_id: str, passage_id: str) -> bool:
+        with self.transaction():
+            row = self._execute(
+                "SELECT pk FROM passages WHERE agent_id = ? AND id = ?", (agent_id, passage_id)
+            ).fetchone()
+            if row is None:
+                return False
+            self._execute("DELETE FROM passages_fts WHERE rowid = ?", (row["pk"],))
+            self._execute("DELETE FROM passages WHERE pk = ?", (row["pk"],))
+            return True
+
+    def count_passages(self, agent_id: str) -> int:
+        return self._execute(
+            "SELECT COUNT(*) FROM passages WHERE agent_id = ?", (agent_id,)
+        ).fetchone()[0]

@@ -1,0 +1,35 @@
+"""Shared fixtures: a real SQLite store in a temp dir, the deterministic embedder, a scripted model."""
+
+from __future__ import annotations
+
+import pytest
+
+from memgpt.client import MemGPT
+from memgpt.embeddings.hash import HashEmbedder
+from memgpt.llm.scripted import ScriptedLLM
+from memgpt.schemas import EmbeddingConfig
+
+
+@pytest.fixture
+def client(tmp_path):
+    c = MemGPT(tmp_path / "memgpt.db")
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def make_agent(client):
+    """make_agent(script_or_policy, context_window=8192, **create_kwargs) -> (agent, llm)."""
+
+    def make(script, context_window: int = 8192, name: str = "sam", **kwargs):
+        llm = ScriptedLLM(script, context_window=context_window)
+        agent = client.create_agent(
+            name,
+            llm=llm,
+            embedding=EmbeddingConfig(provider="hash"),
+            embedder=HashEmbedder(),
+            **kwargs,
+        )
+        return agent, llm
+
+    return make
