@@ -8,6 +8,7 @@ chains another step at once; otherwise the agent yields until the next event.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ class Agent:
         self.functions = {name: functions[name] for name in state.tool_names or functions}
         self.schemas = [f.schema() for f in self.functions.values()]
         self._token_cache: dict[str, int] = {}
+        # Instructions, schemas and blocks repeat across steps: count each text once.
+        self._count = functools.lru_cache(maxsize=256)(llm.count_tokens)
         self.queue: list[Message] = store.context_messages(state.id)
 
     @property
@@ -188,7 +191,7 @@ class Agent:
             recall_count=self.store.count_messages(self.id) + len(pending),
             archival_count=self.store.count_passages(self.id),
             functions=self.schemas,
-            count=self.llm.count_tokens,
+            count=self._count,
             queue_tokens=[self._tokens(m) for m in queue],
         )
 

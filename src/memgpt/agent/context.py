@@ -90,7 +90,8 @@ def compile_main_context(
     if queue_tokens is None:
         queue_tokens = [message_tokens(c, count) for c in chats]
     sections = {name: count(text) for name, text in parts.items()}
-    sections["system_instructions"] += MESSAGE_OVERHEAD
+    # The separators joining the parts count too: charge the difference to the instructions.
+    sections["system_instructions"] += message_tokens(system, count) - sum(sections.values())
     sections["functions"] = functions_tokens(functions, count)
     sections["queue"] = sum(queue_tokens)
     window = state.llm.context_window
