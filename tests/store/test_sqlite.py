@@ -1,0 +1,78 @@
+"""The SQLite store: migrations, atomic transactions, reopening, and clear errors."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from memgpt.agent import events
+from memgpt.schemas import AgentState, Block, Passage
+from memgpt.store.base import StoreError
+from memgpt.store.migrations import SQLITE_MIGRATIONS
+from memgpt.store.sqlite import SQLiteStore
+
+
+def new_agent(name="a") -> AgentState:
+    return AgentState(name=name, system="s", blocks=[Block(label="human", value="v")])
+
+
+def test_new_database_is_at_the_newest_schema(tmp_path):
+    store = SQLiteStore(tmp_path / "m.db")
+    version = sqlite3.connect(tmp_path / "m.db").execute("PRAGMA user_version").fetchone()[0]
+    assert version == len(SQLITE_MIGRATIONS)
+    assert store.integrity_check() == "ok"
+
+
+def test_reopening_finds_everything(tmp_path):
+    store = SQLiteStore(tmp_path / "m.db")
+    state = new_agent()
+    store.create_agent(state)
+    store.append_messages(state.id, [events.user_message("hello there")])
+    store.insert_passages(state.id, [Passage(text="a fact", embedding=[1.0, 0.0])])
+    store.close()
+
+    again = SQLiteStore(tmp_path / "m.db")
+    assert again.get_agent("a").id == state.id
+    assert [m.text for m in again.context_messages(state.id)] == ["hello there"]
+    assert again.search_messages(state.id, "hello", 5)[1] == 1
+    assert [p.text for p, _ in again.search_passages(state.id, [1.0, 0.0], 5)] == ["a fact"]
+
+
+def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
+    store = SQLiteStore(tmp_path / "m.db")
+    state = new_agent()
+    store.create_agent(state)
+    with pytest.raises(RuntimeError), store.transaction():
+        store.append_messages(state.id, [events.user_message("half a step")])
+        state.blocks[0].value = "changed"
+        store.save_agent(state)
+        raise RuntimeError("crash in the middle of a step")
+    assert store.count_messages(state.id) == 0
+    assert store.search_messages(state.id, "half", 5) == ([], 0)
+    assert store.get_agent(state.id).blocks[0].value == "v"
+
+
+def test_duplicate_agent_name_is_a_clear_error(tmp_path):
+    store = SQLiteStore(tmp_path / "m.db")
+    store.create_agent(new_agent("sam"))
+    with pytest.raises(StoreError, match="already exists; pick another name"):
+        store.create_agent(new_agent("sam"))
+
+
+def test_deleting_an_agent_removes_its_memory(tmp_path):
+    store = SQLiteStore(tmp_path / "m.db")
+    state = new_agent()
+    store.create_agent(state)
+    store.append_messages(state.id, [events.user_message("hello")])
+    store.delete_agent(state.id)
+    assert store.get_agent(state.id) is None
+    assert store.count_messages(state.id) == 0
+    assert store.integrity_check() == "ok"
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "m.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a memgpt database"):
+        SQLiteStore(path)
