@@ -64,7 +64,7 @@ def parse_model_string(spec: str) -> LLMConfig:
     if not sep:
         return LLMConfig(provider="openai", model=spec)
     if not model:
-        raise LLMError(f"The model string {spec!r} names no model; write it as {provider}/MODEL.")
+        raise LLMError(f"The model string {spec!r} names no model; use {provider}/MODEL.")
     if provider == "openai":
         return LLMConfig(provider="openai", model=model)
     if provider == "anthropic":
@@ -106,7 +106,9 @@ def status_error_message(
     """One actionable sentence for an HTTP error status from a chat endpoint."""
     if status == 401:
         if key_missing:
-            return f"The server at {url} requires an API key: set {key_env} or run `memgpt configure`."
+            return (
+                f"The server at {url} requires an API key: set {key_env} or run `memgpt configure`."
+            )
         return f"The server at {url} rejected the API key in {key_env}: set a valid key or run `memgpt configure`."
     if status == 403:
         return f"The API key in {key_env} is not allowed to use model {model!r} at {url}: check the account's access."

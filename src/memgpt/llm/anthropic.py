@@ -1,0 +1,191 @@
+"""Anthropic's Messages API with native tool use.
+
+Our provider-neutral history maps onto it like this: system messages become the
+`system` parameter; an assistant's function calls become `tool_use` blocks; our
+"tool" messages become `tool_result` blocks in a user turn; consecutive turns of
+the same role are merged, because the API wants user and assistant to alternate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import anthropic
+
+from memgpt.llm import (
+    connection_error_message,
+    resolve_api_key,
+    status_error_message,
+)
+from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
+from memgpt.llm.tokens import estimate_tokens
+from memgpt.schemas import LLMConfig, ToolCall
+
+ANTHROPIC_HOST = "api.anthropic.com"
+ANTHROPIC_BASE_URL = f"https://{ANTHROPIC_HOST}"
+DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
+PLACEHOLDER_KEY = "no-key-needed"
+# The API wants the conversation to open with a user turn; a queue whose oldest
+# messages were evicted can open with an assistant turn instead.
+OPENING_USER_TURN = "(The conversation so far follows.)"
+
+
+class AnthropicChat:
+    def __init__(self, config: LLMConfig, *, max_retries: int = 2):
+        self.config = config
+        self.max_retries = max_retries
+        # Explicit, so that ANTHROPIC_BASE_URL in the environment cannot silently redirect us.
+        self.base_url = config.base_url or ANTHROPIC_BASE_URL
+        self.key_env = config.api_key_env or DEFAULT_KEY_ENV
+        self._client: anthropic.Anthropic | None = None
+        self._key_missing = False
+
+    def count_tokens(self, text: str) -> int:
+        # Claude's tokenizer is not available offline (and tiktoken's is not a bound for it).
+        return estimate_tokens(text)
+
+    def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+        system, turns = to_anthropic(messages)
+        request: dict[str, Any] = {
+            "model": self.config.model,
+            "max_tokens": self.config.max_output_tokens,
+            "messages": turns,
+        }
+        if system:
+            request["system"] = system
+        if functions:
+            request["tools"] = [
+                {
+                    "name": f["name"],
+                    "description": f.get("description", ""),
+                    "input_schema": f.get("parameters") or {"type": "object", "properties": {}},
+                }
+                for f in functions
+            ]
+            request["tool_choice"] = {"type": "any"}
+        try:
+            response = self._get_client().messages.create(**request)
+        except anthropic.APITimeoutError as e:
+            raise LLMError(self._connection_error(timed_out=True)) from e
+        except anthropic.APIConnectionError as e:
+            raise LLMError(self._connection_error(timed_out=False)) from e
+        except anthropic.APIStatusError as e:
+            raise LLMError(
+                status_error_message(
+                    e.status_code,
+                    url=self.base_url,
+                    model=self.config.model,
+                    key_env=self.key_env,
+                    key_missing=self._key_missing,
+                    retries=self.max_retries,
+                    detail=_detail(e),
+                )
+            ) from e
+        except anthropic.APIError as e:
+            raise LLMError(f"The server at {self.base_url} sent an unusable answer ({e}).") from e
+        return _reply(response)
+
+    def _get_client(self) -> anthropic.Anthropic:
+        # Created on first use, so that counting tokens never needs a key.
+        if self._client is None:
+            key = resolve_api_key(self.config, DEFAULT_KEY_ENV, ANTHROPIC_HOST)
+            self._key_missing = key is None
+            self._client = anthropic.Anthropic(
+                api_key=key or PLACEHOLDER_KEY,
+                base_url=self.base_url,
+                timeout=self.config.timeout_s,
+                max_retries=self.max_retries,
+            )
+        return self._client
+
+    def _connection_error(self, *, timed_out: bool) -> str:
+        return connection_error_message(
+            self.base_url,
+            timed_out=timed_out,
+            timeout_s=self.config.timeout_s,
+            retries=self.max_retries,
+        )
+
+
+def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, Any]]]:
+    """(system text, alternating user/assistant turns of content blocks) for `messages`."""
+    system_parts: list[str] = []
+    turns: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "system":
+            system_parts.append(m.content)
+            continue
+        role, blocks = _blocks(m)
+        if not blocks:
+            continue  # the API rejects empty turns and empty text blocks
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    for turn in turns:
+        if turn["role"] == "user":
+            # The API wants tool results ahead of any text in a user turn.
+            turn["content"].sort(key=lambda b: b["type"] != "tool_result")
+    if turns and turns[0]["role"] != "user":
+        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": OPENING_USER_TURN}]})
+    return "\n\n".join(p for p in system_parts if p), turns
+
+
+def _blocks(m: ChatMessage) -> tuple[str, list[dict[str, Any]]]:
+    if m.role == "tool":
+        result = {
+            "type": "tool_result",
+            "tool_use_id": _tool_id(m.tool_call_id or ""),
+            "content": m.content,
+        }
+        return "user", [result]
+    blocks: list[dict[str, Any]] = []
+    if m.content:
+        blocks.append({"type": "text", "text": m.content})
+    if m.role == "assistant":
+        blocks.extend(
+            {"type": "tool_use", "id": _tool_id(c.id), "name": c.name, "input": _input(c)}
+            for c in m.tool_calls
+        )
+    return m.role, blocks
+
+
+def _tool_id(call_id: str) -> str:
+    # Ids from other backends may hold characters the API refuses (it allows [A-Za-z0-9_-]).
+    return re.sub(r"[^A-Za-z0-9_-]", "_", call_id) or "call"
+
+
+def _input(call: ToolCall) -> dict[str, Any]:
+    # tool_use input must be an object; a malformed call from another backend's history
+    # (already answered with an error result) is replayed with its raw text kept visible.
+    try:
+        value = json.loads(call.arguments)
+    except json.JSONDecodeError:
+        return {"raw_arguments": call.arguments}
+    return value if isinstance(value, dict) else {"raw_arguments": call.arguments}
+
+
+def _reply(response: Any) -> LLMReply:
+    texts = [b.text for b in response.content if b.type == "text"]
+    calls = [
+        ToolCall(id=b.id, name=b.name, arguments=json.dumps(b.input))
+        for b in response.content
+        if b.type == "tool_use"
+    ]
+    usage = response.usage
+    return LLMReply(
+        content="\n".join(texts) if texts else None,
+        tool_calls=calls,
+        finish_reason=response.stop_reason,
+        prompt_tokens=usage.input_tokens if usage else None,
+        completion_tokens=usage.output_tokens if usage else None,
+    )
+
+
+def _detail(e: anthropic.APIStatusError) -> str:
+    body = e.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("message") or e.message)
+    return e.message

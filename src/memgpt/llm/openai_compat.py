@@ -1,0 +1,161 @@
+"""OpenAI chat completions with native tool calling: OpenAI itself, or any compatible server.
+
+Ollama, vLLM, llama.cpp server and LM Studio speak the same wire format; point
+`LLMConfig.base_url` at them. Retries with backoff (429, 5xx, timeouts) are left
+to the SDK; every failure that survives them becomes an `LLMError` sentence.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+
+from memgpt.llm import (
+    connection_error_message,
+    is_official,
+    resolve_api_key,
+    status_error_message,
+)
+from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
+from memgpt.llm.tokens import TokenCounter, estimate_tokens, tiktoken_counter
+from memgpt.schemas import LLMConfig, ToolCall, new_id
+
+OPENAI_HOST = "api.openai.com"
+OPENAI_BASE_URL = f"https://{OPENAI_HOST}/v1"
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+# Local servers ignore the key, but the SDK refuses to send a request without one.
+PLACEHOLDER_KEY = "no-key-needed"
+
+
+class OpenAIChat:
+    def __init__(self, config: LLMConfig, *, max_retries: int = 2):
+        self.config = config
+        self.max_retries = max_retries
+        # Explicit, so that OPENAI_BASE_URL in the environment cannot silently redirect us.
+        self.base_url = config.base_url or OPENAI_BASE_URL
+        self.key_env = config.api_key_env or DEFAULT_KEY_ENV
+        self._counter: TokenCounter = tiktoken_counter(config.model) or estimate_tokens
+        self._client: openai.OpenAI | None = None
+        self._key_missing = False
+
+    def count_tokens(self, text: str) -> int:
+        return self._counter(text)
+
+    def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+        request: dict[str, Any] = {
+            "model": self.config.model,
+            "messages": [_wire_message(m) for m in messages],
+        }
+        # OpenAI's reasoning models accept only the newer name; other servers know the older one.
+        if is_official(self.config, OPENAI_HOST):
+            request["max_completion_tokens"] = self.config.max_output_tokens
+        else:
+            request["max_tokens"] = self.config.max_output_tokens
+        if functions:
+            request["tools"] = [{"type": "function", "function": f} for f in functions]
+            request["tool_choice"] = "required"
+        try:
+            response = self._get_client().chat.completions.create(**request)
+        except openai.APITimeoutError as e:
+            raise LLMError(self._connection_error(timed_out=True)) from e
+        except openai.APIConnectionError as e:
+            raise LLMError(self._connection_error(timed_out=False)) from e
+        except openai.APIStatusError as e:
+            raise LLMError(
+                status_error_message(
+                    e.status_code,
+                    url=self.base_url,
+                    model=self.config.model,
+                    key_env=self.key_env,
+                    key_missing=self._key_missing,
+                    retries=self.max_retries,
+                    detail=_detail(e),
+                )
+            ) from e
+        except openai.APIError as e:  # e.g. a body that is not a chat completion
+            raise LLMError(f"The server at {self.base_url} sent an unusable answer ({e}).") from e
+        return _reply(response)
+
+    def _get_client(self) -> openai.OpenAI:
+        # Created on first use, so that counting tokens never needs a key.
+        if self._client is None:
+            key = resolve_api_key(self.config, DEFAULT_KEY_ENV, OPENAI_HOST)
+            self._key_missing = key is None
+            self._client = openai.OpenAI(
+                api_key=key or PLACEHOLDER_KEY,
+                base_url=self.base_url,
+                timeout=self.config.timeout_s,
+                max_retries=self.max_retries,
+            )
+        return self._client
+
+    def _connection_error(self, *, timed_out: bool) -> str:
+        return connection_error_message(
+            self.base_url,
+            timed_out=timed_out,
+            timeout_s=self.config.timeout_s,
+            retries=self.max_retries,
+        )
+
+
+def _wire_message(m: ChatMessage) -> dict[str, Any]:
+    if m.role == "tool":
+        return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.content}
+    if m.role == "assistant" and m.tool_calls:
+        return {
+            "role": "assistant",
+            "content": m.content or None,
+            "tool_calls": [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in m.tool_calls
+            ],
+        }
+    return {"role": m.role, "content": m.content}
+
+
+def _reply(response: Any) -> LLMReply:
+    usage = response.usage
+    tokens = {
+        "prompt_tokens": usage.prompt_tokens if usage else None,
+        "completion_tokens": usage.completion_tokens if usage else None,
+    }
+    if not response.choices:
+        # Nothing to pass on; the agent loop treats an empty reply as a bad output.
+        return LLMReply(**tokens)
+    choice = response.choices[0]
+    calls = [
+        ToolCall(
+            id=c.id or new_id("call"),  # some local servers leave ids out
+            name=c.function.name or "",
+            # The raw text is kept as written; a server that sends an object gets it re-encoded.
+            arguments=(
+                c.function.arguments
+                if isinstance(c.function.arguments, str)
+                else json.dumps(c.function.arguments)
+            ),
+        )
+        for c in choice.message.tool_calls or []
+    ]
+    return LLMReply(
+        content=choice.message.content,
+        tool_calls=calls,
+        finish_reason=choice.finish_reason,
+        **tokens,
+    )
+
+
+def _detail(e: openai.APIStatusError) -> str:
+    body = e.body
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error", {})
+        if isinstance(message, dict):
+            message = message.get("message")
+        if message:
+            return str(message)
+    return e.message
