@@ -17,8 +17,8 @@ from memgpt.agent import events
 from memgpt.agent.context import MainContext, compile_main_context, message_tokens, to_chat
 from memgpt.agent.summarizer import choose_cut, fit, summarize
 from memgpt.embeddings.base import Embedder
-from memgpt.errors import ContextTooSmallError, InputTooLargeError
-from memgpt.llm.base import LLMClient, LLMError, LLMReply
+from memgpt.errors import AgentNotFoundError, ContextTooSmallError, InputTooLargeError
+from memgpt.llm.base import ChatMessage, LLMClient, LLMError, LLMReply
 from memgpt.memory import working
 from memgpt.memory.recall import SearchError
 from memgpt.memory.working import MemoryEditError
@@ -61,10 +61,11 @@ class Agent:
         self.state, self.store, self.llm, self.embedder = state, store, llm, embedder
         self.functions = {name: functions[name] for name in state.tool_names or functions}
         self.schemas = [f.schema() for f in self.functions.values()]
-        self._token_cache: dict[str, int] = {}
+        self._chats: dict[str, tuple[ChatMessage, int]] = {}  # message id -> chat form, tokens
         # Instructions, schemas and blocks repeat across steps: count each text once.
         self._count = functools.lru_cache(maxsize=256)(llm.count_tokens)
         self.queue: list[Message] = store.context_messages(state.id)
+        self._head = store.last_seq(state.id)
 
     @property
     def id(self) -> str:
@@ -173,32 +174,42 @@ class Agent:
                 self.store.record_block_edit(edit)
             self.store.save_agent(self.state)
         self.queue.extend(messages)
+        self._head = messages[-1].seq
 
     # main context and memory pressure
 
     def _reload(self) -> None:
-        """Read state and queue from the store: another process may have stepped this agent."""
+        """Catch up with writes made through another handle or process. The queue is read
+        again only when recall storage or the summary changed, since it can be long."""
         fresh = self.store.get_agent(self.id)
-        if fresh is not None:
-            self.state = fresh
-        self.queue = self.store.context_messages(self.id)
+        if fresh is None:
+            raise AgentNotFoundError(f"Agent {self.state.name!r} was deleted.")
+        head = self.store.last_seq(self.id)
+        if head != self._head or fresh.summary != self.state.summary:
+            self.queue = self.store.context_messages(self.id)
+            self._head = head
+        self.state = fresh
 
     def compile(self, pending: list[Message] = ()) -> MainContext:
-        queue = [*self.queue, *pending]
+        chats = [self._chat(m) for m in [*self.queue, *pending]]
         return compile_main_context(
             self.state,
-            queue,
+            [chat for chat, _ in chats],
+            [tokens for _, tokens in chats],
             recall_count=self.store.count_messages(self.id) + len(pending),
             archival_count=self.store.count_passages(self.id),
             functions=self.schemas,
             count=self._count,
-            queue_tokens=[self._tokens(m) for m in queue],
         )
 
+    def _chat(self, message: Message) -> tuple[ChatMessage, int]:
+        if message.id not in self._chats:
+            chat = to_chat(message)
+            self._chats[message.id] = chat, message_tokens(chat, self.llm.count_tokens)
+        return self._chats[message.id]
+
     def _tokens(self, message: Message) -> int:
-        if message.id not in self._token_cache:
-            self._token_cache[message.id] = message_tokens(to_chat(message), self.llm.count_tokens)
-        return self._token_cache[message.id]
+        return self._chat(message)[1]
 
     def _check_fits(self, event: Message) -> None:
         """Reject an event that could never fit, before it is stored or sent anywhere."""
@@ -238,6 +249,8 @@ class Agent:
             self.state.memory_warning_issued = False
             self.store.save_agent(self.state)
         del self.queue[:count]
+        for message in evicted:
+            self._chats.pop(message.id, None)
 
     def _memory_pressure_alert(self) -> list[Message]:
         """A one-time warning past the configured fraction of the window, reset by eviction."""

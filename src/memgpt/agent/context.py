@@ -68,16 +68,16 @@ def functions_tokens(functions: list[FunctionSchema], count: Counter) -> int:
 
 def compile_main_context(
     state: AgentState,
-    queue: list[Message],
+    queue: list[ChatMessage],
+    queue_tokens: list[int],
     *,
     recall_count: int,
     archival_count: int,
     functions: list[FunctionSchema],
     count: Counter,
-    queue_tokens: list[int] | None = None,
 ) -> MainContext:
-    """Build the prompt. `queue_tokens`, when given, are the queue's per-message counts,
-    already known, so a long queue is not counted again every step."""
+    """Build the prompt from the queue, already in chat form with each message's token count
+    (the caller caches both, so a long queue is not converted and counted every step)."""
     parts = {
         "system_instructions": state.system,
         "working_context": "### Working context\n" + working.render(state),
@@ -86,9 +86,6 @@ def compile_main_context(
         "summary": "### Summary of earlier conversation\n" + state.summary if state.summary else "",
     }
     system = ChatMessage(role="system", content="\n\n".join(p for p in parts.values() if p))
-    chats = [to_chat(m) for m in queue]
-    if queue_tokens is None:
-        queue_tokens = [message_tokens(c, count) for c in chats]
     sections = {name: count(text) for name, text in parts.items()}
     # The separators joining the parts count too: charge the difference to the instructions.
     sections["system_instructions"] += message_tokens(system, count) - sum(sections.values())
@@ -96,7 +93,7 @@ def compile_main_context(
     sections["queue"] = sum(queue_tokens)
     window = state.llm.context_window
     return MainContext(
-        messages=[system, *chats],
+        messages=[system, *queue],
         sections=sections,
         window=window,
         budget=window - state.llm.max_output_tokens,

@@ -289,6 +289,11 @@ class SQLiteStore:
             "SELECT COUNT(*) FROM messages WHERE agent_id = ?", (agent_id,)
         ).fetchone()[0]
 
+    def last_seq(self, agent_id: str) -> int:
+        return self._execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE agent_id = ?", (agent_id,)
+        ).fetchone()[0]
+
     def list_messages(
         self, agent_id: str, limit: int = 100, before_seq: int | None = None
     ) -> list[Message]:
