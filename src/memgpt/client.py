@@ -17,10 +17,13 @@ from memgpt.agent.prompts import DEFAULT_HUMAN, DEFAULT_PERSONA, SYSTEM_INSTRUCT
 from memgpt.embeddings import create_embedder
 from memgpt.embeddings.base import Embedder
 from memgpt.errors import AgentNotFoundError, ContextTooSmallError
+from memgpt.ingest.pipeline import LoadSettings, LoadSummary, load_into_source
+from memgpt.ingest.progress import LoadProgress
 from memgpt.llm import create_llm, parse_model_string
 from memgpt.llm.base import LLMClient
+from memgpt.memory import archival
 from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, new_id
-from memgpt.store.base import Store
+from memgpt.store.base import Source, Store
 from memgpt.store.sqlite import SQLiteStore
 
 MIN_QUEUE_FRACTION = 0.25  # of the window, left free for conversation at creation
@@ -68,20 +71,30 @@ class MemGPT:
         return agent
 
     def get_agent(
-        self, name_or_id: str, *, llm: LLMClient | None = None, embedder: Embedder | None = None
+        self,
+        name_or_id: str,
+        *,
+        model: str | LLMConfig | None = None,
+        llm: LLMClient | None = None,
+        embedder: Embedder | None = None,
     ) -> Agent:
-        """Reopen a stored agent where it left off."""
+        """Reopen a stored agent where it left off; `model` moves it to another model (saved)."""
         state = self.store.get_agent(name_or_id)
         if state is None:
             raise AgentNotFoundError(
                 f"There is no agent named {name_or_id!r}; list them with `memgpt list agents`."
             )
-        return Agent(
+        if model is not None and llm is None:
+            llm = create_llm(model if isinstance(model, LLMConfig) else parse_model_string(model))
+        agent = Agent(
             state,
             self.store,
             llm or create_llm(state.llm),
             embedder or create_embedder(state.embedding),
         )
+        if model is not None:
+            agent.set_llm(agent.llm)
+        return agent
 
     def list_agents(self) -> list[AgentState]:
         return self.store.list_agents()
@@ -91,6 +104,64 @@ class MemGPT:
         if state is None:
             raise AgentNotFoundError(f"There is no agent named {name_or_id!r} to delete.")
         self.store.delete_agent(state.id)
+
+    # document sources
+
+    def create_source(
+        self, name: str, *, description: str = "", embedding: EmbeddingConfig | None = None
+    ) -> Source:
+        """A named, empty collection of documents, embedded with `embedding` (MiniLM by default)."""
+        source = Source(
+            name=name,
+            description=description,
+            embedding=embedding or EmbeddingConfig(provider="local", model="all-MiniLM-L6-v2"),
+        )
+        self.store.create_source(source)
+        return source
+
+    def get_source(self, name_or_id: str) -> Source:
+        return archival.find_source(self.store, name_or_id)
+
+    def list_sources(self) -> list[Source]:
+        return self.store.list_sources()
+
+    def delete_source(self, name_or_id: str) -> None:
+        """Delete a source with all its passages; agents it was attached to lose it."""
+        self.store.delete_source(self.get_source(name_or_id).id)
+
+    def load(
+        self,
+        source: str,
+        path: str | Path,
+        *,
+        embedding: EmbeddingConfig | None = None,
+        embedder: Embedder | None = None,
+        settings: LoadSettings | None = None,
+        progress: LoadProgress | None = None,
+    ) -> LoadSummary:
+        """Load a file or folder into `source` (created if new). Loading again adds only what
+        is new, and resumes a load that was interrupted."""
+        found = self.store.get_source(source) or self.create_source(source, embedding=embedding)
+        embedder = embedder or create_embedder(found.embedding)
+        return load_into_source(self.store, embedder, found, path, settings, progress)
+
+    def attach_source(self, agent: str, source: str) -> Source:
+        """Let the agent's archival_memory_search cover the source's passages."""
+        return archival.attach(self.store, self._state(agent), source)
+
+    def detach_source(self, agent: str, source: str) -> Source:
+        return archival.detach(self.store, self._state(agent), source)
+
+    def attached_sources(self, agent: str) -> list[Source]:
+        return self.store.attached_sources(self._state(agent).id)
+
+    def _state(self, name_or_id: str) -> AgentState:
+        state = self.store.get_agent(name_or_id)
+        if state is None:
+            raise AgentNotFoundError(
+                f"There is no agent named {name_or_id!r}; list them with `memgpt list agents`."
+            )
+        return state
 
     def close(self) -> None:
         self.store.close()

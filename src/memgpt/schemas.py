@@ -94,6 +94,13 @@ class Passage(BaseModel):
     source: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
+    # Set for passages loaded from a document source: where in which file the text sits.
+    source_id: str | None = None
+    file: str | None = None
+    page: int | None = None
+    char_offset: int | None = None
+    chunk_hash: str | None = None
+    tags: list[str] = Field(default_factory=list)
 
 
 class LLMConfig(BaseModel):

@@ -73,6 +73,8 @@ def parse_model_string(spec: str) -> LLMConfig:
         return LLMConfig(provider="openai", model=model, base_url=OLLAMA_BASE_URL)
     if provider == "local":
         return LLMConfig(provider="local", model=model)
+    if provider == "scripted":  # tests and demos: "scripted/package.module:policy"
+        return LLMConfig(provider="scripted", model=model)
     raise LLMError(
         f"Unknown provider {provider!r} in {spec!r}; use openai/, anthropic/, ollama/ or local."
     )

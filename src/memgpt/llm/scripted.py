@@ -62,7 +62,9 @@ class ScriptedLLM:
             raise LLMError(
                 f"Cannot load the scripted policy {config.model!r}; give it as 'module:function'."
             ) from exc
-        return cls(policy, context_window=config.context_window)
+        llm = cls(policy, context_window=config.context_window)
+        llm.config = config  # keep the policy's name, so a stored agent can be reopened
+        return llm
 
     def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
         self.requests.append((messages, functions))

@@ -8,16 +8,68 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from memgpt.errors import MemGPTError
-from memgpt.schemas import AgentState, BlockEdit, Message, Passage
+from memgpt.schemas import (
+    AgentState,
+    BlockEdit,
+    EmbeddingConfig,
+    Message,
+    Passage,
+    new_id,
+    utcnow,
+)
 
 
 class StoreError(MemGPTError):
     """A store operation the user asked for cannot be done; one sentence saying why."""
+
+
+class Source(BaseModel):
+    """A named collection of documents; agents attach it to search its passages."""
+
+    id: str = Field(default_factory=lambda: new_id("source"))
+    name: str
+    description: str = ""
+    # Passages are only comparable with queries embedded by the same model.
+    embedding: EmbeddingConfig
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SourceFile(BaseModel):
+    """One file loaded into a source; 'done' is committed with the file's passages."""
+
+    source_id: str
+    path: str
+    sha256: str | None
+    status: Literal["done", "failed"]
+    passages: int = 0
+    error: str | None = None
+    loaded_at: datetime = Field(default_factory=utcnow)
+
+
+class ArchivalFilter(BaseModel):
+    """Restrictions on an archival search; every field left empty means 'any'."""
+
+    sources: list[str] = Field(default_factory=list)  # source names (the passages' `source`)
+    tags: list[str] = Field(default_factory=list)  # a passage matches if it has any of them
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class ArchivalHit(BaseModel):
+    """A passage found by hybrid search, with how each ranking saw it (None: not in that list)."""
+
+    passage: Passage
+    score: float  # reciprocal rank fusion of the two rankings
+    similarity: float | None = None  # cosine similarity to the query embedding
+    bm25: float | None = None  # FTS5 BM25 (higher is better here)
+    vector_rank: int | None = None
+    text_rank: int | None = None
 
 
 class Store(Protocol):
@@ -45,6 +97,7 @@ class Store(Protocol):
     def last_seq(self, agent_id: str) -> int:
         """The newest message's sequence number (0 for none): cheap, to notice new writes."""
         ...
+
     def list_messages(
         self, agent_id: str, limit: int = 100, before_seq: int | None = None
     ) -> list[Message]: ...
@@ -55,12 +108,34 @@ class Store(Protocol):
         self, agent_id: str, start: datetime, end: datetime, limit: int, offset: int = 0
     ) -> tuple[list[Message], int]: ...
 
-    # archival storage
+    # archival storage: an agent searches its own passages and its attached sources'
     def insert_passages(self, agent_id: str, passages: list[Passage]) -> None: ...
+    def search_archival(
+        self,
+        agent_id: str,
+        query: str,
+        embedding: np.ndarray | None,
+        limit: int,
+        offset: int = 0,
+        filters: ArchivalFilter | None = None,
+    ) -> tuple[list[ArchivalHit], int]: ...
     def search_passages(
         self, agent_id: str, embedding: np.ndarray, limit: int, offset: int = 0
     ) -> list[tuple[Passage, float]]: ...
     def list_passages(self, agent_id: str, limit: int = 100, offset: int = 0) -> list[Passage]: ...
     def delete_passage(self, agent_id: str, passage_id: str) -> bool: ...
     def count_passages(self, agent_id: str) -> int: ...
+    def flush_index(self) -> None: ...
 
+    # document sources
+    def create_source(self, source: Source) -> None: ...
+    def get_source(self, id_or_name: str) -> Source | None: ...
+    def list_sources(self) -> list[Source]: ...
+    def delete_source(self, source_id: str) -> None: ...
+    def done_hashes(self, source_id: str) -> set[str]: ...
+    def existing_chunks(self, source_id: str, hashes: list[str]) -> set[str]: ...
+    def add_file(self, file: SourceFile, passages: list[Passage]) -> int: ...
+    def list_files(self, source_id: str) -> list[SourceFile]: ...
+    def attach_source(self, agent_id: str, source_id: str) -> None: ...
+    def detach_source(self, agent_id: str, source_id: str) -> bool: ...
+    def attached_sources(self, agent_id: str) -> list[Source]: ...

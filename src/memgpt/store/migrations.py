@@ -67,6 +67,109 @@ SQLITE_MIGRATIONS: list[str] = [
     CREATE INDEX passages_agent ON passages(agent_id, pk);
     CREATE VIRTUAL TABLE passages_fts USING fts5(text, tokenize = 'porter unicode61');
     """,
+    # server accounts: organizations own agents and tools; users hold hashed API keys;
+    # idempotency keys remember the response to a message POST so a retry is not a new message
+    """
+    CREATE TABLE organizations (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        secret_sha256 TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE agent_owners (
+        agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+        organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL
+    );
+    CREATE INDEX agent_owners_org ON agent_owners(organization_id, name);
+    CREATE TABLE user_tools (
+        id TEXT PRIMARY KEY,
+        organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        source_code TEXT NOT NULL,
+        json_schema TEXT NOT NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        UNIQUE (organization_id, name)
+    );
+    CREATE TABLE idempotency_keys (
+        agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        response TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (agent_id, key)
+    );
+    """,
+    # document sources. A passage belongs either to an agent (its own inserts) or to a
+    # source that agents attach; SQLite cannot relax NOT NULL in place, so passages is
+    # rebuilt keeping its pks (they are the FTS rowids and the vector index keys).
+    """
+    CREATE TABLE sources (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        embedding TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE source_files (
+        pk INTEGER PRIMARY KEY,
+        source_id TEXT NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        sha256 TEXT,
+        status TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+        passages INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        loaded_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX source_files_done ON source_files(source_id, sha256) WHERE status = 'done';
+    CREATE INDEX source_files_path ON source_files(source_id, path);
+    CREATE TABLE agent_sources (
+        agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        source_id TEXT NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        attached_at TEXT NOT NULL,
+        PRIMARY KEY (agent_id, source_id)
+    );
+    CREATE TABLE passages_v2 (
+        pk INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        agent_id TEXT REFERENCES agents(id) ON DELETE CASCADE,
+        source_id TEXT REFERENCES sources(id) ON DELETE CASCADE,
+        file_pk INTEGER REFERENCES source_files(pk) ON DELETE CASCADE,
+        text TEXT NOT NULL,
+        embedding BLOB,
+        source TEXT,
+        page INTEGER,
+        char_offset INTEGER,
+        chunk_hash TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        CHECK ((agent_id IS NULL) <> (source_id IS NULL))
+    );
+    INSERT INTO passages_v2 (pk, id, agent_id, text, embedding, source, metadata, created_at)
+        SELECT pk, id, agent_id, text, embedding, source, metadata, created_at FROM passages;
+    DROP TABLE passages;
+    ALTER TABLE passages_v2 RENAME TO passages;
+    CREATE INDEX passages_agent ON passages(agent_id, pk);
+    CREATE INDEX passages_source ON passages(source_id, pk);
+    CREATE INDEX passages_time ON passages(created_at);
+    CREATE UNIQUE INDEX passages_source_chunk ON passages(source_id, chunk_hash)
+        WHERE source_id IS NOT NULL AND chunk_hash IS NOT NULL;
+    """,
 ]
 
 

@@ -16,20 +16,19 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from memgpt.schemas import (
     AgentState,
     Block,
     BlockEdit,
     Message,
-    Passage,
     ToolCall,
     inner_thoughts,
     sent_texts,
 )
 from memgpt.store.base import StoreError
+from memgpt.store.indexes import IndexSet
 from memgpt.store.migrations import migrate_sqlite
+from memgpt.store.sqlite_archival import ArchivalMixin
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -61,12 +60,14 @@ def searchable_text(message: Message) -> str | None:
     return None
 
 
-class SQLiteStore:
+class SQLiteStore(ArchivalMixin):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         migrate_sqlite(self._conn())
+        # Vector indexes live next to the database file: <db>.vectors/<owner>.usearch
+        self.indexes = IndexSet(self.vectors_dir(self.path), self._conn)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -164,6 +165,7 @@ class SQLiteStore:
                 (agent_id,),
             )
             self._execute("DELETE FROM agents WHERE id = ?", (agent_id,))
+        self.indexes.drop(("agent_id", agent_id))
 
     @staticmethod
     def _state_json(state: AgentState) -> str:
@@ -333,74 +335,3 @@ class SQLiteStore:
             (*params, limit, offset),
         )
         return [self._message(r) for r in rows], total
-
-    # archival storage
-
-    def insert_passages(self, agent_id: str, passages: list[Passage]) -> None:
-        with self.transaction():
-            for p in passages:
-                p.agent_id = agent_id
-                vector = (
-                    np.asarray(p.embedding, dtype=np.float32).tobytes()
-                    if p.embedding is not None
-                    else None
-                )
-                pk = self._execute(
-                    "INSERT INTO passages (id, agent_id, text, embedding, source, metadata, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (p.id, agent_id, p.text, vector, p.source, json.dumps(p.metadata), _ts(p.created_at)),
-                ).lastrowid
-                self._execute("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", (pk, p.text))
-
-    @staticmethod
-    def _passage(row: sqlite3.Row) -> Passage:
-        return Passage(
-            id=row["id"],
-            agent_id=row["agent_id"],
-            text=row["text"],
-            source=row["source"],
-            metadata=json.loads(row["metadata"]),
-            created_at=_parse_ts(row["created_at"]),
-        )
-
-    def search_passages(
-        self, agent_id: str, embedding: np.ndarray, limit: int, offset: int = 0
-    ) -> list[tuple[Passage, float]]:
-        """Exact cosine search (vectors are stored normalized)."""
-        rows = self._execute(
-            "SELECT pk, embedding FROM passages WHERE agent_id = ? AND embedding IS NOT NULL",
-            (agent_id,),
-        ).fetchall()
-        if not rows:
-            return []
-        matrix = np.frombuffer(b"".join(r["embedding"] for r in rows), dtype=np.float32)
-        scores = matrix.reshape(len(rows), -1) @ np.asarray(embedding, dtype=np.float32)
-        order = np.argsort(-scores, kind="stable")[offset : offset + limit]
-        hits = []
-        for i in order:
-            row = self._execute("SELECT * FROM passages WHERE pk = ?", (rows[i]["pk"],)).fetchone()
-            hits.append((self._passage(row), float(scores[i])))
-        return hits
-
-    def list_passages(self, agent_id: str, limit: int = 100, offset: int = 0) -> list[Passage]:
-        rows = self._execute(
-            "SELECT * FROM passages WHERE agent_id = ? ORDER BY pk LIMIT ? OFFSET ?",
-            (agent_id, limit, offset),
-        )
-        return [self._passage(r) for r in rows]
-
-    def delete_passage(self, agent_id: str, passage_id: str) -> bool:
-        with self.transaction():
-            row = self._execute(
-                "SELECT pk FROM passages WHERE agent_id = ? AND id = ?", (agent_id, passage_id)
-            ).fetchone()
-            if row is None:
-                return False
-            self._execute("DELETE FROM passages_fts WHERE rowid = ?", (row["pk"],))
-            self._execute("DELETE FROM passages WHERE pk = ?", (row["pk"],))
-            return True
-
-    def count_passages(self, agent_id: str) -> int:
-        return self._execute(
-            "SELECT COUNT(*) FROM passages WHERE agent_id = ?", (agent_id,)
-        ).fetchone()[0]

@@ -88,7 +88,7 @@ def archival_memory_insert(ctx: FunctionContext, content: str) -> None:
 
 
 def archival_memory_search(ctx: FunctionContext, query: str, page: int = 0) -> str:
-    """Search archival memory by meaning, best matches first.
+    """Search archival memory (your saved passages and attached documents) by meaning and keywords, best matches first.
 
     Args:
         query: What to look for.

@@ -1,0 +1,169 @@
+"""The `memgpt run` chat: open or create the agent, then read lines and show what it does.
+
+Each step runs in this thread under a spinner. Ctrl-C during a step raises
+KeyboardInterrupt wherever the step is; every step commits in one transaction, so
+completed steps stay and the unfinished one is discarded (`Agent.recover_from_interrupt`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from memgpt import config
+from memgpt.agent.agent import Agent
+from memgpt.cli import slash
+from memgpt.cli.render import Renderer
+from memgpt.client import MemGPT
+from memgpt.errors import MemGPTError
+from memgpt.schemas import Message, Response, StopReason
+
+OnStep = Callable[[list[Message]], None]
+
+LOCAL_DEMO_NOTE = (
+    "Running on the embedded SmolLM2-135M, a tiny offline demo model that picks functions "
+    "poorly; for a real one run `memgpt configure` or `memgpt run --model openai/gpt-4o-mini` "
+    "(or anthropic/..., ollama/...)."
+)
+
+
+class Session:
+    def __init__(self, client: MemGPT, agent: Agent, console: Console, debug: bool):
+        self.client, self.agent, self.console = client, agent, console
+        self.renderer = Renderer(console, agent.state.name, debug)
+
+    def step(
+        self, action: Callable[[OnStep], Response | None], typed: bool = True
+    ) -> Response | None:
+        """Run one event to its end under a spinner, showing each step as it commits;
+        Ctrl-C abandons the unfinished step safely."""
+        shown: set[str] = set()
+
+        def show(messages: list[Message]) -> None:
+            self.renderer.messages(messages, typed=typed)
+            shown.update(m.id for m in messages)
+
+        try:
+            with self.console.status(f"{self.agent.state.name} is thinking…", spinner="dots"):
+                response = action(show)
+        except KeyboardInterrupt:
+            self.agent.recover_from_interrupt()
+            self.say(
+                "Interrupted: finished steps are saved, the unfinished one was discarded.", "yellow"
+            )
+            return None
+        if response is not None:
+            self.renderer.response(response, typed=typed, shown=shown)
+        return response
+
+    def say(self, text: str, style: str = "") -> None:
+        self.console.print(Text(text, style))
+
+    def loop(self, read: Callable[[], str]) -> None:
+        """Read and act until /exit or end of input."""
+        while True:
+            try:
+                line = read().strip()
+            except KeyboardInterrupt:  # at the prompt, Ctrl-C clears the line
+                continue
+            except EOFError:
+                return
+            if not line:
+                continue
+            try:
+                if line.startswith("/"):
+                    if not slash.dispatch(self, line):
+                        return
+                else:
+                    self.step(lambda on_step, text=line: self.agent.send(text, on_step))
+            except MemGPTError as exc:  # one sentence; the chat goes on
+                self.say(str(exc), "bold red")
+
+
+def open_agent(
+    client: MemGPT,
+    name: str | None,
+    persona: str | None,
+    human: str | None,
+    model: str | None,
+    yes: bool,
+    console: Console,
+) -> Agent:
+    """Resume `name` (or, asked, the newest agent), else create it from the settings."""
+    if name is None:
+        agents = client.list_agents()
+        if agents:
+            newest = max(agents, key=lambda a: a.created_at)
+            if yes or click.confirm(f"Resume agent {newest.name!r}?", default=True):
+                name = newest.name
+    existing = client.store.get_agent(name) if name else None
+    if existing is not None:
+        if persona or human:
+            console.print(Text("--persona and --human apply only when creating an agent.", "dim"))
+        moved = config.load_settings(model).llm_config() if model else None
+        return client.get_agent(existing.id, model=moved)
+    settings = config.load_settings(model)
+    persona_text = config.get_text("persona", persona or config.DEFAULT_TEXT_NAMES["persona"])
+    human_text = config.get_text("human", human or config.DEFAULT_TEXT_NAMES["human"])
+    agent = client.create_agent(
+        name,
+        persona=persona_text,
+        human=human_text,
+        model=settings.llm_config(),
+        embedding=settings.embedding_config(),
+    )
+    console.print(Text(f"Created agent {agent.state.name!r}.", "green"))
+    return agent
+
+
+def prompt_reader(console: Console) -> Callable[[], str]:
+    """prompt_toolkit with history on a terminal; plain lines when input is piped."""
+    if not sys.stdin.isatty():
+        return input
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.formatted_text import FormattedText
+    from prompt_toolkit.history import FileHistory
+
+    config.home().mkdir(parents=True, exist_ok=True)
+    session: PromptSession[str] = PromptSession(history=FileHistory(str(config.home() / "history")))
+    label = FormattedText([("bold ansigreen", "you: ")])
+    return lambda: session.prompt(label)
+
+
+def run_chat(
+    name: str | None,
+    persona: str | None,
+    human: str | None,
+    model: str | None,
+    first: bool,
+    debug: bool,
+    yes: bool,
+) -> None:
+    console = Console(highlight=False)
+    client = MemGPT()
+    try:
+        agent = open_agent(client, name, persona, human, model, yes, console)
+        llm = agent.state.llm
+        console.print(
+            Text.assemble(
+                ("agent ", "dim"),
+                (agent.state.name, "bold cyan"),
+                (f" · model {llm.provider}/{llm.model} · {llm.context_window} tokens", "dim"),
+                (" · /help for commands, /exit to leave", "dim"),
+            )
+        )
+        if llm.provider == "local" and llm.model == "smollm2":
+            console.print(Text(LOCAL_DEMO_NOTE, "yellow"))
+        session = Session(client, agent, console, debug)
+        if not first:
+            response = session.step(lambda _on_step: agent.login())
+            # The error is on screen already; without a model there is nothing to chat with.
+            if response is not None and response.stop_reason == StopReason.LLM_ERROR:
+                raise SystemExit(1)
+        session.loop(prompt_reader(console))
+    finally:
+        client.close()

@@ -1,0 +1,279 @@
+"""Approximate vector search for archival storage, with SQLite as the source of truth.
+
+Each owner of passages (an agent's own inserts, or one document source) has its
+own HNSW index file in `<db>.vectors/`, so an agent searches exactly the owners
+in its scope and deleting an agent or a source drops one file.
+
+An index covers every passage of its owner with `pk <= max_pk` (the watermark,
+saved with the index). Rows above the watermark are the *tail*: searched
+exactly, straight from SQLite, until there are more than `TAIL_MAX` of them; then
+they are added to the graph and the index is saved again. Inserting passages
+therefore costs only the SQLite write (HNSW insertion runs at about 1-2k
+vectors/s on 2 cores, far below the store's insert rate), and a crash loses
+nothing: on reopening, the rows above the saved watermark are simply tail again.
+
+Memory stays bounded: a saved index is memory-mapped read-only (`view`), so a
+search touches only the graph pages it visits. The graph is read into RAM only
+while new vectors are added to it, and mapped again after the save.
+
+Deleted passages are remembered as tombstones and removed from the graph at the
+next save; until then the store's join on `passages` drops them from results.
+An index is rebuilt from SQLite when its file or watermark is missing or
+unreadable, when it covers rows the database does not have, or when more than
+`DEAD_FRACTION` of its keys have been deleted behind its back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from memgpt.store.vector_index import VectorIndex
+
+TAIL_MAX = 2000
+DEAD_FRACTION = 0.1
+_BATCH = 8192
+
+Owner = tuple[str, str]  # ("agent_id" | "source_id", id)
+
+
+def _valid(vectors: np.ndarray) -> np.ndarray:
+    """Rows usable for cosine similarity: finite and non-zero."""
+    norms = np.linalg.norm(vectors, axis=1)
+    return np.isfinite(norms) & (norms > 0)
+
+
+class OwnerIndex:
+    def __init__(self, directory: Path, owner: Owner, conn: Callable[[], sqlite3.Connection]):
+        column, owner_id = owner
+        if column not in ("agent_id", "source_id"):
+            raise ValueError(f"unknown passage owner column {column!r}")
+        self.path = directory / f"{owner_id}.usearch"
+        self.meta_path = directory / f"{owner_id}.json"
+        self._where = f"{column} = ?"
+        self._owner_id = owner_id
+        self._conn = conn
+        self.index: VectorIndex | None = None
+        self.dim: int | None = None
+        self.max_pk = 0
+        self.tombstones: set[int] = set()
+        self.rebuilt = False  # whether opening had to rebuild (for tests and logs)
+        self._open()
+
+    # reading rows from the store
+
+    def _rows(
+        self, after_pk: int, upto_pk: int | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(pks, vectors) batches of this owner's embedded rows with after_pk < pk [<= upto_pk]."""
+        sql = f"SELECT pk, embedding FROM passages WHERE {self._where} AND pk > ?"
+        params: list = [self._owner_id, after_pk]
+        if upto_pk is not None:
+            sql += " AND pk <= ?"
+            params.append(upto_pk)
+        cursor = self._conn().execute(sql + " AND embedding IS NOT NULL ORDER BY pk", params)
+        while rows := cursor.fetchmany(_BATCH):
+            if self.dim is None:
+                self.dim = len(rows[0][1]) // 4
+            # An embedding of another size came from another model; it cannot be compared.
+            rows = [r for r in rows if len(r[1]) == 4 * self.dim]
+            if not rows:
+                continue
+            pks = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
+            ok = _valid(vectors)
+            yield pks[ok], vectors[ok]
+
+    def _count_upto(self, max_pk: int) -> int:
+        return (
+            self._conn()
+            .execute(
+                f"SELECT COUNT(*) FROM passages WHERE {self._where} AND pk <= ? AND embedding IS NOT NULL",
+                (self._owner_id, max_pk),
+            )
+            .fetchone()[0]
+        )
+
+    def tail_size(self) -> int:
+        return (
+            self._conn()
+            .execute(
+                f"SELECT COUNT(*) FROM passages WHERE {self._where} AND pk > ? AND embedding IS NOT NULL",
+                (self._owner_id, self.max_pk),
+            )
+            .fetchone()[0]
+        )
+
+    # opening, saving, rebuilding
+
+    def _read_meta(self) -> dict | None:
+        try:
+            meta = json.loads(self.meta_path.read_text())
+            return meta if {"max_pk", "count", "dim", "tombstones"} <= meta.keys() else None
+        except (OSError, ValueError):
+            return None
+
+    def _open(self) -> None:
+        meta = self._read_meta()
+        if meta is not None and self.path.exists():
+            try:
+                index = VectorIndex(self.path, meta["dim"], view=True)
+            except (OSError, ValueError, RuntimeError):
+                index = None
+            if index is not None and len(index) == meta["count"]:
+                expected = meta["count"] - len(meta["tombstones"])
+                alive = self._count_upto(meta["max_pk"])
+                if alive <= expected and expected - alive <= DEAD_FRACTION * max(expected, 1):
+                    self.index, self.dim, self.max_pk = index, meta["dim"], meta["max_pk"]
+                    self.tombstones = set(meta["tombstones"])
+                    return
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Build the index afresh from every embedded row of this owner, and save it."""
+        self.rebuilt = True
+        self.index, self.max_pk, self.tombstones = None, 0, set()
+        self.dim = None
+        self._add_tail()
+
+    def _add_tail(self) -> None:
+        """Add the rows above the watermark to the graph, apply tombstones, save, map again."""
+        max_pk = (
+            self._conn()
+            .execute(
+                f"SELECT COALESCE(MAX(pk), 0) FROM passages WHERE {self._where}", (self._owner_id,)
+            )
+            .fetchone()[0]
+        )
+        batches = self._rows(self.max_pk, max_pk)
+        first = next(batches, None)
+        if first is None and not self.tombstones and self.index is not None:
+            self.max_pk = max(self.max_pk, max_pk)
+            return
+        if self.dim is None:
+            self._clear_files()  # nothing embedded: no index
+            self.max_pk = max_pk
+            return
+        # Read the saved graph into RAM: a viewed (memory-mapped) index cannot grow.
+        writable = VectorIndex(self.path, self.dim) if self.index is not None else None
+        if writable is None:
+            self.path.unlink(missing_ok=True)
+            writable = VectorIndex(self.path, self.dim)
+        if self.tombstones:
+            writable.remove(np.fromiter(self.tombstones, np.int64))
+        for pks, vectors in itertools.chain([first] if first else [], batches):
+            if len(pks):
+                writable.add(pks, vectors)
+        writable.save()
+        self.index = VectorIndex(self.path, self.dim, view=True) if len(writable) else None
+        self.max_pk, self.tombstones = max_pk, set()
+        self._write_meta(len(writable))
+
+    def _write_meta(self, count: int) -> None:
+        meta = {
+            "max_pk": self.max_pk,
+            "count": count,
+            "dim": self.dim,
+            "tombstones": sorted(self.tombstones),
+        }
+        tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, self.meta_path)
+
+    def _clear_files(self) -> None:
+        self.index = None
+        self.path.unlink(missing_ok=True)
+        self.meta_path.unlink(missing_ok=True)
+
+    # operations
+
+    def sync(self, force: bool = False) -> None:
+        """Move the tail into the graph when it is too big to scan, or when `force`d."""
+        if force or self.tail_size() > TAIL_MAX:
+            self._add_tail()
+
+    def forget(self, pks: list[int]) -> None:
+        indexed = [pk for pk in pks if pk <= self.max_pk]
+        if indexed and self.index is not None:
+            self.tombstones.update(indexed)
+            self._write_meta(len(self.index))
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to k (pk, similarity) from the graph plus the exact best k of the tail."""
+        self.sync()
+        keys, scores = (
+            self.index.search(query, k)
+            if self.index is not None
+            else (np.empty(0, np.int64), np.empty(0, np.float32))
+        )
+        if self.tombstones:
+            alive = ~np.isin(keys, np.fromiter(self.tombstones, np.int64))
+            keys, scores = keys[alive], scores[alive]
+        if self.dim is not None and len(query) == self.dim:
+            for pks, vectors in self._rows(self.max_pk):
+                keys = np.concatenate([keys, pks])
+                scores = np.concatenate([scores, vectors @ query])
+        order = np.argsort(-scores, kind="stable")[:k]
+        return keys[order], scores[order]
+
+
+class IndexSet:
+    """The per-owner indexes of one store, opened on first use; one lock serialises them."""
+
+    def __init__(self, directory: Path, conn: Callable[[], sqlite3.Connection]):
+        self.directory = directory
+        self._conn = conn
+        self._indexes: dict[Owner, OwnerIndex] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, owner: Owner) -> OwnerIndex:
+        if owner not in self._indexes:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._indexes[owner] = OwnerIndex(self.directory, owner, self._conn)
+        return self._indexes[owner]
+
+    def owner_index(self, owner: Owner) -> OwnerIndex:
+        with self._lock:
+            return self._get(owner)
+
+    def search(
+        self, owners: list[Owner], query: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k most similar (pk, similarity) across the owners' indexes."""
+        query = np.asarray(query, dtype=np.float32)
+        keys, scores = [np.empty(0, np.int64)], [np.empty(0, np.float32)]
+        with self._lock:
+            for owner in owners:
+                owner_keys, owner_scores = self._get(owner).search(query, k)
+                keys.append(owner_keys)
+                scores.append(owner_scores.astype(np.float32))
+        all_keys, all_scores = np.concatenate(keys), np.concatenate(scores)
+        order = np.argsort(-all_scores, kind="stable")[:k]
+        return all_keys[order], all_scores[order]
+
+    def forget(self, owner: Owner, pks: list[int]) -> None:
+        with self._lock:
+            self._get(owner).forget(pks)
+
+    def drop(self, owner: Owner) -> None:
+        """Delete an owner's index files (its passages are gone)."""
+        with self._lock:
+            self._indexes.pop(owner, None)
+            for path in (
+                self.directory / f"{owner[1]}.usearch",
+                self.directory / f"{owner[1]}.json",
+            ):
+                path.unlink(missing_ok=True)
+
+    def flush(self, owners: list[Owner]) -> None:
+        """Put each owner's tail into its graph now (after a bulk load), opening it if needed."""
+        with self._lock:
+            for owner in owners:
+                self._get(owner).sync(force=True)

@@ -1,0 +1,570 @@
+"""Archival storage and document sources for the SQLite store.
+
+A passage belongs to an agent (what it saved with archival_memory_insert) or to
+a document source; an agent searches its own passages plus those of the sources
+attached to it. Search is hybrid: FTS5 BM25 and vector similarity, each giving
+up to `CANDIDATE_DEPTH` candidates, fused by reciprocal rank. SQLite holds the
+truth; the vector indexes (`memgpt.store.indexes`) only propose candidates, and
+every candidate is re-read through a join on `passages` with the filters, so a
+deleted passage is never returned even by a stale index.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from memgpt.schemas import EmbeddingConfig, Passage
+from memgpt.store.base import ArchivalFilter, ArchivalHit, Source, SourceFile, StoreError
+from memgpt.store.fusion import reciprocal_rank_fusion
+from memgpt.store.indexes import IndexSet, Owner
+
+CANDIDATE_DEPTH = 100  # candidates each ranking contributes to fusion (and the result count cap)
+EXACT_LIMIT = 20_000  # a filtered subset this small is searched exactly instead of by over-fetching
+MAX_OVERFETCH = 4096  # the most ANN candidates fetched to satisfy a filter
+_SQL_PARAMS = 500  # pks per IN (...) list, well under SQLite's variable limit
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words found in nearly every passage add no ranking signal, yet make BM25 score every
+# passage that has them: at a million passages that is the difference between ms and s.
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def archival_fts_query(text: str) -> str | None:
+    """Any of the query's words, each quoted (so FTS syntax in a query is plain text)."""
+    words = [w for w in _WORD.findall(text) if w.lower() not in _STOPWORDS]
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words)) if words else None
+
+
+def _chunks(items: list, size: int = _SQL_PARAMS) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class ArchivalMixin:
+    """Mixed into SQLiteStore, which provides the connection, transactions and `indexes`."""
+
+    indexes: IndexSet
+
+    if TYPE_CHECKING:
+
+        def _execute(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor: ...
+        def _conn(self) -> sqlite3.Connection: ...
+        def transaction(self) -> AbstractContextManager[None]: ...
+
+    @staticmethod
+    def vectors_dir(db_path: Path) -> Path:
+        return db_path.with_name(db_path.name + ".vectors")
+
+    # writing passages
+
+    def _insert_rows(
+        self,
+        passages: list[Passage],
+        *,
+        agent_id: str | None = None,
+        source_id: str | None = None,
+        file_pk: int | None = None,
+    ) -> None:
+        """Insert passages with explicit pks (one executemany each for rows and FTS).
+
+        Runs inside the caller's transaction, which holds SQLite's write lock, so the
+        pks computed from MAX(pk) cannot be taken by another writer meanwhile.
+        """
+        start = self._execute("SELECT COALESCE(MAX(pk), 0) FROM passages").fetchone()[0] + 1
+        rows, fts = [], []
+        for pk, p in enumerate(passages, start=start):
+            p.agent_id = agent_id or ""
+            p.source_id = source_id
+            vector = None
+            if p.embedding is not None:
+                vector = np.asarray(p.embedding, dtype=np.float32).tobytes()
+            rows.append(
+                (
+                    pk,
+                    p.id,
+                    agent_id,
+                    source_id,
+                    file_pk,
+                    p.text,
+                    vector,
+                    p.source,
+                    p.page,
+                    p.char_offset,
+                    p.chunk_hash,
+                    json.dumps(p.tags),
+                    json.dumps(p.metadata),
+                    _ts(p.created_at),
+                )
+            )
+            fts.append((pk, p.text))
+        self._conn().executemany(
+            "INSERT INTO passages (pk, id, agent_id, source_id, file_pk, text, embedding, source,"
+            " page, char_offset, chunk_hash, tags, metadata, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        self._conn().executemany("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", fts)
+
+    def insert_passages(self, agent_id: str, passages: list[Passage]) -> None:
+        with self.transaction():
+            self._insert_rows(passages, agent_id=agent_id)
+
+    def list_passages(self, agent_id: str, limit: int = 100, offset: int = 0) -> list[Passage]:
+        """The agent's own passages, oldest first."""
+        rows = self._execute(
+            f"{self._select} WHERE p.agent_id = ? ORDER BY p.pk LIMIT ? OFFSET ?",
+            (agent_id, limit, offset),
+        )
+        return [self._passage(r) for r in rows]
+
+    def delete_passage(self, agent_id: str, passage_id: str) -> bool:
+        """Delete one of the agent's own passages (a source's passages go with the source)."""
+        with self.transaction():
+            row = self._execute(
+                "SELECT pk FROM passages WHERE agent_id = ? AND id = ?", (agent_id, passage_id)
+            ).fetchone()
+            if row is None:
+                return False
+            self._execute("DELETE FROM passages_fts WHERE rowid = ?", (row["pk"],))
+            self._execute("DELETE FROM passages WHERE pk = ?", (row["pk"],))
+        self.indexes.forget(("agent_id", agent_id), [row["pk"]])
+        return True
+
+    def count_passages(self, agent_id: str) -> int:
+        """How many passages the agent can search: its own plus its attached sources'."""
+        own = self._execute(
+            "SELECT COUNT(*) FROM passages WHERE agent_id = ?", (agent_id,)
+        ).fetchone()[0]
+        # Source counts come from the file rows, so this stays cheap at millions of passages.
+        attached = self._execute(
+            "SELECT COALESCE(SUM(f.passages), 0) FROM source_files f"
+            " JOIN agent_sources a ON a.source_id = f.source_id"
+            " WHERE a.agent_id = ? AND f.status = 'done'",
+            (agent_id,),
+        ).fetchone()[0]
+        return own + attached
+
+    def flush_index(self) -> None:
+        """Put every passage written so far into the vector indexes and save them."""
+        owners: list[Owner] = [
+            *(("agent_id", r[0]) for r in self._execute("SELECT id FROM agents")),
+            *(("source_id", r[0]) for r in self._execute("SELECT id FROM sources")),
+        ]
+        self.indexes.flush(owners)
+
+    # reading passages
+
+    _select = (
+        "SELECT p.*, f.path AS file_path FROM passages p"
+        " LEFT JOIN source_files f ON f.pk = p.file_pk"
+    )
+
+    @staticmethod
+    def _passage(row: sqlite3.Row) -> Passage:
+        return Passage(
+            id=row["id"],
+            agent_id=row["agent_id"] or "",
+            text=row["text"],
+            source=row["source"],
+            metadata=json.loads(row["metadata"]),
+            created_at=_parse_ts(row["created_at"]),
+            source_id=row["source_id"],
+            file=row["file_path"],
+            page=row["page"],
+            char_offset=row["char_offset"],
+            chunk_hash=row["chunk_hash"],
+            tags=json.loads(row["tags"]),
+        )
+
+    def _fetch(self, pks: list[int]) -> dict[int, Passage]:
+        found: dict[int, Passage] = {}
+        for part in _chunks(pks):
+            for row in self._execute(f"{self._select} WHERE p.pk IN ({_marks(len(part))})", part):
+                found[row["pk"]] = self._passage(row)
+        return found
+
+    # search
+
+    def _scope(self, agent_id: str, filters: ArchivalFilter) -> tuple[list[Owner], str, list]:
+        """The indexes to ask, and a WHERE clause (over `p`) for the agent's scope and filters."""
+        attached = self._execute(
+            "SELECT s.id, s.name FROM agent_sources a JOIN sources s ON s.id = a.source_id"
+            " WHERE a.agent_id = ? ORDER BY a.attached_at",
+            (agent_id,),
+        ).fetchall()
+        if filters.sources:
+            attached = [r for r in attached if r["name"] in filters.sources]
+        source_ids = [r["id"] for r in attached]
+        owners: list[Owner] = [("agent_id", agent_id), *(("source_id", s) for s in source_ids)]
+        clauses = [f"(p.agent_id = ? OR p.source_id IN ({_marks(len(source_ids))}))"]
+        params: list = [agent_id, *source_ids]
+        if filters.sources:
+            clauses.append(f"p.source IN ({_marks(len(filters.sources))})")
+            params += filters.sources
+        if filters.tags:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM json_each(p.tags) t"
+                f" WHERE t.value IN ({_marks(len(filters.tags))}))"
+            )
+            params += filters.tags
+        if filters.start is not None:
+            clauses.append("p.created_at >= ?")
+            params.append(_ts(filters.start))
+        if filters.end is not None:
+            clauses.append("p.created_at <= ?")
+            params.append(_ts(filters.end))
+        return owners, " AND ".join(clauses), params
+
+    def _text_ranking(
+        self, query: str, where: str, params: list, depth: int
+    ) -> list[tuple[int, float]]:
+        match = archival_fts_query(query)
+        if match is None:
+            return []
+        rows = self._execute(
+            "SELECT p.pk, bm25(passages_fts) AS rank FROM passages_fts"
+            " JOIN passages p ON p.pk = passages_fts.rowid"
+            f" WHERE passages_fts MATCH ? AND {where} ORDER BY rank, p.pk LIMIT ?",
+            (match, *params, depth),
+        )
+        # FTS5's bm25() is negative, lower is better; flip it so higher is better like similarity.
+        return [(r["pk"], -r["rank"]) for r in rows]
+
+    def _kept(self, pks: list[int], where: str, params: list) -> set[int]:
+        # CROSS JOIN makes SQLite walk the candidates and look each pk up, instead of
+        # scanning the whole scope through the agent or source index.
+        rows = self._execute(
+            "SELECT p.pk FROM json_each(?) c CROSS JOIN passages p ON p.pk = c.value"
+            f" WHERE {where}",
+            (json.dumps(pks), *params),
+        )
+        return {r[0] for r in rows}
+
+    def _subset_size(self, where: str, params: list, cap: int) -> int:
+        return self._execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM passages p WHERE {where} LIMIT ?)", (*params, cap)
+        ).fetchone()[0]
+
+    def _exact_ranking(
+        self, query: np.ndarray, where: str, params: list, depth: int
+    ) -> list[tuple[int, float]]:
+        """Brute force over the (small) filtered subset, streamed so memory stays flat."""
+        cursor = self._execute(
+            f"SELECT p.pk, p.embedding FROM passages p WHERE {where} AND p.embedding IS NOT NULL",
+            params,
+        )
+        best: list[tuple[float, int]] = []
+        while rows := cursor.fetchmany(4096):
+            rows = [r for r in rows if len(r[1]) == 4 * len(query)]
+            if not rows:
+                continue
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
+            for (pk, _), score in zip(rows, matrix @ query, strict=True):
+                item = (float(score), -pk)  # ties: the older passage first
+                if len(best) < depth:
+                    heapq.heappush(best, item)
+                elif item > best[0]:
+                    heapq.heapreplace(best, item)
+        return [(-pk, score) for score, pk in sorted(best, reverse=True)]
+
+    def _vector_ranking(
+        self,
+        owners: list[Owner],
+        query: np.ndarray,
+        where: str,
+        params: list,
+        depth: int,
+        filtered: bool,
+    ) -> list[tuple[int, float]]:
+        """ANN candidates that pass the filters; over-fetch, then exact search on a small subset."""
+        query = np.asarray(query, dtype=np.float32)
+        k = depth
+        while True:
+            keys, scores = self.indexes.search(owners, query, k)
+            kept = self._kept([int(x) for x in keys], where, params)
+            hits = [(int(pk), float(s)) for pk, s in zip(keys, scores, strict=True) if pk in kept]
+            if len(hits) >= depth or len(keys) < k:
+                return hits[:depth]
+            if filtered and self._subset_size(where, params, EXACT_LIMIT + 1) <= EXACT_LIMIT:
+                return self._exact_ranking(query, where, params, depth)
+            if k >= MAX_OVERFETCH:
+                return hits[:depth]
+            k *= 4
+
+    def search_archival(
+        self,
+        agent_id: str,
+        query: str,
+        embedding: np.ndarray | None,
+        limit: int,
+        offset: int = 0,
+        filters: ArchivalFilter | None = None,
+    ) -> tuple[list[ArchivalHit], int]:
+        """One page of hybrid results, and how many fused results there are in all.
+
+        The total counts candidates from both rankings (each capped at the depth), so
+        it is what paging can reach, not every passage sharing a word with the query.
+        """
+        filters = filters or ArchivalFilter()
+        owners, where, params = self._scope(agent_id, filters)
+        depth = max(CANDIDATE_DEPTH, offset + limit)
+        filtered = bool(filters.sources or filters.tags or filters.start or filters.end)
+        text = self._text_ranking(query, where, params, depth)
+        vector = (
+            self._vector_ranking(owners, embedding, where, params, depth, filtered)
+            if embedding is not None
+            else []
+        )
+        fused = reciprocal_rank_fusion([pk for pk, _ in vector], [pk for pk, _ in text])
+        page = fused[offset : offset + limit]
+        passages = self._fetch([pk for pk, _ in page])
+        similarity = {pk: (rank, s) for rank, (pk, s) in enumerate(vector, start=1)}
+        bm25 = {pk: (rank, s) for rank, (pk, s) in enumerate(text, start=1)}
+        hits = [
+            ArchivalHit(
+                passage=passages[pk],
+                score=score,
+                similarity=similarity[pk][1] if pk in similarity else None,
+                vector_rank=similarity[pk][0] if pk in similarity else None,
+                bm25=bm25[pk][1] if pk in bm25 else None,
+                text_rank=bm25[pk][0] if pk in bm25 else None,
+            )
+            for pk, score in page
+            if pk in passages
+        ]
+        return hits, len(fused)
+
+    def search_passages(
+        self, agent_id: str, embedding: np.ndarray, limit: int, offset: int = 0
+    ) -> list[tuple[Passage, float]]:
+        """Vector similarity alone, best first."""
+        owners, where, params = self._scope(agent_id, ArchivalFilter())
+        ranking = self._vector_ranking(
+            owners, embedding, where, params, max(CANDIDATE_DEPTH, offset + limit), False
+        )[offset : offset + limit]
+        passages = self._fetch([pk for pk, _ in ranking])
+        return [(passages[pk], score) for pk, score in ranking if pk in passages]
+
+    # sources
+
+    @staticmethod
+    def _source(row: sqlite3.Row) -> Source:
+        return Source(
+            id=row["id"],
+            name=row["name"],
+            description=row["description"],
+            embedding=EmbeddingConfig.model_validate_json(row["embedding"]),
+            created_at=_parse_ts(row["created_at"]),
+        )
+
+    def create_source(self, source: Source) -> None:
+        with self.transaction():
+            if self._execute("SELECT 1 FROM sources WHERE name = ?", (source.name,)).fetchone():
+                raise StoreError(
+                    f"A source named {source.name!r} already exists; pick another name."
+                )
+            self._execute(
+                "INSERT INTO sources (id, name, description, embedding, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    source.id,
+                    source.name,
+                    source.description,
+                    source.embedding.model_dump_json(),
+                    _ts(source.created_at),
+                ),
+            )
+
+    def get_source(self, id_or_name: str) -> Source | None:
+        row = self._execute(
+            "SELECT * FROM sources WHERE id = ? OR name = ?", (id_or_name, id_or_name)
+        ).fetchone()
+        return self._source(row) if row else None
+
+    def list_sources(self) -> list[Source]:
+        return [self._source(r) for r in self._execute("SELECT * FROM sources ORDER BY name")]
+
+    def delete_source(self, source_id: str) -> None:
+        with self.transaction():
+            self._execute(
+                "DELETE FROM passages_fts WHERE rowid IN (SELECT pk FROM passages WHERE source_id = ?)",
+                (source_id,),
+            )
+            self._execute("DELETE FROM sources WHERE id = ?", (source_id,))
+        self.indexes.drop(("source_id", source_id))
+
+    def done_hashes(self, source_id: str) -> set[str]:
+        rows = self._execute(
+            "SELECT sha256 FROM source_files WHERE source_id = ? AND status = 'done'", (source_id,)
+        )
+        return {r[0] for r in rows}
+
+    def existing_chunks(self, source_id: str, hashes: list[str]) -> set[str]:
+        found: set[str] = set()
+        for part in _chunks(list(dict.fromkeys(hashes))):
+            rows = self._execute(
+                "SELECT chunk_hash FROM passages WHERE source_id = ?"
+                f" AND chunk_hash IN ({_marks(len(part))})",
+                (source_id, *part),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def add_file(self, file: SourceFile, passages: list[Passage]) -> int:
+        """Record a loaded (or failed) file with its passages in one transaction.
+
+        A killed load therefore leaves each file either wholly in or wholly out. Passages
+        whose text the source already holds are skipped; returns how many were added.
+        """
+        with self.transaction():
+            # A file that failed before and is loaded again replaces its failure record.
+            self._execute(
+                "DELETE FROM source_files WHERE source_id = ? AND path = ? AND status = 'failed'",
+                (file.source_id, file.path),
+            )
+            if file.status == "done" and file.sha256 in self.done_hashes(file.source_id):
+                return 0
+            existing = self.existing_chunks(
+                file.source_id, [p.chunk_hash for p in passages if p.chunk_hash]
+            )
+            fresh: list[Passage] = []
+            for p in passages:
+                if p.chunk_hash not in existing:
+                    fresh.append(p)
+                    existing.add(p.chunk_hash)
+            file_pk = self._execute(
+                "INSERT INTO source_files (source_id, path, sha256, status, passages, error, loaded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    file.source_id,
+                    file.path,
+                    file.sha256,
+                    file.status,
+                    len(fresh),
+                    file.error,
+                    _ts(file.loaded_at),
+                ),
+            ).lastrowid
+            if fresh:
+                self._insert_rows(fresh, source_id=file.source_id, file_pk=file_pk)
+            return len(fresh)
+
+    def list_files(self, source_id: str) -> list[SourceFile]:
+        rows = self._execute(
+            "SELECT * FROM source_files WHERE source_id = ? ORDER BY pk", (source_id,)
+        )
+        return [
+            SourceFile(
+                source_id=r["source_id"],
+                path=r["path"],
+                sha256=r["sha256"],
+                status=r["status"],
+                passages=r["passages"],
+                error=r["error"],
+                loaded_at=_parse_ts(r["loaded_at"]),
+            )
+            for r in rows
+        ]
+
+    def attach_source(self, agent_id: str, source_id: str) -> None:
+        self._execute(
+            "INSERT OR IGNORE INTO agent_sources (agent_id, source_id, attached_at) VALUES (?, ?, ?)",
+            (agent_id, source_id, _ts(datetime.now(UTC))),
+        )
+
+    def detach_source(self, agent_id: str, source_id: str) -> bool:
+        return bool(
+            self._execute(
+                "DELETE FROM agent_sources WHERE agent_id = ? AND source_id = ?",
+                (agent_id, source_id),
+            ).rowcount
+        )
+
+    def attached_sources(self, agent_id: str) -> list[Source]:
+        rows = self._execute(
+            "SELECT s.* FROM agent_sources a JOIN sources s ON s.id = a.source_id"
+            " WHERE a.agent_id = ? ORDER BY a.attached_at, s.name",
+            (agent_id,),
+        )
+        return [self._source(r) for r in rows]
