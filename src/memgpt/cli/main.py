@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import click
 
-from memgpt.cli import configure, manage, run
+from memgpt.cli import bench, configure, load, manage, run
 from memgpt.errors import MemGPTError
 
-# `memgpt load` (documents into archival storage) joins this tuple when it lands.
-COMMANDS = (run.run, configure.configure, manage.list_, manage.add, manage.delete, manage.version)
+COMMANDS = (
+    run.run,
+    load.load,
+    configure.configure,
+    manage.list_,
+    manage.add,
+    manage.delete,
+    manage.version,
+    bench.bench,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

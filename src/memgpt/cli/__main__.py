@@ -1,0 +1,5 @@
+"""`python -m memgpt.cli`: the same as the `memgpt` command."""
+
+from memgpt.cli.main import main
+
+raise SystemExit(main())

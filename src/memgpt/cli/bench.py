@@ -1,0 +1,28 @@
+"""`memgpt bench NAME [ARGS...]`: the benchmarks, each a module of memgpt.bench printing JSON.
+
+Each benchmark parses its own arguments, so they are passed through untouched.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+BENCHMARKS = {
+    "archival": ("memgpt.bench.archival", "archival insert/search rate, recall@10, RSS, disk"),
+    "embed": ("memgpt.bench.embeddings", "embedding throughput (sentences/s)"),
+    "local-llm": ("memgpt.bench.local_llm", "the local model's prompt and generation tokens/s"),
+}
+
+
+@click.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    epilog="\n".join(f"{name}: {about}" for name, (_, about) in BENCHMARKS.items()),
+)
+@click.argument("name", type=click.Choice(sorted(BENCHMARKS)))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(name: str, args: tuple[str, ...]) -> None:
+    """Run a benchmark; it prints JSON. `memgpt bench NAME -- --help` lists its options."""
+    module = importlib.import_module(BENCHMARKS[name][0])
+    raise SystemExit(module.main(list(args)) or 0)
