@@ -76,3 +76,25 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="not a memgpt database"):
         SQLiteStore(path)
+
+
+def test_upgrade_from_an_older_schema_keeps_everything_and_counts_it(tmp_path, monkeypatch):
+    from memgpt.store import migrations
+
+    path = tmp_path / "m.db"
+    monkeypatch.setattr(migrations, "SQLITE_MIGRATIONS", SQLITE_MIGRATIONS[:3])
+    old = SQLiteStore(path)
+    state = new_agent()
+    old.create_agent(state)
+    old.append_messages(state.id, [events.user_message(f"m{i}") for i in range(5)])
+    old.insert_passages(state.id, [Passage(text="a fact", embedding=[1.0, 0.0])])
+    old.close()
+    monkeypatch.undo()
+
+    new = SQLiteStore(path)
+    assert new.count_messages(state.id) == 5
+    assert new.count_passages(state.id) == 1
+    new.append_messages(state.id, [events.user_message("m5")])
+    new.delete_messages(state.id, [new.list_messages(state.id, limit=1)[0].id])
+    assert new.count_messages(state.id) == 5 == len(new.list_messages(state.id, limit=100))
+    assert new.integrity_check() == "ok"

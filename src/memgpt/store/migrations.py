@@ -170,6 +170,34 @@ SQLITE_MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX passages_source_chunk ON passages(source_id, chunk_hash)
         WHERE source_id IS NOT NULL AND chunk_hash IS NOT NULL;
     """,
+    # per-agent counts kept by triggers, so memory statistics cost O(1) at any history size
+    """
+    CREATE TABLE agent_counts (
+        agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+        messages INTEGER NOT NULL DEFAULT 0,
+        passages INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO agent_counts (agent_id, messages, passages)
+        SELECT a.id,
+               (SELECT COUNT(*) FROM messages m WHERE m.agent_id = a.id),
+               (SELECT COUNT(*) FROM passages p WHERE p.agent_id = a.id)
+        FROM agents a;
+    CREATE TRIGGER agent_counts_add AFTER INSERT ON agents BEGIN
+        INSERT INTO agent_counts (agent_id) VALUES (NEW.id);
+    END;
+    CREATE TRIGGER messages_count_add AFTER INSERT ON messages BEGIN
+        UPDATE agent_counts SET messages = messages + 1 WHERE agent_id = NEW.agent_id;
+    END;
+    CREATE TRIGGER messages_count_remove AFTER DELETE ON messages BEGIN
+        UPDATE agent_counts SET messages = messages - 1 WHERE agent_id = OLD.agent_id;
+    END;
+    CREATE TRIGGER passages_count_add AFTER INSERT ON passages WHEN NEW.agent_id IS NOT NULL BEGIN
+        UPDATE agent_counts SET passages = passages + 1 WHERE agent_id = NEW.agent_id;
+    END;
+    CREATE TRIGGER passages_count_remove AFTER DELETE ON passages WHEN OLD.agent_id IS NOT NULL BEGIN
+        UPDATE agent_counts SET passages = passages - 1 WHERE agent_id = OLD.agent_id;
+    END;
+    """,
 ]
 
 
@@ -186,11 +214,23 @@ def migrate_sqlite(conn: sqlite3.Connection) -> int:
             if version >= len(SQLITE_MIGRATIONS):
                 conn.execute("COMMIT")
                 return version
-            for statement in SQLITE_MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(SQLITE_MIGRATIONS[version]):
+                conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements; a trigger body's semicolons do not end its statement."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

@@ -287,9 +287,10 @@ class SQLiteStore(ArchivalMixin):
                 self._execute("DELETE FROM messages WHERE agent_id = ? AND id = ?", (agent_id, mid))
 
     def count_messages(self, agent_id: str) -> int:
-        return self._execute(
-            "SELECT COUNT(*) FROM messages WHERE agent_id = ?", (agent_id,)
-        ).fetchone()[0]
+        row = self._execute(
+            "SELECT messages FROM agent_counts WHERE agent_id = ?", (agent_id,)
+        ).fetchone()
+        return row[0] if row else 0
 
     def last_seq(self, agent_id: str) -> int:
         return self._execute(

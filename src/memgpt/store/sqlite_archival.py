@@ -213,9 +213,10 @@ class ArchivalMixin:
 
     def count_passages(self, agent_id: str) -> int:
         """How many passages the agent can search: its own plus its attached sources'."""
-        own = self._execute(
-            "SELECT COUNT(*) FROM passages WHERE agent_id = ?", (agent_id,)
-        ).fetchone()[0]
+        row = self._execute(
+            "SELECT passages FROM agent_counts WHERE agent_id = ?", (agent_id,)
+        ).fetchone()
+        own = row[0] if row else 0
         # Source counts come from the file rows, so this stays cheap at millions of passages.
         attached = self._execute(
             "SELECT COALESCE(SUM(f.passages), 0) FROM source_files f"
