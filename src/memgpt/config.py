@@ -7,7 +7,6 @@ Settings live in $MEMGPT_HOME/config.toml; environment variables override the fi
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, fields
@@ -158,20 +157,20 @@ def load_settings(model: str | None = None) -> Settings:
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write the settings that differ from the defaults; return the file's path."""
     path = path or config_path()
+    import tomli_w
+
     defaults = Settings()
-    sections: dict[str, list[str]] = {}
+    sections: dict[str, dict[str, str | int]] = {}
     for f in fields(Settings):
         value = getattr(settings, f.name)
         if value is None or (value == getattr(defaults, f.name) and f.name not in TIED):
             continue
         section, key, _env = LAYOUT[f.name]
-        # JSON string escapes are valid TOML basic-string escapes.
-        text = str(value) if isinstance(value, int) else json.dumps(value)
-        sections.setdefault(section, []).append(f"{key} = {text}")
-    body = "\n\n".join(f"[{s}]\n" + "\n".join(lines) for s, lines in sections.items())
+        sections.setdefault(section, {})[key] = value
+    body = tomli_w.dumps(sections)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("# memgpt settings; environment variables override them.\n\n" + body + "\n")
+    tmp.write_text("# memgpt settings; environment variables override them.\n\n" + body)
     tmp.replace(path)  # never leave a half-written config behind
     return path
 
