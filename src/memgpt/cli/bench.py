@@ -13,6 +13,7 @@ BENCHMARKS = {
     "archival": ("memgpt.bench.archival", "archival insert/search rate, recall@10, RSS, disk"),
     "embed": ("memgpt.bench.embeddings", "embedding throughput (sentences/s)"),
     "local-llm": ("memgpt.bench.local_llm", "the local model's prompt and generation tokens/s"),
+    "server": ("memgpt.bench.server", "server cold start, message round trip, RSS"),
 }
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import click
 
-from memgpt.cli import bench, configure, load, manage, run
+from memgpt.cli import bench, configure, load, manage, run, server
 from memgpt.errors import MemGPTError
 
 COMMANDS = (
     run.run,
     load.load,
+    server.server,
     configure.configure,
     manage.list_,
     manage.add,

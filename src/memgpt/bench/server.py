@@ -1,0 +1,87 @@
+"""`python -m memgpt.bench.server`: the server's own costs with an instant scripted model.
+
+Starts `python -m memgpt.server` on a fresh database and prints JSON: cold start to the
+first healthy response, message round trip (median and p90 over N messages), and the
+server's resident memory after them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+INSTANT = "scripted/memgpt.bench.server:instant"
+
+
+def instant(messages, functions):
+    """The scripted model: one send_message at once, so only the server is timed."""
+    from memgpt.llm.scripted import call
+
+    return call("send_message", "Reply.", message="hi")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def run(messages: int = 100) -> dict[str, float]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory() as home:
+        command = [sys.executable, "-m", "memgpt.server", "--port", str(port), "--no-auth"]
+        command += ["--database", f"{home}/memgpt.db", "--model", INSTANT, "--embedding", "hash"]
+        command += ["--log-level", "warning"]
+        start = time.perf_counter()
+        server = subprocess.Popen(command, env={**os.environ, "MEMGPT_HOME": home})
+        try:
+            url = f"http://127.0.0.1:{port}"
+            with httpx.Client(base_url=url, timeout=30) as client:
+                while True:
+                    try:
+                        if client.get("/v1/health/").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        time.sleep(0.01)
+                cold_start = time.perf_counter() - start
+                agent_id = client.post("/v1/agents/", json={"name": "bench"}).json()["id"]
+                times = []
+                for i in range(messages):
+                    t = time.perf_counter()
+                    client.post(
+                        f"/v1/agents/{agent_id}/messages", json={"input": f"hello {i}"}
+                    ).raise_for_status()
+                    times.append(time.perf_counter() - t)
+            return {
+                "cold_start_s": round(cold_start, 3),
+                "round_trip_median_ms": round(1000 * statistics.median(times), 1),
+                "round_trip_p90_ms": round(1000 * statistics.quantiles(times, n=10)[-1], 1),
+                "rss_mb": round(_rss_mb(server.pid), 1),
+                "messages": messages,
+            }
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="memgpt bench server")
+    parser.add_argument("--messages", type=int, default=100)
+    print(json.dumps(run(parser.parse_args(argv).messages)))
+
+
+if __name__ == "__main__":
+    main()

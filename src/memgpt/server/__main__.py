@@ -1,0 +1,56 @@
+"""`python -m memgpt.server [serve options]` or `python -m memgpt.server create-key ...`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from memgpt.errors import MemGPTError
+from memgpt.server.serve import create_key, serve
+from memgpt.server.settings import DEFAULT_PORT
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["create-key"]:
+        parser = argparse.ArgumentParser(prog="memgpt server create-key")
+        parser.add_argument("--org", required=True, help="name of the new organization")
+        parser.add_argument("--user", required=True, help="name of the new user in it")
+        parser.add_argument("--database", help="SQLite file (default: the user's memgpt database)")
+        args = parser.parse_args(argv[1:])
+        org_id, user_id, key = create_key(args.org, args.user, database=args.database)
+        print(f"organization {org_id}\nuser {user_id}\napi key {key}  (shown once; keep it)")
+        return 0
+    parser = argparse.ArgumentParser(prog="memgpt server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--database", help="SQLite file (default: the user's memgpt database)")
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="accept requests without an API key (loopback addresses only)",
+    )
+    parser.add_argument(
+        "--model", help="model for agents created without one, e.g. openai/gpt-4o-mini"
+    )
+    parser.add_argument("--embedding", help="embedding for new agents: local, openai or hash")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    try:
+        serve(
+            args.host,
+            args.port,
+            database=args.database,
+            allow_anonymous=args.no_auth,
+            model=args.model,
+            embedding=args.embedding,
+            log_level=args.log_level,
+        )
+    except MemGPTError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

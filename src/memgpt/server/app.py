@@ -1,0 +1,93 @@
+"""The FastAPI application: routes, error shapes, and the objects routes share."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from memgpt.client import MemGPT
+from memgpt.errors import AgentNotFoundError, InputTooLargeError, MemGPTError
+from memgpt.server.auth import ensure_anonymous_user
+from memgpt.server.routes import agents, chat, health, memory, messages, tools
+from memgpt.server.service import AgentService, ConflictError, NotFoundError
+from memgpt.server.settings import ServerSettings
+from memgpt.server.steps import StepRunner
+from memgpt.store.accounts import accounts_for
+from memgpt.store.base import Store
+
+log = logging.getLogger(__name__)
+
+_STATUS: list[tuple[type[Exception], int]] = [
+    (NotFoundError, 404),
+    (AgentNotFoundError, 404),
+    (ConflictError, 409),
+    (InputTooLargeError, 413),
+    (MemGPTError, 400),  # every other error a caller can cause says what to do
+]
+
+
+def create_app(settings: ServerSettings | None = None, *, store: Store | None = None) -> FastAPI:
+    settings = settings or ServerSettings()
+    settings.check()
+    client = MemGPT(settings.database, store=store)
+    accounts = accounts_for(client.store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.steps.pool.shutdown(wait=False, cancel_futures=True)
+        client.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="memgpt",
+        version=version("memgpt"),
+        description="MemGPT agents over a REST API shaped like Letta's, plus OpenAI-compatible chat.",
+    )
+    app.state.settings = settings
+    app.state.accounts = accounts
+    app.state.service = AgentService(client, accounts, settings)
+    app.state.steps = StepRunner(settings.step_workers)
+    app.state.anonymous = ensure_anonymous_user(accounts) if settings.allow_anonymous else None
+
+    for module in (health, agents, memory, messages, tools, chat):
+        app.include_router(module.router)
+
+    for error, status in _STATUS:
+        app.add_exception_handler(error, _handler(status))
+    app.add_exception_handler(Exception, _internal_error)
+
+    @app.api_route(
+        "/v1/{path:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    def not_implemented(path: str, request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "detail": f"memgpt does not implement {request.method} /v1/{path}; see /openapi.json."
+            },
+            status_code=501,
+        )
+
+    return app
+
+
+def _handler(status: int):
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    return handle
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        {"detail": f"Internal server error ({type(exc).__name__}); see the server log."},
+        status_code=500,
+    )

@@ -1,0 +1,55 @@
+"""`memgpt server`: run the API under uvicorn, and make API keys for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from memgpt import config
+from memgpt.server.settings import DEFAULT_PORT, ServerSettings
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    *,
+    database: str | Path | None = None,
+    allow_anonymous: bool = False,
+    model: str | None = None,
+    embedding: str | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve until interrupted. Raises `ServerConfigError` for settings that cannot work."""
+    import uvicorn
+
+    from memgpt.server.app import create_app
+
+    settings = ServerSettings(
+        host=host,
+        port=port,
+        database=Path(database) if database else config.database_path(),
+        allow_anonymous=allow_anonymous,
+        model=model,
+        embedding=embedding,
+    )
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def create_key(
+    organization: str, user: str, *, database: str | Path | None = None
+) -> tuple[str, str, str]:
+    """A new organization, a user in it and an API key for the user: (org id, user id, key).
+    The key is shown once; only its hash is stored."""
+    from memgpt.store.accounts import accounts_for
+    from memgpt.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(Path(database) if database else config.database_path())
+    try:
+        accounts = accounts_for(store)
+        with store.transaction():
+            org = accounts.create_organization(organization)
+            member = accounts.create_user(org.id, user)
+            key = accounts.create_api_key(member.id, "created by memgpt server create-key")
+        return org.id, member.id, key
+    finally:
+        store.close()

@@ -1,0 +1,422 @@
+"""The server's use of the Python API, scoped to the caller's organization.
+
+Every method takes the caller (`Principal`) and resolves agents through the ownership
+table first: another organization's agent is "not found", never "forbidden". Methods
+are blocking (SQLite, LLM calls); the routes run them in worker threads.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from memgpt import config
+from memgpt.agent.agent import Agent, agent_lock
+from memgpt.client import MemGPT
+from memgpt.embeddings import create_embedder
+from memgpt.errors import MemGPTError
+from memgpt.llm import create_llm, parse_model_string
+from memgpt.memory import archival
+from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, Message, new_id
+from memgpt.server import wire
+from memgpt.server.auth import Principal
+from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock
+from memgpt.server.settings import ServerSettings
+from memgpt.store.accounts import AccountStore, AgentOwner
+from memgpt.tools.base import BASE_FUNCTIONS
+from memgpt.tools.sandbox import user_function
+from memgpt.tools.schema import Function
+
+AGENT_CACHE_SIZE = 256  # open agents kept with their compiled queue; reopening rereads it
+
+OnMessages = Callable[[list[dict[str, Any]]], None]
+
+
+class NotFoundError(MemGPTError):
+    """No such resource for this caller (missing, or another organization's)."""
+
+
+class ConflictError(MemGPTError):
+    """The request clashes with what exists (a duplicate name)."""
+
+
+def embedding_from_handle(handle: str) -> EmbeddingConfig:
+    """ "provider/model" (or a bare provider) as Letta's `embedding` field gives it."""
+    provider, _, model = handle.partition("/")
+    if provider not in config.EMBEDDING_MODELS:
+        raise MemGPTError(
+            f"Unknown embedding {handle!r}; use one of {', '.join(config.EMBEDDING_MODELS)}, "
+            "e.g. 'openai/text-embedding-3-small'."
+        )
+    default_model, dim = config.EMBEDDING_MODELS[provider]
+    return EmbeddingConfig(provider=provider, model=model or default_model, dim=dim)
+
+
+class AgentService:
+    def __init__(self, client: MemGPT, accounts: AccountStore, settings: ServerSettings):
+        self.client, self.store, self.accounts = client, client.store, accounts
+        user_settings = config.load_settings()
+        self.default_model = settings.model or user_settings.model
+        self.default_embedding = (
+            embedding_from_handle(settings.embedding)
+            if settings.embedding
+            else user_settings.embedding_config()
+        )
+        self._open: OrderedDict[str, Agent] = OrderedDict()
+        self._open_guard = threading.Lock()
+
+    # ownership
+
+    def owner(self, p: Principal, agent_id: str) -> AgentOwner:
+        owner = self.accounts.agent_owner(agent_id)
+        if owner is None or owner.organization_id != p.organization_id:
+            raise NotFoundError(f"There is no agent {agent_id!r}.")
+        return owner
+
+    def state(self, p: Principal, agent_id: str) -> tuple[AgentState, AgentOwner]:
+        owner = self.owner(p, agent_id)
+        state = self.store.get_agent(agent_id)
+        if state is None:
+            raise NotFoundError(f"There is no agent {agent_id!r}.")
+        return state, owner
+
+    def resolve(self, p: Principal, id_or_name: str) -> str:
+        """An agent id from an id or the agent's name in the caller's organization."""
+        if (
+            owner := self.accounts.agent_owner(id_or_name)
+        ) and owner.organization_id == p.organization_id:
+            return id_or_name
+        named = [
+            o.agent_id
+            for o in self.accounts.owned_agents(p.organization_id)
+            if o.name == id_or_name
+        ]
+        if len(named) > 1:
+            raise ConflictError(
+                f"{len(named)} agents are named {id_or_name!r}; use the agent's id."
+            )
+        if not named:
+            raise NotFoundError(f"There is no agent {id_or_name!r}.")
+        return named[0]
+
+    # functions and open agents
+
+    def functions(self, organization_id: str, state: AgentState) -> dict[str, Function]:
+        functions: dict[str, Function] = dict(BASE_FUNCTIONS)
+        for name in state.tool_names:
+            if name not in functions and (tool := self.accounts.get_tool(organization_id, name)):
+                functions[name] = user_function(tool.name, tool.source_code, tool.json_schema)
+        return functions
+
+    def open(self, p: Principal, agent_id: str) -> Agent:
+        """The agent, ready to process events; kept open between requests."""
+        state, owner = self.state(p, agent_id)
+        with self._open_guard:
+            agent = self._open.get(agent_id)
+            if agent is not None:
+                self._open.move_to_end(agent_id)
+                return agent
+        agent = Agent(
+            state,
+            self.store,
+            create_llm(state.llm),
+            create_embedder(state.embedding),
+            functions=self.functions(owner.organization_id, state),
+        )
+        with self._open_guard:
+            self._open[agent_id] = agent
+            while len(self._open) > AGENT_CACHE_SIZE:
+                self._open.popitem(last=False)
+        return agent
+
+    def forget(self, agent_id: str) -> None:
+        """Drop the open agent: its model or functions changed."""
+        with self._open_guard:
+            self._open.pop(agent_id, None)
+
+    def render(self, p: Principal, state: AgentState, owner: AgentOwner) -> dict[str, Any]:
+        from memgpt.server.toolbox import agent_tools  # tools render through the toolbox
+
+        return wire.agent(state, owner, agent_tools(self, p, state))
+
+    # agents
+
+    def _llm_config(
+        self, model: str | None, llm: dict[str, Any] | None, window: int | None
+    ) -> LLMConfig:
+        config_ = parse_model_string(model or (llm or {}).get("handle") or self.default_model)
+        window = window or (llm or {}).get("context_window")
+        return config_.model_copy(update={"context_window": window}) if window else config_
+
+    def create_agent(self, p: Principal, req: CreateAgent) -> dict[str, Any]:
+        name = req.name or new_id("agent")[6:14]
+        blocks = {b.label: b for b in req.memory_blocks or []}
+        extra = [
+            Block(
+                label=b.label, value=b.value, limit=b.limit or 5000, description=b.description or ""
+            )
+            for label, b in blocks.items()
+            if label not in ("persona", "human")
+        ]
+        kwargs: dict[str, Any] = {
+            label: blocks[label].value for label in ("persona", "human") if label in blocks
+        }
+        if req.system:
+            kwargs["system"] = req.system
+        embedding = (
+            embedding_from_handle(req.embedding or req.embedding_config.get("handle", ""))
+            if req.embedding or (req.embedding_config or {}).get("handle")
+            else self.default_embedding
+        )
+        with self.store.transaction():
+            # The store's agent names are unique across organizations; names users see are
+            # per organization and live in the ownership table.
+            agent = self.client.create_agent(
+                f"{name}~{new_id('x')[2:10]}",
+                model=self._llm_config(req.model, req.llm_config, req.context_window_limit),
+                embedding=embedding,
+                blocks=extra,
+                **kwargs,
+            )
+            for label in ("persona", "human"):
+                if label in blocks and blocks[label].limit:
+                    agent.state.block(label).limit = blocks[label].limit
+            agent.state.tags = req.tags or []
+            self.store.save_agent(agent.state)
+            owner = AgentOwner(
+                agent_id=agent.id, organization_id=p.organization_id, user_id=p.user_id, name=name
+            )
+            self.accounts.set_agent_owner(owner)
+        if req.tool_ids or req.tools:
+            from memgpt.server.toolbox import attach_tools
+
+            attach_tools(self, p, agent.id, [*(req.tool_ids or []), *(req.tools or [])])
+        return self.render(p, *self.state(p, agent.id))
+
+    def list_agents(
+        self,
+        p: Principal,
+        *,
+        tags: list[str],
+        match_all_tags: bool,
+        name: str | None,
+        after: str | None,
+        limit: int | None,
+    ) -> list[dict[str, Any]]:
+        owned = self.accounts.owned_agents(p.organization_id)
+        if after is not None:
+            ids = [o.agent_id for o in owned]
+            owned = owned[ids.index(after) + 1 :] if after in ids else []
+        out = []
+        for owner in owned:
+            if name is not None and owner.name != name:
+                continue
+            state = self.store.get_agent(owner.agent_id)
+            if state is None:
+                continue
+            if tags and not (all if match_all_tags else any)(t in state.tags for t in tags):
+                continue
+            out.append(self.render(p, state, owner))
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def update_agent(self, p: Principal, agent_id: str, req: UpdateAgent) -> dict[str, Any]:
+        with agent_lock(agent_id):
+            state, owner = self.state(p, agent_id)
+            if req.system is not None:
+                state.system = req.system
+            if req.tags is not None:
+                state.tags = req.tags
+            if req.model or req.llm_config or req.context_window_limit:
+                model = req.model or (req.llm_config or {}).get("handle")
+                state.llm = (
+                    self._llm_config(model, req.llm_config, req.context_window_limit)
+                    if model
+                    else state.llm.model_copy(
+                        update={
+                            "context_window": req.context_window_limit or state.llm.context_window
+                        }
+                    )
+                )
+                create_llm(state.llm)  # a model that cannot be built is refused before saving
+            with self.store.transaction():
+                self.store.save_agent(state)
+                if req.name is not None:
+                    self.accounts.set_agent_owner(owner.model_copy(update={"name": req.name}))
+            self.forget(agent_id)
+        if req.tool_ids is not None:
+            from memgpt.server.toolbox import set_tools
+
+            set_tools(self, p, agent_id, req.tool_ids)
+        return self.render(p, *self.state(p, agent_id))
+
+    def delete_agent(self, p: Principal, agent_id: str) -> None:
+        self.owner(p, agent_id)
+        with agent_lock(agent_id):
+            self.client.delete_agent(agent_id)
+            self.forget(agent_id)
+
+    # core memory
+
+    def blocks(self, p: Principal, agent_id: str) -> list[dict[str, Any]]:
+        state, _ = self.state(p, agent_id)
+        return [wire.block(state.id, b) for b in state.blocks]
+
+    def block(self, p: Principal, agent_id: str, label: str) -> dict[str, Any]:
+        state, _ = self.state(p, agent_id)
+        try:
+            return wire.block(state.id, state.block(label))
+        except KeyError:
+            raise NotFoundError(f"Agent {agent_id!r} has no block {label!r}.") from None
+
+    def update_block(
+        self, p: Principal, agent_id: str, label: str, req: UpdateBlock
+    ) -> dict[str, Any]:
+        self.block(p, agent_id, label)
+        agent = self.open(p, agent_id)
+        with agent_lock(agent_id):
+            if req.limit is not None or req.description is not None:
+                state, _ = self.state(p, agent_id)
+                b = state.block(label)
+                b.limit = req.limit if req.limit is not None else b.limit
+                b.description = req.description if req.description is not None else b.description
+                self.store.save_agent(state)  # the open agent rereads state on its next action
+            if req.value is not None:
+                agent.edit_block(label, req.value)
+        return self.block(p, agent_id, label)
+
+    # messages
+
+    def list_messages(
+        self,
+        p: Principal,
+        agent_id: str,
+        *,
+        after: str | None,
+        before: str | None,
+        limit: int,
+        descending: bool,
+    ) -> list[dict[str, Any]]:
+        self.owner(p, agent_id)
+        history = self.store.list_messages(agent_id, limit=self.store.count_messages(agent_id) or 1)
+        seqs = {m.id: m.seq for m in history}
+        for cursor in (after, before):
+            if cursor is not None and cursor not in seqs:
+                raise NotFoundError(f"There is no message {cursor!r} in agent {agent_id!r}.")
+        if descending:
+            history.reverse()
+        if after is not None:
+            index = next(i for i, m in enumerate(history) if m.id == after)
+            history = history[index + 1 :]
+        if before is not None:
+            index = next(i for i, m in enumerate(history) if m.id == before)
+            history = history[:index]
+            # Without `after`, "before X" means the page right before X.
+            history = history if after is not None else _tail(history, limit)
+        return _page(history, limit)
+
+    def send(
+        self,
+        p: Principal,
+        agent_id: str,
+        text: str,
+        *,
+        idempotency_key: str | None = None,
+        on_messages: OnMessages | None = None,
+    ) -> dict[str, Any]:
+        """Process one user message; a repeated idempotency key returns the first answer."""
+        agent = self.open(p, agent_id)
+        with agent_lock(agent_id):
+            if idempotency_key and (
+                done := self.accounts.idempotent_response(agent_id, idempotency_key)
+            ):
+                result = json.loads(done)
+                if on_messages is not None:
+                    on_messages(result["messages"])
+                return result
+
+            def on_step(messages: list[Message]) -> None:
+                on_messages(wire.messages(messages, include_events=False))
+
+            response = agent.send(text, on_step if on_messages else None)
+            result = wire.response(
+                wire.messages(response.messages, include_events=False),
+                response.stop_reason,
+                response.steps,
+            )
+            if idempotency_key:
+                self.accounts.save_idempotent_response(
+                    agent_id, idempotency_key, json.dumps(result)
+                )
+            return result
+
+    # archival memory
+
+    def insert_passage(self, p: Principal, agent_id: str, text: str) -> list[dict[str, Any]]:
+        state, _ = self.state(p, agent_id)
+        passage = archival.insert(self.store, self.open(p, agent_id).embedder, agent_id, text)
+        return [wire.passage(passage, state.embedding)]
+
+    def list_passages(
+        self, p: Principal, agent_id: str, *, after: str | None, limit: int, descending: bool
+    ) -> list[dict[str, Any]]:
+        state, _ = self.state(p, agent_id)
+        passages = self.store.list_passages(
+            agent_id, limit=self.store.count_passages(agent_id) or 1
+        )
+        if descending:
+            passages.reverse()
+        if after is not None:
+            ids = [x.id for x in passages]
+            passages = passages[ids.index(after) + 1 :] if after in ids else []
+        return [wire.passage(x, state.embedding) for x in passages[:limit]]
+
+    def search_passages(
+        self, p: Principal, agent_id: str, query: str, top_k: int
+    ) -> dict[str, Any]:
+        self.owner(p, agent_id)
+        vector = self.open(p, agent_id).embedder.embed([query])[0]
+        hits = self.store.search_passages(agent_id, vector, top_k)
+        results = [
+            {
+                "id": x.id,
+                "content": x.text,
+                "timestamp": x.created_at.isoformat(),
+                "tags": x.metadata.get("tags", []),
+            }
+            for x, _score in hits
+        ]
+        return {"results": results, "count": len(results)}
+
+    def delete_passage(self, p: Principal, agent_id: str, passage_id: str) -> None:
+        self.owner(p, agent_id)
+        if not self.store.delete_passage(agent_id, passage_id):
+            raise NotFoundError(f"Agent {agent_id!r} has no passage {passage_id!r}.")
+
+
+def _tail(history: list[Message], limit: int) -> list[Message]:
+    """The last messages whose Letta parts fit in `limit` (whole messages only)."""
+    kept, count = [], 0
+    for m in reversed(history):
+        parts = len(wire.messages([m], include_events=True))
+        if kept and count + parts > limit:
+            break
+        kept.append(m)
+        count += parts
+    return kept[::-1]
+
+
+def _page(history: list[Message], limit: int) -> list[dict[str, Any]]:
+    """Letta messages for the first messages of `history` that fit in `limit`; a message's
+    parts are never split across pages, since they share the id the next page starts after."""
+    out: list[dict[str, Any]] = []
+    for m in history:
+        parts = wire.messages([m], include_events=True)
+        if out and len(out) + len(parts) > limit:
+            break
+        out += parts
+    return out

@@ -1,0 +1,45 @@
+"""What a server process needs to know: where to listen, which database, who may call it."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from memgpt.errors import MemGPTError
+
+DEFAULT_PORT = 8283  # Letta's port, so SDK code written for it needs no change
+
+
+class ServerConfigError(MemGPTError):
+    """A server setting that cannot work; one sentence saying what to change."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    database: Path | None = None  # None: the user's memgpt database
+    # Requests without an API key act as one local user. Only allowed on loopback: on a
+    # reachable address anyone on the network would be that user.
+    allow_anonymous: bool = False
+    model: str | None = None  # for agents created without a model; None: the user's config
+    embedding: str | None = None  # embedding provider likewise (local, openai, hash)
+    step_workers: int = 32  # threads running agent steps (LLM calls) at once
+    ping_interval_s: float = 5.0  # keep-alive pings on a stream, when the client asks
+
+    def check(self) -> None:
+        if self.allow_anonymous and not is_loopback(self.host):
+            raise ServerConfigError(
+                f"Requests without an API key are only allowed when the server listens on a "
+                f"loopback address, not {self.host}; bind to 127.0.0.1 or require keys."
+            )

@@ -1,0 +1,187 @@
+"""Tools over the wire: the base memory functions every agent has, and user tools an
+organization writes in Python. User tool source only ever runs in the sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memgpt.agent.agent import agent_lock
+from memgpt.schemas import AgentState, new_id, utcnow
+from memgpt.server import wire
+from memgpt.server.auth import Principal
+from memgpt.server.requests import CreateTool, UpdateTool
+from memgpt.server.service import AgentService, ConflictError, NotFoundError
+from memgpt.store.accounts import UserTool
+from memgpt.tools import sandbox
+from memgpt.tools.base import BASE_FUNCTIONS
+
+_BASE_BY_ID = {wire.derived_id("tool", "memgpt-base", name): name for name in BASE_FUNCTIONS}
+
+
+def tool_name(service: AgentService, p: Principal, id_or_name: str) -> str:
+    """A tool's name from its id or name: a base function, or the organization's tool."""
+    if id_or_name in BASE_FUNCTIONS:
+        return id_or_name
+    if id_or_name in _BASE_BY_ID:
+        return _BASE_BY_ID[id_or_name]
+    tool = service.accounts.get_tool(p.organization_id, id_or_name)
+    if tool is None:
+        raise NotFoundError(f"There is no tool {id_or_name!r}.")
+    return tool.name
+
+
+def agent_tools(service: AgentService, p: Principal, state: AgentState) -> list[dict[str, Any]]:
+    out = []
+    for name in state.tool_names or BASE_FUNCTIONS:
+        if name in BASE_FUNCTIONS:
+            out.append(wire.base_tool(BASE_FUNCTIONS[name]))
+        elif tool := service.accounts.get_tool(p.organization_id, name):
+            out.append(wire.user_tool(tool))
+    return out
+
+
+def set_tools(service: AgentService, p: Principal, agent_id: str, ids: list[str]) -> None:
+    names = list(dict.fromkeys(tool_name(service, p, i) for i in ids))
+    with agent_lock(agent_id):
+        state, _ = service.state(p, agent_id)
+        state.tool_names = names
+        service.store.save_agent(state)
+        service.forget(agent_id)
+
+
+def attach_tools(service: AgentService, p: Principal, agent_id: str, ids: list[str]) -> None:
+    state, _ = service.state(p, agent_id)
+    current = state.tool_names or list(BASE_FUNCTIONS)
+    set_tools(service, p, agent_id, [*current, *ids])
+
+
+def detach_tool(service: AgentService, p: Principal, agent_id: str, id_or_name: str) -> None:
+    name = tool_name(service, p, id_or_name)
+    state, _ = service.state(p, agent_id)
+    current = state.tool_names or list(BASE_FUNCTIONS)
+    set_tools(service, p, agent_id, [n for n in current if n != name])
+
+
+def list_agent_tools(service: AgentService, p: Principal, agent_id: str) -> list[dict[str, Any]]:
+    state, _ = service.state(p, agent_id)
+    return agent_tools(service, p, state)
+
+
+# the organization's tools
+
+
+def create_tool(
+    service: AgentService, p: Principal, req: CreateTool, *, upsert: bool = False
+) -> dict[str, Any]:
+    name = sandbox.function_name(req.source_code)
+    if name in BASE_FUNCTIONS:
+        raise ConflictError(f"{name!r} is a base memgpt function; give the tool another name.")
+    schema = sandbox.describe(req.source_code, name)
+    existing = service.accounts.get_tool(p.organization_id, name)
+    if existing is not None and not upsert:
+        raise ConflictError(
+            f"A tool named {name!r} exists; update it, or upsert with PUT /v1/tools."
+        )
+    tool = UserTool(
+        **({"id": existing.id} if existing else {}),
+        organization_id=p.organization_id,
+        name=name,
+        description=req.description or schema.get("description", ""),
+        source_code=req.source_code,
+        json_schema=schema,
+        tags=req.tags or [],
+    )
+    service.accounts.save_tool(tool)
+    _reopen_agents(service, p)
+    return wire.user_tool(tool)
+
+
+def _reopen_agents(service: AgentService, p: Principal) -> None:
+    """The organization's open agents reopen, so those holding the tool get its new code."""
+    for owner in service.accounts.owned_agents(p.organization_id):
+        service.forget(owner.agent_id)
+
+
+def get_tool(service: AgentService, p: Principal, tool_id: str) -> dict[str, Any]:
+    if tool_id in _BASE_BY_ID:
+        return wire.base_tool(BASE_FUNCTIONS[_BASE_BY_ID[tool_id]])
+    tool = service.accounts.get_tool(p.organization_id, tool_id)
+    if tool is None or tool.id != tool_id:
+        raise NotFoundError(f"There is no tool {tool_id!r}.")
+    return wire.user_tool(tool)
+
+
+def list_tools(service: AgentService, p: Principal, name: str | None) -> list[dict[str, Any]]:
+    tools = [wire.base_tool(f) for f in BASE_FUNCTIONS.values()]
+    tools += [wire.user_tool(t) for t in service.accounts.list_tools(p.organization_id)]
+    return [t for t in tools if name is None or t["name"] == name]
+
+
+def update_tool(
+    service: AgentService, p: Principal, tool_id: str, req: UpdateTool
+) -> dict[str, Any]:
+    tool = service.accounts.get_tool(p.organization_id, tool_id)
+    if tool is None or tool.id != tool_id:
+        raise NotFoundError(f"There is no tool {tool_id!r} (base tools cannot be changed).")
+    if req.source_code is not None:
+        name = sandbox.function_name(req.source_code)
+        if name != tool.name:
+            raise ConflictError(
+                f"The new source defines {name!r}, not {tool.name!r}; keep the name."
+            )
+        tool.source_code, tool.json_schema = (
+            req.source_code,
+            sandbox.describe(req.source_code, name),
+        )
+    tool.description = req.description if req.description is not None else tool.description
+    tool.tags = req.tags if req.tags is not None else tool.tags
+    service.accounts.save_tool(tool)
+    _reopen_agents(service, p)
+    return wire.user_tool(tool)
+
+
+def delete_tool(service: AgentService, p: Principal, tool_id: str) -> None:
+    tool = service.accounts.get_tool(p.organization_id, tool_id)
+    if tool is None or tool.id != tool_id:
+        raise NotFoundError(f"There is no tool {tool_id!r} (base tools cannot be deleted).")
+    for owner in service.accounts.owned_agents(p.organization_id):
+        state = service.store.get_agent(owner.agent_id)
+        if state is not None and tool.name in state.tool_names:
+            detach_tool(service, p, owner.agent_id, tool.name)
+    service.accounts.delete_tool(p.organization_id, tool_id)
+
+
+# running tools directly
+
+
+def _run_result(run: sandbox.ToolRun) -> dict[str, Any]:
+    """Both SDK lines' shapes at once: 0.1.x reads a tool return message, 1.x a tool
+    execution result."""
+    status = "success" if run.ok else "error"
+    return {
+        "id": new_id("message"),
+        "date": utcnow().isoformat(),
+        "message_type": "tool_return_message",
+        "tool_return": run.result,
+        "func_return": run.result,
+        "status": status,
+        "tool_call_id": "",
+        "stdout": [run.stdout] if run.stdout else [],
+        "stderr": [run.stderr] if run.stderr else [],
+    }
+
+
+def run_from_source(source_code: str, args: dict[str, Any], name: str | None) -> dict[str, Any]:
+    name = name or sandbox.function_name(source_code)
+    return _run_result(sandbox.run(source_code, name, args))
+
+
+def run_agent_tool(
+    service: AgentService, p: Principal, agent_id: str, name: str, args: dict[str, Any]
+) -> dict[str, Any]:
+    """1.x: run one of the agent's user tools by name, outside a step."""
+    state, _ = service.state(p, agent_id)
+    tool = service.accounts.get_tool(p.organization_id, name)
+    if tool is None or name not in state.tool_names:
+        raise NotFoundError(f"Agent {agent_id!r} has no user tool {name!r} to run.")
+    return _run_result(sandbox.run(tool.source_code, tool.name, args))

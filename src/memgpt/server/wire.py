@@ -1,0 +1,283 @@
+"""memgpt records rendered in Letta's wire shapes, so both lines of the official SDK parse them.
+
+One memgpt assistant message (inner thoughts + one function call) becomes a
+`reasoning_message` and either an `assistant_message` (send_message) or a
+`tool_call_message`; its result becomes a `tool_return_message` (none for
+send_message, whose delivery is the assistant message). The parts share the memgpt
+message's id, as Letta's parts of one message do, so `after=<id>` pages by message.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from memgpt.agent import events
+from memgpt.schemas import (
+    AgentState,
+    Block,
+    EmbeddingConfig,
+    EventType,
+    LLMConfig,
+    Message,
+    Passage,
+    StopReason,
+    inner_thoughts,
+)
+from memgpt.store.accounts import AgentOwner, UserTool
+from memgpt.tools.sandbox import public_schema
+from memgpt.tools.schema import INNER_THOUGHTS, REQUEST_HEARTBEAT, Function
+
+AGENT_TYPE = "memgpt_agent"  # Letta's name for the paper's agent: send_message, heartbeats
+SEND_MESSAGE = "send_message"
+_IDS = uuid.UUID("6f1c2a4e-2d0b-4c59-9a51-6d4b0a7f0c11")  # namespace for derived ids
+
+STOP_REASONS = {
+    StopReason.END_TURN: "end_turn",
+    StopReason.MAX_STEPS: "max_steps",
+    StopReason.LLM_ERROR: "llm_api_error",
+    StopReason.INVALID_FUNCTION_CALL: "invalid_tool_call",
+    StopReason.CONTEXT_TOO_SMALL: "context_window_overflow_in_system_prompt",
+}
+_LLM_ENDPOINTS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "local": "llamacpp",
+    "scripted": "openai",
+}
+_EMBEDDING_ENDPOINTS = {"openai": "openai", "local": "hugging-face", "hash": "hugging-face"}
+
+
+def derived_id(prefix: str, *parts: str) -> str:
+    """A stable id for something memgpt names by label or name (blocks, base tools)."""
+    return f"{prefix}-{uuid.uuid5(_IDS, '/'.join(parts))}"
+
+
+def _time(value) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+# agents
+
+
+def llm_config(config: LLMConfig) -> dict[str, Any]:
+    return {
+        "model": config.model,
+        "model_endpoint_type": _LLM_ENDPOINTS[config.provider],
+        "model_endpoint": config.base_url,
+        "context_window": config.context_window,
+        "max_tokens": config.max_output_tokens,
+        "handle": f"{config.provider}/{config.model}",
+    }
+
+
+def embedding_config(config: EmbeddingConfig) -> dict[str, Any]:
+    return {
+        "embedding_endpoint_type": _EMBEDDING_ENDPOINTS[config.provider],
+        "embedding_endpoint": config.base_url,
+        "embedding_model": config.model,
+        "embedding_dim": config.dim,
+        "handle": f"{config.provider}/{config.model}",
+    }
+
+
+def block(agent_id: str, b: Block) -> dict[str, Any]:
+    return {
+        "id": derived_id("block", agent_id, b.label),
+        "label": b.label,
+        "value": b.value,
+        "limit": b.limit,
+        "description": b.description,
+        "metadata": {},
+        "read_only": False,
+        "is_template": False,
+    }
+
+
+def agent(state: AgentState, owner: AgentOwner, tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """The agent with its blocks and tools embedded: 0.1.x expects them by default and 1.x
+    parses them whether or not it asked with `include=`."""
+    blocks = [block(state.id, b) for b in state.blocks]
+    return {
+        "id": state.id,
+        "name": owner.name,
+        "agent_type": AGENT_TYPE,
+        "system": state.system,
+        "description": None,
+        "metadata": {},
+        "tags": state.tags,
+        "llm_config": llm_config(state.llm),
+        "embedding_config": embedding_config(state.embedding),
+        "model": f"{state.llm.provider}/{state.llm.model}",
+        "embedding": f"{state.embedding.provider}/{state.embedding.model}",
+        "memory": {
+            "blocks": blocks,
+            "file_blocks": [],
+            "prompt_template": "",
+            "agent_type": AGENT_TYPE,
+        },
+        "blocks": blocks,
+        "tools": tools,
+        "sources": [],
+        "tool_rules": [],
+        "created_by_id": owner.user_id,
+        "created_at": _time(state.created_at),
+        "updated_at": _time(state.memory_edited_at),
+    }
+
+
+# tools
+
+
+def base_tool(function: Function) -> dict[str, Any]:
+    return {
+        "id": derived_id("tool", "memgpt-base", function.name),
+        "name": function.name,
+        "description": function.description,
+        "tool_type": "letta_core" if function.name == SEND_MESSAGE else "letta_memory_core",
+        "source_type": "python",
+        "source_code": None,
+        "json_schema": public_schema(function.schema()),
+        "tags": ["memgpt-base"],
+        "return_char_limit": None,
+        "metadata": {},
+    }
+
+
+def user_tool(tool: UserTool) -> dict[str, Any]:
+    return {
+        "id": tool.id,
+        "name": tool.name,
+        "description": tool.description,
+        "tool_type": "custom",
+        "source_type": "python",
+        "source_code": tool.source_code,
+        "json_schema": public_schema(tool.json_schema),
+        "tags": tool.tags,
+        "return_char_limit": None,
+        "metadata": {},
+        "created_at": _time(tool.created_at),
+    }
+
+
+# messages
+
+
+def _arguments(call_arguments: str) -> dict[str, Any] | None:
+    try:
+        args = json.loads(call_arguments)
+    except ValueError:
+        return None
+    return args if isinstance(args, dict) else None
+
+
+def _base(message: Message, message_type: str) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "date": _time(message.created_at),
+        "message_type": message_type,
+        "name": None,
+        "otid": None,
+        "sender_id": None,
+        "step_id": None,
+        "run_id": None,
+        "seq_id": message.seq,
+    }
+
+
+def messages(history: list[Message], *, include_events: bool) -> list[dict[str, Any]]:
+    """Letta messages for memgpt messages, in order. `include_events` keeps the user-role
+    events (a listing shows them; a reply to a message does not)."""
+    out: list[dict[str, Any]] = []
+    for m in history:
+        if m.role == "user":
+            if include_events:
+                text = m.text if m.event == EventType.USER_MESSAGE else events.pack(m)
+                out.append({**_base(m, "user_message"), "content": text})
+        elif m.role == "assistant":
+            out += _assistant(m)
+        elif m.name != SEND_MESSAGE:
+            out.append(_tool_return(m))
+    return out
+
+
+def _assistant(m: Message) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    if thoughts := inner_thoughts(m):
+        parts.append(
+            {**_base(m, "reasoning_message"), "reasoning": thoughts, "source": "reasoner_model"}
+        )
+    for call in m.tool_calls[:1]:  # one function runs per step; the loop rejects the rest
+        args = _arguments(call.arguments)
+        if call.name == SEND_MESSAGE and args is not None and "message" in args:
+            parts.append({**_base(m, "assistant_message"), "content": str(args["message"])})
+            continue
+        shown = {
+            k: v for k, v in (args or {}).items() if k not in (INNER_THOUGHTS, REQUEST_HEARTBEAT)
+        }
+        wire_call = {
+            "name": call.name,
+            "arguments": json.dumps(shown) if args is not None else call.arguments,
+            "tool_call_id": call.id,
+        }
+        parts.append(
+            {**_base(m, "tool_call_message"), "tool_call": wire_call, "tool_calls": [wire_call]}
+        )
+    return parts
+
+
+def _tool_return(m: Message) -> dict[str, Any]:
+    packed = _arguments(m.text) or {}
+    status = "success" if packed.get("status") == "OK" else "error"
+    text = str(packed.get("message", m.text))
+    return {
+        **_base(m, "tool_return_message"),
+        "name": m.name,
+        "tool_return": text,
+        "status": status,
+        "tool_call_id": m.tool_call_id or "",
+        "stdout": None,
+        "stderr": None,
+        "tool_returns": [
+            {
+                "tool_call_id": m.tool_call_id or "",
+                "status": status,
+                "tool_return": text,
+                "type": "tool",
+            }
+        ],
+    }
+
+
+def stop_reason(reason: StopReason) -> dict[str, Any]:
+    return {"message_type": "stop_reason", "stop_reason": STOP_REASONS[reason]}
+
+
+def usage(steps: int) -> dict[str, Any]:
+    # The backends do not report token counts to the loop yet; only the steps are known.
+    return {"message_type": "usage_statistics", "step_count": steps}
+
+
+def response(wire_messages: list[dict[str, Any]], reason: StopReason, steps: int) -> dict[str, Any]:
+    return {"messages": wire_messages, "stop_reason": stop_reason(reason), "usage": usage(steps)}
+
+
+# archival memory
+
+
+def passage(p: Passage, embedding: EmbeddingConfig | None = None) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "text": p.text,
+        "agent_id": p.agent_id,
+        "archive_id": None,
+        "source_id": p.source,
+        "file_id": None,
+        "metadata": p.metadata,
+        "tags": p.metadata.get("tags", []),
+        "embedding": None,  # vectors stay server-side; they are large and model-specific
+        "embedding_config": embedding_config(embedding) if embedding else None,
+        "created_at": _time(p.created_at),
+        "is_deleted": False,
+    }

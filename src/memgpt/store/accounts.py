@@ -1,0 +1,267 @@
+"""Server accounts beside the agent store: organizations, users, API keys, who owns which
+agent, user tools, and idempotency records for retried message POSTs.
+
+API keys are `sk-memgpt-<key id>.<secret>`: the id finds the row, and only the secret's
+SHA-256 is stored, compared in constant time, so neither a database leak nor response
+timing gives a usable key away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from memgpt.schemas import new_id, utcnow
+from memgpt.store.base import Store, StoreError
+from memgpt.store.sqlite import SQLiteStore, _parse_ts, _ts
+
+KEY_PREFIX = "sk-memgpt-"
+
+
+class Organization(BaseModel):
+    id: str = Field(default_factory=lambda: new_id("org"))
+    name: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class User(BaseModel):
+    id: str = Field(default_factory=lambda: new_id("user"))
+    organization_id: str
+    name: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AgentOwner(BaseModel):
+    """The organization an agent belongs to and the name its users know it by (names are
+    per organization; the agent store's own name is kept unique across them)."""
+
+    agent_id: str
+    organization_id: str
+    user_id: str
+    name: str
+
+
+class UserTool(BaseModel):
+    """A tool written by a user: Python source and the function schema derived from it."""
+
+    id: str = Field(default_factory=lambda: new_id("tool"))
+    organization_id: str
+    name: str
+    description: str = ""
+    source_code: str
+    json_schema: dict[str, Any]
+    tags: list[str] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class AccountStore(Protocol):
+    def create_organization(self, name: str) -> Organization: ...
+    def create_user(self, organization_id: str, name: str) -> User: ...
+    def get_user(self, user_id: str) -> User | None: ...
+    def ensure_organization(self, org_id: str, name: str) -> None:
+        """Create the organization with this id unless it exists (the local one)."""
+        ...
+
+    def ensure_user(self, user_id: str, organization_id: str, name: str) -> User: ...
+    def create_api_key(self, user_id: str, name: str = "") -> str:
+        """A new key for the user; the plain key is returned once and never stored."""
+        ...
+
+    def authenticate(self, key: str) -> User | None: ...
+
+    def set_agent_owner(self, owner: AgentOwner) -> None: ...
+    def agent_owner(self, agent_id: str) -> AgentOwner | None: ...
+    def owned_agents(self, organization_id: str) -> list[AgentOwner]: ...
+
+    def save_tool(self, tool: UserTool) -> None: ...
+    def get_tool(self, organization_id: str, id_or_name: str) -> UserTool | None: ...
+    def list_tools(self, organization_id: str) -> list[UserTool]: ...
+    def delete_tool(self, organization_id: str, tool_id: str) -> bool: ...
+
+    def idempotent_response(self, agent_id: str, key: str) -> str | None: ...
+    def save_idempotent_response(self, agent_id: str, key: str, response: str) -> None: ...
+
+
+class SQLiteAccounts:
+    """Accounts in the agent store's SQLite file, on its connections and transactions."""
+
+    def __init__(self, store: SQLiteStore):
+        self.store = store
+
+    def _execute(self, sql: str, params: tuple | list = ()):
+        return self.store._execute(sql, params)
+
+    # organizations, users, keys
+
+    def create_organization(self, name: str) -> Organization:
+        org = Organization(name=name)
+        self._execute(
+            "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)",
+            (org.id, org.name, _ts(org.created_at)),
+        )
+        return org
+
+    def create_user(self, organization_id: str, name: str) -> User:
+        user = User(organization_id=organization_id, name=name)
+        self._execute(
+            "INSERT INTO users (id, organization_id, name, created_at) VALUES (?, ?, ?, ?)",
+            (user.id, organization_id, name, _ts(user.created_at)),
+        )
+        return user
+
+    def get_user(self, user_id: str) -> User | None:
+        row = self._execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        if row is None:
+            return None
+        return User(
+            id=row["id"],
+            organization_id=row["organization_id"],
+            name=row["name"],
+            created_at=_parse_ts(row["created_at"]),
+        )
+
+    def ensure_organization(self, org_id: str, name: str) -> None:
+        self._execute(
+            "INSERT OR IGNORE INTO organizations (id, name, created_at) VALUES (?, ?, ?)",
+            (org_id, name, _ts(utcnow())),
+        )
+
+    def ensure_user(self, user_id: str, organization_id: str, name: str) -> User:
+        self._execute(
+            "INSERT OR IGNORE INTO users (id, organization_id, name, created_at) VALUES (?, ?, ?, ?)",
+            (user_id, organization_id, name, _ts(utcnow())),
+        )
+        return self.get_user(user_id)
+
+    def create_api_key(self, user_id: str, name: str = "") -> str:
+        if self.get_user(user_id) is None:
+            raise StoreError(f"There is no user {user_id!r} to give a key to.")
+        key_id, secret = uuid.uuid4().hex, secrets.token_urlsafe(32)
+        self._execute(
+            "INSERT INTO api_keys (id, user_id, secret_sha256, name, created_at) VALUES (?, ?, ?, ?, ?)",
+            (key_id, user_id, _sha256(secret), name, _ts(utcnow())),
+        )
+        return f"{KEY_PREFIX}{key_id}.{secret}"
+
+    def authenticate(self, key: str) -> User | None:
+        key_id, dot, secret = key.removeprefix(KEY_PREFIX).partition(".")
+        if not key.startswith(KEY_PREFIX) or not dot:
+            return None
+        row = self._execute(
+            "SELECT user_id, secret_sha256 FROM api_keys WHERE id = ?", (key_id,)
+        ).fetchone()
+        # Hash and compare even for an unknown id, so timing does not tell ids apart.
+        stored = row["secret_sha256"] if row else _sha256("")
+        if not hmac.compare_digest(stored, _sha256(secret)) or row is None:
+            return None
+        return self.get_user(row["user_id"])
+
+    # agents
+
+    def set_agent_owner(self, owner: AgentOwner) -> None:
+        self._execute(
+            "INSERT INTO agent_owners (agent_id, organization_id, user_id, name) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (agent_id) DO UPDATE SET name = excluded.name",
+            (owner.agent_id, owner.organization_id, owner.user_id, owner.name),
+        )
+
+    def agent_owner(self, agent_id: str) -> AgentOwner | None:
+        row = self._execute("SELECT * FROM agent_owners WHERE agent_id = ?", (agent_id,)).fetchone()
+        return AgentOwner(**dict(row)) if row else None
+
+    def owned_agents(self, organization_id: str) -> list[AgentOwner]:
+        rows = self._execute(
+            "SELECT o.* FROM agent_owners o JOIN agents a ON a.id = o.agent_id"
+            " WHERE o.organization_id = ? ORDER BY a.created_at, a.id",
+            (organization_id,),
+        )
+        return [AgentOwner(**dict(r)) for r in rows]
+
+    # user tools
+
+    def save_tool(self, tool: UserTool) -> None:
+        self._execute(
+            "INSERT INTO user_tools (id, organization_id, name, description, source_code,"
+            " json_schema, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,"
+            " source_code = excluded.source_code, json_schema = excluded.json_schema,"
+            " tags = excluded.tags",
+            (
+                tool.id,
+                tool.organization_id,
+                tool.name,
+                tool.description,
+                tool.source_code,
+                json.dumps(tool.json_schema),
+                json.dumps(tool.tags),
+                _ts(tool.created_at),
+            ),
+        )
+
+    @staticmethod
+    def _tool(row) -> UserTool:
+        return UserTool(
+            id=row["id"],
+            organization_id=row["organization_id"],
+            name=row["name"],
+            description=row["description"],
+            source_code=row["source_code"],
+            json_schema=json.loads(row["json_schema"]),
+            tags=json.loads(row["tags"]),
+            created_at=_parse_ts(row["created_at"]),
+        )
+
+    def get_tool(self, organization_id: str, id_or_name: str) -> UserTool | None:
+        row = self._execute(
+            "SELECT * FROM user_tools WHERE organization_id = ? AND (id = ? OR name = ?)",
+            (organization_id, id_or_name, id_or_name),
+        ).fetchone()
+        return self._tool(row) if row else None
+
+    def list_tools(self, organization_id: str) -> list[UserTool]:
+        rows = self._execute(
+            "SELECT * FROM user_tools WHERE organization_id = ? ORDER BY created_at, id",
+            (organization_id,),
+        )
+        return [self._tool(r) for r in rows]
+
+    def delete_tool(self, organization_id: str, tool_id: str) -> bool:
+        return bool(
+            self._execute(
+                "DELETE FROM user_tools WHERE organization_id = ? AND id = ?",
+                (organization_id, tool_id),
+            ).rowcount
+        )
+
+    # idempotency
+
+    def idempotent_response(self, agent_id: str, key: str) -> str | None:
+        row = self._execute(
+            "SELECT response FROM idempotency_keys WHERE agent_id = ? AND key = ?", (agent_id, key)
+        ).fetchone()
+        return row["response"] if row else None
+
+    def save_idempotent_response(self, agent_id: str, key: str, response: str) -> None:
+        self._execute(
+            "INSERT OR REPLACE INTO idempotency_keys (agent_id, key, response, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (agent_id, key, response, _ts(utcnow())),
+        )
+
+
+def accounts_for(store: Store) -> AccountStore:
+    """The account store living beside `store` (PostgreSQL will add its own here)."""
+    if isinstance(store, SQLiteStore):
+        return SQLiteAccounts(store)
+    raise StoreError(f"The server has no account storage for {type(store).__name__} yet.")

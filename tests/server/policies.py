@@ -1,0 +1,50 @@
+"""Scripted models the test server loads by name ("scripted/tests.server.policies:agent").
+
+Commands in the user's message pick the function call, so tests drive every message
+type through the real loop: plain text is echoed with send_message; "remember X"
+edits core memory, "archive X" saves a passage, "use TOOL ARG" calls a tool (each with a
+heartbeat, then a reply quoting the result); "slow X" takes 0.3 s before replying.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from memgpt.llm.base import ChatMessage, FunctionSchema, LLMReply
+from memgpt.llm.scripted import call
+
+
+def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+    last = messages[-1]
+    packet = json.loads(last.content) if last.role == "user" else {}
+    if packet.get("type") == "heartbeat" and messages[-2].role == "tool":
+        result = json.loads(messages[-2].content)["message"]
+        return call("send_message", "The call is done; report it.", message=f"done: {result}")
+    if packet.get("type") != "user_message":
+        return call("send_message", "Nothing to add.", message="ok")
+    text: str = packet["message"]
+    command, _, rest = text.partition(" ")
+    if command == "remember":
+        return call(
+            "core_memory_append",
+            "Worth keeping.",
+            label="human",
+            content=rest,
+            request_heartbeat=True,
+        )
+    if command == "archive":
+        return call(
+            "archival_memory_insert", "Saving for later.", content=rest, request_heartbeat=True
+        )
+    if command == "use":
+        name, _, arg = rest.partition(" ")
+        return call(name, f"Calling {name}.", sides=int(arg), request_heartbeat=True)
+    if command == "slow":
+        time.sleep(0.3)
+    return call("send_message", f"The user said {text!r}.", message=f"echo: {text}")
+
+
+def instant(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+    """Replies at once, for timing the server itself."""
+    return call("send_message", "Reply.", message="hi")

@@ -1,0 +1,137 @@
+"""The same flows through whichever line of the official SDK is installed.
+
+Both lines import as `letta_client`; the 0.1.x line (Fern) and the 1.x line (Stainless)
+differ in method names and argument order. Each flow test calls this adapter, which
+calls the SDK exactly as a user of that line would.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from importlib.metadata import version
+from typing import Any
+
+import letta_client
+
+SDK_VERSION = version("letta-client")
+LEGACY = SDK_VERSION.startswith("0.")
+
+
+class SDK:
+    def __init__(self, base_url: str, key: str):
+        if LEGACY:
+            self.client = letta_client.Letta(base_url=base_url, token=key)
+        else:
+            self.client = letta_client.Letta(base_url=base_url, api_key=key)
+        self.agents = self.client.agents
+
+    def create_agent(
+        self, name: str, *, human: str = "", tags: list[str] | None = None, model=None
+    ):
+        blocks = [
+            {"label": "human", "value": human},
+            {"label": "persona", "value": "A test agent."},
+        ]
+        if LEGACY:
+            from letta_client import CreateBlock
+
+            blocks = [CreateBlock(**b) for b in blocks]
+        kwargs: dict[str, Any] = {"name": name, "memory_blocks": blocks, "tags": tags or []}
+        if model:
+            kwargs["model"] = model
+        return self.agents.create(**kwargs)
+
+    def list_agents(self, **filters):
+        return list(self.agents.list(**filters))
+
+    def rename(self, agent_id: str, name: str):
+        return (self.agents.modify if LEGACY else self.agents.update)(agent_id, name=name)
+
+    def send(self, agent_id: str, text: str, **kwargs):
+        if LEGACY:
+            from letta_client import MessageCreate
+
+            messages = [MessageCreate(role="user", content=text)]
+        else:
+            messages = [{"role": "user", "content": text}]
+        return self.agents.messages.create(agent_id, messages=messages, **kwargs)
+
+    def stream(self, agent_id: str, text: str, *, tokens: bool = False) -> list:
+        if LEGACY:
+            from letta_client import MessageCreate
+
+            chunks = self.agents.messages.create_stream(
+                agent_id, messages=[MessageCreate(role="user", content=text)], stream_tokens=tokens
+            )
+        else:
+            chunks = self.agents.messages.create(
+                agent_id,
+                messages=[{"role": "user", "content": text}],
+                streaming=True,
+                stream_tokens=tokens,
+            )
+        return list(chunks)
+
+    def list_messages(self, agent_id: str, **kwargs) -> list:
+        """One page, oldest first (1.x would fetch every later page when iterated)."""
+        if LEGACY:
+            return self.agents.messages.list(agent_id, **kwargs)
+        return self.agents.messages.list(agent_id, order="asc", **kwargs).items
+
+    def get_block(self, agent_id: str, label: str):
+        if LEGACY:
+            return self.agents.blocks.retrieve(agent_id, label)
+        return self.agents.blocks.retrieve(label, agent_id=agent_id)
+
+    def set_block(self, agent_id: str, label: str, value: str):
+        if LEGACY:
+            return self.agents.blocks.modify(agent_id, label, value=value)
+        return self.agents.blocks.update(label, agent_id=agent_id, value=value)
+
+    def insert_passage(self, agent_id: str, text: str):
+        return self.agents.passages.create(agent_id, text=text)
+
+    def list_passages(self, agent_id: str) -> list:
+        return list(self.agents.passages.list(agent_id))
+
+    def search_passages(self, agent_id: str, query: str):
+        return self.agents.passages.search(agent_id, query=query)
+
+    def delete_passage(self, agent_id: str, passage_id: str):
+        if LEGACY:
+            return self.agents.passages.delete(agent_id, passage_id)
+        return self.agents.passages.delete(passage_id, agent_id=agent_id)
+
+    def create_tool(self, source: str):
+        return self.client.tools.create(source_code=source)
+
+    def attach_tool(self, agent_id: str, tool_id: str):
+        if LEGACY:
+            return self.agents.tools.attach(agent_id, tool_id)
+        return self.agents.tools.attach(tool_id, agent_id=agent_id)
+
+    def detach_tool(self, agent_id: str, tool_id: str):
+        if LEGACY:
+            return self.agents.tools.detach(agent_id, tool_id)
+        return self.agents.tools.detach(tool_id, agent_id=agent_id)
+
+    def agent_tool_names(self, agent_id: str) -> list[str]:
+        return [t.name for t in self.agents.tools.list(agent_id)]
+
+    def run_tool(self, agent_id: str, name: str, source: str, args: dict) -> str:
+        """0.1.x runs source directly; 1.x runs an agent's tool by name."""
+        if LEGACY:
+            return self.client.tools.run_tool_from_source(source_code=source, args=args).tool_return
+        return str(self.agents.tools.run(name, agent_id=agent_id, args=args).func_return)
+
+    def export(self, agent_id: str) -> str:
+        exported = self.agents.export_file(agent_id)
+        return exported if isinstance(exported, str) else json.dumps(exported)
+
+    def import_(self, text: str, name: str | None = None) -> list[str]:
+        """0.1.x cannot rename on import; the copy keeps the exported name."""
+        upload = ("agent.af", io.BytesIO(text.encode()), "application/json")
+        if LEGACY or name is None:
+            return self.agents.import_file(file=upload).agent_ids
+        return self.agents.import_file(file=upload, name=name).agent_ids

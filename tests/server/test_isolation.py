@@ -1,0 +1,173 @@
+"""Auth and isolation: user B (another organization) gets 404 on every route that names
+user A's agent, blocks, passages, messages or tools, exactly as for ids that do not exist;
+and A's things are unchanged afterwards."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from memgpt.server.app import create_app
+from memgpt.server.settings import ServerConfigError, ServerSettings
+from tests.server.conftest import POLICY
+
+SOURCE = 'def secret_tool(sides: int) -> str:\n    """Roll.\n\n    Args:\n        sides: faces\n    """\n    return "a"\n'
+
+
+@pytest.fixture(scope="module")
+def owned(server):
+    """A's agent, passage and tool, and B's own agent."""
+    a = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.key_a}"})
+    b = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.key_b}"})
+    agent = a.post(
+        "/v1/agents/",
+        json={"name": "private", "memory_blocks": [{"label": "human", "value": "A's secret"}]},
+    ).json()
+    passage = a.post(
+        f"/v1/agents/{agent['id']}/archival-memory", json={"text": "A's passage"}
+    ).json()[0]
+    tool = a.post("/v1/tools/", json={"source_code": SOURCE}).json()
+    a.patch(f"/v1/agents/{agent['id']}/tools/attach/{tool['id']}").raise_for_status()
+    a.post(
+        f"/v1/agents/{agent['id']}/messages", json={"messages": [{"role": "user", "content": "hi"}]}
+    )
+    b_agent = b.post("/v1/agents/", json={"name": "b-agent"}).json()
+    yield {
+        "a": a,
+        "b": b,
+        "agent": agent["id"],
+        "passage": passage["id"],
+        "tool": tool["id"],
+        "b_agent": b_agent["id"],
+    }
+    a.close()
+    b.close()
+
+
+MESSAGE = {"messages": [{"role": "user", "content": "leak?"}]}
+
+# (method, path, body): every route that names a resource; {agent}, {passage}, {tool} are A's.
+MATRIX = [
+    ("GET", "/v1/agents/{agent}", None),
+    ("PATCH", "/v1/agents/{agent}", {"name": "pwned"}),
+    ("DELETE", "/v1/agents/{agent}", None),
+    ("GET", "/v1/agents/{agent}/export", None),
+    ("GET", "/v1/agents/{agent}/core-memory", None),
+    ("GET", "/v1/agents/{agent}/core-memory/blocks", None),
+    ("GET", "/v1/agents/{agent}/core-memory/blocks/human", None),
+    ("PATCH", "/v1/agents/{agent}/core-memory/blocks/human", {"value": "pwned"}),
+    ("POST", "/v1/agents/{agent}/archival-memory", {"text": "pwned"}),
+    ("GET", "/v1/agents/{agent}/archival-memory", None),
+    ("GET", "/v1/agents/{agent}/archival-memory/search?query=passage", None),
+    ("DELETE", "/v1/agents/{agent}/archival-memory/{passage}", None),
+    ("GET", "/v1/agents/{agent}/messages", None),
+    ("POST", "/v1/agents/{agent}/messages", MESSAGE),
+    ("POST", "/v1/agents/{agent}/messages", {**MESSAGE, "streaming": True}),
+    ("POST", "/v1/agents/{agent}/messages/stream", MESSAGE),
+    ("GET", "/v1/agents/{agent}/tools", None),
+    ("PATCH", "/v1/agents/{agent}/tools/attach/{tool}", None),
+    ("PATCH", "/v1/agents/{agent}/tools/detach/{tool}", None),
+    ("POST", "/v1/agents/{agent}/tools/secret_tool/run", {"args": {"sides": 1}}),
+    ("GET", "/v1/tools/{tool}", None),
+    ("PATCH", "/v1/tools/{tool}", {"description": "pwned"}),
+    ("DELETE", "/v1/tools/{tool}", None),
+    # B's own agent, A's tool: the tool is not B's to attach.
+    ("PATCH", "/v1/agents/{b_agent}/tools/attach/{tool}", None),
+    (
+        "POST",
+        "/v1/chat/completions",
+        {"model": "{agent}", "messages": [{"role": "user", "content": "x"}]},
+    ),
+    (
+        "POST",
+        "/v1/chat/completions",
+        {"model": "private", "messages": [{"role": "user", "content": "x"}]},
+    ),
+]
+
+
+def _fill(value, ids):
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+def test_the_matrix_covers_every_route_that_names_a_resource(server):
+    paths = server.app.openapi()["paths"]
+    named = {(method.upper(), path) for path, ops in paths.items() if "{" in path for method in ops}
+    covered = set()
+    for method, path, _ in MATRIX:
+        template = path.split("?")[0]
+        for spec in paths:
+            parts, spec_parts = template.split("/"), spec.split("/")
+            if len(parts) == len(spec_parts) and all(
+                s.startswith("{") or s == p for s, p in zip(spec_parts, parts, strict=True)
+            ):
+                covered.add((method, spec))
+    assert named <= covered, named - covered
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
+def test_other_organization_gets_404(owned, method, path, body):
+    ids = {k: owned[k] for k in ("agent", "passage", "tool", "b_agent")}
+    response = owned["b"].request(method, _fill(path, ids), json=_fill(body, ids))
+    assert response.status_code == 404, response.text
+    assert "detail" in response.json()
+    # The same request for an id that does not exist looks exactly alike.
+    if "{b_agent}" not in path and "private" not in str(body):
+        missing = {k: v[:-4] + "0000" for k, v in ids.items()}
+        absent = owned["a"].request(method, _fill(path, missing), json=_fill(body, missing))
+        assert absent.status_code == 404
+
+
+def test_other_organization_lists_none_of_it(owned):
+    b = owned["b"]
+    assert owned["agent"] not in [a["id"] for a in b.get("/v1/agents/").json()]
+    assert owned["tool"] not in [t["id"] for t in b.get("/v1/tools/").json()]
+
+
+def test_owner_still_sees_everything_unchanged(owned):
+    a, agent = owned["a"], owned["agent"]
+    assert a.get(f"/v1/agents/{agent}").json()["name"] == "private"
+    assert a.get(f"/v1/agents/{agent}/core-memory/blocks/human").json()["value"] == "A's secret"
+    assert [p["text"] for p in a.get(f"/v1/agents/{agent}/archival-memory").json()] == [
+        "A's passage"
+    ]
+    users = [
+        m["content"]
+        for m in a.get(f"/v1/agents/{agent}/messages").json()
+        if m["message_type"] == "user_message"
+    ]
+    assert users == ["hi"]
+    assert a.get(f"/v1/tools/{owned['tool']}").json()["description"] == "Roll."
+
+
+def test_keys_are_required_and_checked(server, tmp_path):
+    bad = httpx.get(f"{server.url}/v1/agents/", headers={"Authorization": "Bearer sk-memgpt-x.y"})
+    assert bad.status_code == 401 and "not valid" in bad.json()["detail"]
+    app = create_app(ServerSettings(database=tmp_path / "db", model=POLICY, embedding="hash"))
+    with TestClient(app) as client:
+        response = client.get("/v1/agents/")
+        assert response.status_code == 401 and "API key is required" in response.json()["detail"]
+        assert client.get("/v1/health/").status_code == 200  # health needs no key
+
+
+def test_keys_are_stored_hashed(server):
+    key = server.key_a
+    rows = server.app.state.accounts.store._execute("SELECT * FROM api_keys").fetchall()
+    stored = " ".join(str(v) for row in rows for v in tuple(row))
+    assert key.split(".", 1)[1] not in stored
+
+
+def test_keyless_access_only_on_loopback():
+    with pytest.raises(ServerConfigError, match="loopback"):
+        ServerSettings(host="0.0.0.0", allow_anonymous=True).check()
+    ServerSettings(host="::1", allow_anonymous=True).check()
+
+
+def test_keyless_caller_is_its_own_organization(owned, server):
+    response = httpx.get(f"{server.url}/v1/agents/{owned['agent']}")
+    assert response.status_code == 404
