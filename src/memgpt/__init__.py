@@ -21,7 +21,7 @@ _EXPORTS = {
     "StopReason": "memgpt.schemas",
 }
 
-__all__ = list(_EXPORTS)
+__all__ = ["Agent", "Block", "EmbeddingConfig", "LLMConfig", "MemGPT", "Response", "StopReason"]
 
 
 def __getattr__(name: str) -> object:
