@@ -2,7 +2,8 @@
 
 Commands in the user's message pick the function call, so tests drive every message
 type through the real loop: plain text is echoed with send_message; "remember X"
-edits core memory, "archive X" saves a passage, "use TOOL ARG" calls a tool (each with a
+edits core memory, "archive X" saves a passage, "search X" searches archival memory,
+"use TOOL ARG" calls a tool (each with a
 heartbeat, then a reply quoting the result); "slow X" takes 0.3 s before replying.
 """
 
@@ -37,6 +38,8 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
         return call(
             "archival_memory_insert", "Saving for later.", content=rest, request_heartbeat=True
         )
+    if command == "search":
+        return call("archival_memory_search", "Looking it up.", query=rest, request_heartbeat=True)
     if command == "use":
         name, _, arg = rest.partition(" ")
         return call(name, f"Calling {name}.", sides=int(arg), request_heartbeat=True)

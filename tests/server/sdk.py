@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from importlib.metadata import version
 from typing import Any
 
@@ -135,3 +136,54 @@ class SDK:
         if LEGACY or name is None:
             return self.agents.import_file(file=upload).agent_ids
         return self.agents.import_file(file=upload, name=name).agent_ids
+
+    # document sources: "sources" in 0.1.x, "folders" in 1.x
+
+    def create_source(self, name: str):
+        return (self.client.sources if LEGACY else self.client.folders).create(name=name)
+
+    def list_sources(self) -> list:
+        return list((self.client.sources if LEGACY else self.client.folders).list())
+
+    def delete_source(self, source_id: str):
+        return (self.client.sources if LEGACY else self.client.folders).delete(source_id)
+
+    def upload(self, source_id: str, name: str, text: str):
+        upload = (name, io.BytesIO(text.encode()), "text/plain")
+        if LEGACY:
+            return self.client.sources.files.upload(source_id, file=upload)
+        return self.client.folders.files.upload(source_id, file=upload)
+
+    def file(self, source_id: str, file_id: str):
+        if LEGACY:
+            return self.client.sources.get_file_metadata(source_id, file_id)
+        return self.client.folders.files.retrieve(file_id, folder_id=source_id)
+
+    def wait_processed(self, source_id: str, file_id: str, timeout_s: float = 20):
+        """Poll the file until processing ends, as the SDK's documentation does."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            file = self.file(source_id, file_id)
+            if file.processing_status in ("completed", "error"):
+                return file
+            assert time.monotonic() < deadline, f"{file_id} is still {file.processing_status}"
+            time.sleep(0.05)
+
+    def list_files(self, source_id: str) -> list:
+        if LEGACY:
+            return self.client.sources.files.list(source_id)
+        return list(self.client.folders.files.list(source_id))
+
+    def attach_source(self, agent_id: str, source_id: str):
+        if LEGACY:
+            return self.agents.sources.attach(agent_id, source_id)
+        return self.agents.folders.attach(source_id, agent_id=agent_id)
+
+    def detach_source(self, agent_id: str, source_id: str):
+        if LEGACY:
+            return self.agents.sources.detach(agent_id, source_id)
+        return self.agents.folders.detach(source_id, agent_id=agent_id)
+
+    def agent_source_ids(self, agent_id: str) -> list[str]:
+        listed = (self.agents.sources if LEGACY else self.agents.folders).list(agent_id)
+        return [s.id for s in listed]

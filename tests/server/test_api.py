@@ -27,10 +27,10 @@ def test_errors_are_json_with_the_right_status(http_a, agent_id):
     assert http_a.get("/v1/agents/agent-nope").status_code == 404
     missing = http_a.get(f"/v1/agents/{agent_id}/core-memory/blocks/nope")
     assert missing.status_code == 404 and "no block 'nope'" in missing.json()["detail"]
-    unimplemented = http_a.get("/v1/folders/")
+    unimplemented = http_a.get("/v1/groups/")
     assert (
         unimplemented.status_code == 501
-        and "does not implement GET /v1/folders/" in unimplemented.json()["detail"]
+        and "does not implement GET /v1/groups/" in unimplemented.json()["detail"]
     )
     assert http_a.post(f"/v1/agents/{agent_id}/messages", json={"messages": "x"}).status_code == 422
     bad_model = http_a.post("/v1/agents/", json={"name": "x", "model": "nowhere/model"})

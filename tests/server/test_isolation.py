@@ -1,8 +1,10 @@
 """Auth and isolation: user B (another organization) gets 404 on every route that names
-user A's agent, blocks, passages, messages or tools, exactly as for ids that do not exist;
-and A's things are unchanged afterwards."""
+user A's agent, blocks, passages, messages, tools, sources or files, exactly as for ids
+that do not exist; and A's things are unchanged afterwards."""
 
 from __future__ import annotations
+
+import time
 
 import httpx
 import pytest
@@ -33,6 +35,17 @@ def owned(server):
         f"/v1/agents/{agent['id']}/messages", json={"messages": [{"role": "user", "content": "hi"}]}
     )
     b_agent = b.post("/v1/agents/", json={"name": "b-agent"}).json()
+    source = a.post("/v1/sources/", json={"name": "a-docs"}).json()
+    file = a.post(
+        f"/v1/sources/{source['id']}/upload",
+        files={"file": ("a.txt", b"A's private document.", "text/plain")},
+    ).json()
+    deadline = time.monotonic() + 20
+    while file["processing_status"] != "completed":
+        assert time.monotonic() < deadline, file
+        time.sleep(0.05)
+        file = a.get(f"/v1/sources/{source['id']}/files/{file['id']}").json()
+    a.patch(f"/v1/agents/{agent['id']}/sources/attach/{source['id']}").raise_for_status()
     yield {
         "a": a,
         "b": b,
@@ -40,12 +53,33 @@ def owned(server):
         "passage": passage["id"],
         "tool": tool["id"],
         "b_agent": b_agent["id"],
+        "source": source["id"],
+        "file": file["id"],
     }
     a.close()
     b.close()
 
 
 MESSAGE = {"messages": [{"role": "user", "content": "leak?"}]}
+
+# Sources answer under both SDK lines' names for them.
+SOURCE_ROUTES = [
+    (method, path.format(kind=kind), body)
+    for kind in ("sources", "folders")
+    for method, path, body in [
+        ("GET", "/v1/{kind}/{{source}}", None),
+        ("GET", "/v1/{kind}/name/a-docs", None),
+        ("DELETE", "/v1/{kind}/{{source}}", None),
+        ("POST", "/v1/{kind}/{{source}}/upload", None),
+        ("GET", "/v1/{kind}/{{source}}/files", None),
+        ("GET", "/v1/{kind}/{{source}}/files/{{file}}", None),
+        ("GET", "/v1/agents/{{agent}}/{kind}", None),
+        ("PATCH", "/v1/agents/{{agent}}/{kind}/attach/{{source}}", None),
+        ("PATCH", "/v1/agents/{{agent}}/{kind}/detach/{{source}}", None),
+        # B's own agent, A's source: the source is not B's to attach.
+        ("PATCH", "/v1/agents/{{b_agent}}/{kind}/attach/{{source}}", None),
+    ]
+]
 
 # (method, path, body): every route that names a resource; {agent}, {passage}, {tool} are A's.
 MATRIX = [
@@ -84,6 +118,12 @@ MATRIX = [
         "/v1/chat/completions",
         {"model": "private", "messages": [{"role": "user", "content": "x"}]},
     ),
+    *SOURCE_ROUTES,
+    # the web UI's routes (routes/ui.py)
+    ("GET", "/v1/agents/{agent}/context", None),
+    ("GET", "/v1/agents/{agent}/core-memory/blocks/human/history", None),
+    ("GET", "/v1/agents/{agent}/recall?query=hello", None),
+    ("GET", "/v1/agents/{agent}/archival-memory/hybrid-search?query=passage", None),
 ]
 
 
@@ -112,12 +152,12 @@ def test_the_matrix_covers_every_route_that_names_a_resource(server):
 
 @pytest.mark.parametrize(("method", "path", "body"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
 def test_other_organization_gets_404(owned, method, path, body):
-    ids = {k: owned[k] for k in ("agent", "passage", "tool", "b_agent")}
+    ids = {k: owned[k] for k in ("agent", "passage", "tool", "b_agent", "source", "file")}
     response = owned["b"].request(method, _fill(path, ids), json=_fill(body, ids))
     assert response.status_code == 404, response.text
     assert "detail" in response.json()
     # The same request for an id that does not exist looks exactly alike.
-    if "{b_agent}" not in path and "private" not in str(body):
+    if "{b_agent}" not in path and "private" not in str(body) and "a-docs" not in path:
         missing = {k: v[:-4] + "0000" for k, v in ids.items()}
         absent = owned["a"].request(method, _fill(path, missing), json=_fill(body, missing))
         assert absent.status_code == 404
@@ -127,6 +167,13 @@ def test_other_organization_lists_none_of_it(owned):
     b = owned["b"]
     assert owned["agent"] not in [a["id"] for a in b.get("/v1/agents/").json()]
     assert owned["tool"] not in [t["id"] for t in b.get("/v1/tools/").json()]
+    for kind in ("sources", "folders"):
+        assert owned["source"] not in [s["id"] for s in b.get(f"/v1/{kind}/").json()]
+        assert b.get(f"/v1/{kind}/count").json() == 0
+    upload = b.post(
+        f"/v1/sources/{owned['source']}/upload", files={"file": ("x.txt", b"pwned", "text/plain")}
+    )
+    assert upload.status_code == 404
 
 
 def test_owner_still_sees_everything_unchanged(owned):
@@ -143,6 +190,10 @@ def test_owner_still_sees_everything_unchanged(owned):
     ]
     assert users == ["hi"]
     assert a.get(f"/v1/tools/{owned['tool']}").json()["description"] == "Roll."
+    source = owned["source"]
+    assert a.get(f"/v1/sources/{source}").json()["name"] == "a-docs"
+    assert [f["id"] for f in a.get(f"/v1/sources/{source}/files").json()] == [owned["file"]]
+    assert [s["id"] for s in a.get(f"/v1/agents/{agent}/sources").json()] == [source]
 
 
 def test_keys_are_required_and_checked(server, tmp_path):

@@ -169,3 +169,40 @@ def test_agent_file_export_and_import(sdk, agent):
     assert strip(imported) == strip(original)
     # The copy carries on from where the original was.
     assert sdk.send(copy_id, "still there?").messages[-1].content == "echo: still there?"
+
+
+LIGHTHOUSE = (
+    "The lighthouse on Skerry Point is kept by Orla Quinlan. "
+    "She lights the lamp at dusk and feeds the gulls at dawn."
+)
+
+
+def test_source_upload_wait_until_processed_attach(sdk, agent):
+    name = f"docs-{agent.id[-6:]}"
+    source = sdk.create_source(name)
+    assert source.name == name and source.id in [s.id for s in sdk.list_sources()]
+
+    uploaded = sdk.upload(source.id, "../../lighthouse.txt", LIGHTHOUSE)
+    assert uploaded.file_name == "lighthouse.txt"  # a client's path never leaves the folder
+    assert uploaded.processing_status in ("pending", "parsing", "embedding", "completed")
+    done = sdk.wait_processed(source.id, uploaded.id)
+    assert done.processing_status == "completed", done.error_message
+    assert done.total_chunks >= 1
+    assert [f.id for f in sdk.list_files(source.id)] == [uploaded.id]
+
+    bad = sdk.upload(source.id, "tool.exe", "MZ")
+    failed = sdk.wait_processed(source.id, bad.id)
+    assert failed.processing_status == "error"
+    assert failed.error_message.startswith("tool.exe: unsupported file type")
+
+    sdk.attach_source(agent.id, source.id)
+    assert sdk.agent_source_ids(agent.id) == [source.id]
+    assert [s.name for s in sdk.agents.retrieve(agent.id).sources] == [name]
+    # The agent's archival search now covers the document.
+    reply = sdk.send(agent.id, "search who keeps the lighthouse")
+    assert "Orla Quinlan" in reply.messages[-1].content
+
+    sdk.detach_source(agent.id, source.id)
+    assert sdk.agent_source_ids(agent.id) == []
+    sdk.delete_source(source.id)
+    assert source.id not in [s.id for s in sdk.list_sources()]

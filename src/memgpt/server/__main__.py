@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         "--model", help="model for agents created without one, e.g. openai/gpt-4o-mini"
     )
     parser.add_argument("--embedding", help="embedding for new agents: local, openai or hash")
+    parser.add_argument(
+        "--max-upload-mb",
+        type=float,
+        help="largest document upload accepted, in MiB (default 50); larger ones get 413",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     try:
@@ -44,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             allow_anonymous=args.no_auth,
             model=args.model,
             embedding=args.embedding,
+            max_upload_bytes=int(args.max_upload_mb * 2**20) if args.max_upload_mb else None,
             log_level=args.log_level,
         )
     except MemGPTError as exc:

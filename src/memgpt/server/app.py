@@ -6,21 +6,26 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from memgpt.client import MemGPT
 from memgpt.errors import AgentNotFoundError, InputTooLargeError, MemGPTError
 from memgpt.server.auth import ensure_anonymous_user
-from memgpt.server.routes import agents, chat, health, memory, messages, tools
+from memgpt.server.routes import agents, chat, health, memory, messages, sources, tools, ui
 from memgpt.server.service import AgentService, ConflictError, NotFoundError
 from memgpt.server.settings import ServerSettings
+from memgpt.server.sources import SourceService
 from memgpt.server.steps import StepRunner
 from memgpt.store.accounts import accounts_for
 from memgpt.store.base import Store
 
 log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"  # the web UI, served at /
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (NotFoundError, 404),
@@ -41,6 +46,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.steps.pool.shutdown(wait=False, cancel_futures=True)
+        app.state.sources.close()
         client.close()
 
     app = FastAPI(
@@ -53,9 +59,10 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.accounts = accounts
     app.state.service = AgentService(client, accounts, settings)
     app.state.steps = StepRunner(settings.step_workers)
+    app.state.sources = SourceService(app.state.service, settings)
     app.state.anonymous = ensure_anonymous_user(accounts) if settings.allow_anonymous else None
 
-    for module in (health, agents, memory, messages, tools, chat):
+    for module in (health, agents, memory, messages, tools, sources, chat, ui):
         app.include_router(module.router)
 
     for error, status in _STATUS:
@@ -75,6 +82,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
             status_code=501,
         )
 
+    # Last, so every API route above answers first; the UI is plain files using that API.
+    app.mount("/", StaticFiles(directory=STATIC, html=True), name="ui")
     return app
 
 

@@ -90,6 +90,13 @@ class CreatePassage(_Body):
     tags: list[str] | None = None
 
 
+class CreateSource(_Body):
+    name: str
+    description: str | None = None
+    embedding: str | None = None  # a handle, as for agents; default: the server's
+    embedding_config: dict[str, Any] | None = None
+
+
 class CreateTool(_Body):
     source_code: str
     description: str | None = None

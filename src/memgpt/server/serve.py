@@ -16,6 +16,7 @@ def serve(
     allow_anonymous: bool = False,
     model: str | None = None,
     embedding: str | None = None,
+    max_upload_bytes: int | None = None,
     log_level: str = "info",
 ) -> None:
     """Serve until interrupted. Raises `ServerConfigError` for settings that cannot work."""
@@ -31,6 +32,8 @@ def serve(
         model=model,
         embedding=embedding,
     )
+    if max_upload_bytes is not None:
+        settings.max_upload_bytes = max_upload_bytes
     app = create_app(settings)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 

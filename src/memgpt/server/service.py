@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from memgpt import config
@@ -26,6 +26,7 @@ from memgpt.server.auth import Principal
 from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
+from memgpt.store.base import Store
 from memgpt.tools.base import BASE_FUNCTIONS
 from memgpt.tools.sandbox import user_function
 from memgpt.tools.schema import Function
@@ -138,9 +139,11 @@ class AgentService:
             self._open.pop(agent_id, None)
 
     def render(self, p: Principal, state: AgentState, owner: AgentOwner) -> dict[str, Any]:
-        from memgpt.server.toolbox import agent_tools  # tools render through the toolbox
+        # Tools and sources render through their own modules, which build on this one.
+        from memgpt.server.sources import agent_sources
+        from memgpt.server.toolbox import agent_tools
 
-        return wire.agent(state, owner, agent_tools(self, p, state))
+        return wire.agent(state, owner, agent_tools(self, p, state), agent_sources(self, state.id))
 
     # agents
 
@@ -301,23 +304,29 @@ class AgentService:
         limit: int,
         descending: bool,
     ) -> list[dict[str, Any]]:
+        """A page of Letta messages: those after `after` and before `before` in the listing's
+        order, at most `limit`, whole memgpt messages only (their parts share the id the next
+        page starts after). Read by sequence number, a page at a time, never the history."""
         self.owner(p, agent_id)
-        history = self.store.list_messages(agent_id, limit=self.store.count_messages(agent_id) or 1)
-        seqs = {m.id: m.seq for m in history}
-        for cursor in (after, before):
-            if cursor is not None and cursor not in seqs:
-                raise NotFoundError(f"There is no message {cursor!r} in agent {agent_id!r}.")
-        if descending:
-            history.reverse()
-        if after is not None:
-            index = next(i for i, m in enumerate(history) if m.id == after)
-            history = history[index + 1 :]
-        if before is not None:
-            index = next(i for i, m in enumerate(history) if m.id == before)
-            history = history[:index]
-            # Without `after`, "before X" means the page right before X.
-            history = history if after is not None else _tail(history, limit)
-        return _page(history, limit)
+        after_seq, before_seq = (self._seq(agent_id, cursor) for cursor in (after, before))
+        # Newest first, "after" a message means older than it.
+        lower, upper = (before_seq, after_seq) if descending else (after_seq, before_seq)
+        # Without `after`, "before X" means the page right before X: walk back from X.
+        backwards = before is not None and after is None
+        walk = _walk(self.store, agent_id, lower, upper, descending != backwards, limit)
+        by_message = _fill(walk, limit)
+        if backwards:
+            by_message.reverse()
+        return [part for parts in by_message for part in parts]
+
+    def _seq(self, agent_id: str, message_id: str | None) -> int | None:
+        """A paging cursor's sequence number (None: no cursor)."""
+        if message_id is None:
+            return None
+        seq = self.store.message_seq(agent_id, message_id)
+        if seq is None:
+            raise NotFoundError(f"There is no message {message_id!r} in agent {agent_id!r}.")
+        return seq
 
     def send(
         self,
@@ -365,15 +374,10 @@ class AgentService:
         self, p: Principal, agent_id: str, *, after: str | None, limit: int, descending: bool
     ) -> list[dict[str, Any]]:
         state, _ = self.state(p, agent_id)
-        passages = self.store.list_passages(
-            agent_id, limit=self.store.count_passages(agent_id) or 1
+        passages = self.store.passages_page(
+            agent_id, after_id=after, limit=limit, newest_first=descending
         )
-        if descending:
-            passages.reverse()
-        if after is not None:
-            ids = [x.id for x in passages]
-            passages = passages[ids.index(after) + 1 :] if after in ids else []
-        return [wire.passage(x, state.embedding) for x in passages[:limit]]
+        return [wire.passage(x, state.embedding) for x in passages]
 
     def search_passages(
         self, p: Principal, agent_id: str, query: str, top_k: int
@@ -398,25 +402,41 @@ class AgentService:
             raise NotFoundError(f"Agent {agent_id!r} has no passage {passage_id!r}.")
 
 
-def _tail(history: list[Message], limit: int) -> list[Message]:
-    """The last messages whose Letta parts fit in `limit` (whole messages only)."""
-    kept, count = [], 0
-    for m in reversed(history):
-        parts = len(wire.messages([m], include_events=True))
-        if kept and count + parts > limit:
+def _walk(
+    store: Store,
+    agent_id: str,
+    lower: int | None,
+    upper: int | None,
+    newest_first: bool,
+    batch: int,
+) -> Iterator[Message]:
+    """The messages strictly between two sequence numbers, fetched `batch` at a time only
+    as the caller reads on (some messages have no Letta parts, so a page may need more)."""
+    batch = max(batch, 1)
+    while True:
+        found = store.messages_page(
+            agent_id, after_seq=lower, before_seq=upper, limit=batch, newest_first=newest_first
+        )
+        yield from found
+        if len(found) < batch:
+            return
+        if newest_first:
+            upper = found[-1].seq
+        else:
+            lower = found[-1].seq
+
+
+def _fill(messages: Iterator[Message], limit: int) -> list[list[dict[str, Any]]]:
+    """The Letta parts of each message read, in order, until `limit` parts are filled; a
+    message's parts are never split (the first message is kept whatever its size)."""
+    by_message: list[list[dict[str, Any]]] = []
+    count = 0
+    for m in messages:
+        if count >= limit:
             break
-        kept.append(m)
-        count += parts
-    return kept[::-1]
-
-
-def _page(history: list[Message], limit: int) -> list[dict[str, Any]]:
-    """Letta messages for the first messages of `history` that fit in `limit`; a message's
-    parts are never split across pages, since they share the id the next page starts after."""
-    out: list[dict[str, Any]] = []
-    for m in history:
         parts = wire.messages([m], include_events=True)
-        if out and len(out) + len(parts) > limit:
+        if count and count + len(parts) > limit:
             break
-        out += parts
-    return out
+        by_message.append(parts)
+        count += len(parts)
+    return by_message

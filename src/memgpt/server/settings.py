@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memgpt.errors import MemGPTError
+from memgpt.ingest.loaders import DEFAULT_MAX_BYTES
 
 DEFAULT_PORT = 8283  # Letta's port, so SDK code written for it needs no change
 
@@ -36,6 +37,8 @@ class ServerSettings:
     embedding: str | None = None  # embedding provider likewise (local, openai, hash)
     step_workers: int = 32  # threads running agent steps (LLM calls) at once
     ping_interval_s: float = 5.0  # keep-alive pings on a stream, when the client asks
+    # Larger uploads are refused with 413 before they are read; the loader's own limit.
+    max_upload_bytes: int = DEFAULT_MAX_BYTES
 
     def check(self) -> None:
         if self.allow_anonymous and not is_loopback(self.host):

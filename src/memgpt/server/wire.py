@@ -25,7 +25,8 @@ from memgpt.schemas import (
     StopReason,
     inner_thoughts,
 )
-from memgpt.store.accounts import AgentOwner, UserTool
+from memgpt.store.accounts import AgentOwner, SourceOwner, UploadedFile, UserTool
+from memgpt.store.base import Source
 from memgpt.tools.sandbox import public_schema
 from memgpt.tools.schema import INNER_THOUGHTS, REQUEST_HEARTBEAT, Function
 
@@ -95,9 +96,14 @@ def block(agent_id: str, b: Block) -> dict[str, Any]:
     }
 
 
-def agent(state: AgentState, owner: AgentOwner, tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """The agent with its blocks and tools embedded: 0.1.x expects them by default and 1.x
-    parses them whether or not it asked with `include=`."""
+def agent(
+    state: AgentState,
+    owner: AgentOwner,
+    tools: list[dict[str, Any]],
+    sources: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The agent with its blocks, tools and attached sources embedded: 0.1.x expects them
+    by default and 1.x parses them whether or not it asked with `include=`."""
     blocks = [block(state.id, b) for b in state.blocks]
     return {
         "id": state.id,
@@ -119,7 +125,7 @@ def agent(state: AgentState, owner: AgentOwner, tools: list[dict[str, Any]]) -> 
         },
         "blocks": blocks,
         "tools": tools,
-        "sources": [],
+        "sources": sources,
         "tool_rules": [],
         "created_by_id": owner.user_id,
         "created_at": _time(state.created_at),
@@ -280,4 +286,44 @@ def passage(p: Passage, embedding: EmbeddingConfig | None = None) -> dict[str, A
         "embedding_config": embedding_config(embedding) if embedding else None,
         "created_at": _time(p.created_at),
         "is_deleted": False,
+    }
+
+
+# document sources (Letta's "sources", renamed "folders" in the 1.x line)
+
+
+def source(s: Source, owner: SourceOwner | None) -> dict[str, Any]:
+    """A source; one made outside the server (`memgpt load`) has no owner row and shows
+    its store name."""
+    return {
+        "id": s.id,
+        "name": owner.name if owner else s.name,
+        "description": s.description,
+        "instructions": None,
+        "metadata": {},
+        "embedding_config": embedding_config(s.embedding),
+        "created_by_id": owner.user_id if owner else None,
+        "last_updated_by_id": owner.user_id if owner else None,
+        "created_at": _time(s.created_at),
+        "updated_at": _time(s.created_at),
+    }
+
+
+def uploaded_file(f: UploadedFile) -> dict[str, Any]:
+    done = f.status == "completed"
+    return {
+        "id": f.id,
+        "source_id": f.source_id,
+        "folder_id": f.source_id,
+        "file_name": f.file_name,
+        "original_file_name": f.file_name,
+        "file_path": None,
+        "file_type": f.file_type,
+        "file_size": f.file_size,
+        "processing_status": f.status,
+        "error_message": f.error,
+        "total_chunks": f.chunks if done else None,
+        "chunks_embedded": f.chunks,
+        "created_at": _time(f.created_at),
+        "updated_at": _time(f.updated_at),
     }

@@ -12,9 +12,10 @@ import hashlib
 import hmac
 import json
 import secrets
+import sys
 import uuid
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -61,6 +62,34 @@ class UserTool(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class SourceOwner(BaseModel):
+    """The organization a document source belongs to and its name there (the store's own
+    source name is kept unique across organizations, as agents' are)."""
+
+    source_id: str
+    organization_id: str
+    user_id: str
+    name: str
+
+
+FileStatus = Literal["pending", "parsing", "embedding", "completed", "error"]
+
+
+class UploadedFile(BaseModel):
+    """A file uploaded into a source over the API; its status moves as it is processed."""
+
+    id: str = Field(default_factory=lambda: new_id("file"))
+    source_id: str
+    file_name: str
+    file_type: str | None = None
+    file_size: int
+    status: FileStatus = "pending"
+    error: str | None = None
+    chunks: int = 0  # embedded so far; when completed, the passages it added
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -91,6 +120,21 @@ class AccountStore(Protocol):
 
     def idempotent_response(self, agent_id: str, key: str) -> str | None: ...
     def save_idempotent_response(self, agent_id: str, key: str, response: str) -> None: ...
+
+    def set_source_owner(self, owner: SourceOwner) -> None: ...
+    def source_owner(self, source_id: str) -> SourceOwner | None: ...
+    def owned_sources(self, organization_id: str) -> list[SourceOwner]:
+        """The organization's sources, oldest first."""
+        ...
+
+    def save_uploaded_file(self, file: UploadedFile) -> None:
+        """Insert the file, or update its status, error, chunks and updated_at."""
+        ...
+
+    def uploaded_file(self, source_id: str, file_id: str) -> UploadedFile | None: ...
+    def uploaded_files(self, source_id: str) -> list[UploadedFile]:
+        """The source's uploaded files, oldest first."""
+        ...
 
 
 class SQLiteAccounts:
@@ -259,9 +303,86 @@ class SQLiteAccounts:
             (agent_id, key, response, _ts(utcnow())),
         )
 
+    # document sources
+
+    def set_source_owner(self, owner: SourceOwner) -> None:
+        self._execute(
+            "INSERT INTO source_owners (source_id, organization_id, user_id, name)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET name = excluded.name",
+            (owner.source_id, owner.organization_id, owner.user_id, owner.name),
+        )
+
+    def source_owner(self, source_id: str) -> SourceOwner | None:
+        row = self._execute(
+            "SELECT * FROM source_owners WHERE source_id = ?", (source_id,)
+        ).fetchone()
+        return SourceOwner(**dict(row)) if row else None
+
+    def owned_sources(self, organization_id: str) -> list[SourceOwner]:
+        rows = self._execute(
+            "SELECT o.* FROM source_owners o JOIN sources s ON s.id = o.source_id"
+            " WHERE o.organization_id = ? ORDER BY s.created_at, s.id",
+            (organization_id,),
+        )
+        return [SourceOwner(**dict(r)) for r in rows]
+
+    def save_uploaded_file(self, file: UploadedFile) -> None:
+        self._execute(
+            "INSERT INTO uploaded_files (id, source_id, file_name, file_type, file_size, status,"
+            " error, chunks, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error,"
+            " chunks = excluded.chunks, updated_at = excluded.updated_at",
+            (
+                file.id,
+                file.source_id,
+                file.file_name,
+                file.file_type,
+                file.file_size,
+                file.status,
+                file.error,
+                file.chunks,
+                _ts(file.created_at),
+                _ts(file.updated_at),
+            ),
+        )
+
+    @staticmethod
+    def _uploaded_file(row) -> UploadedFile:
+        return UploadedFile(
+            id=row["id"],
+            source_id=row["source_id"],
+            file_name=row["file_name"],
+            file_type=row["file_type"],
+            file_size=row["file_size"],
+            status=row["status"],
+            error=row["error"],
+            chunks=row["chunks"],
+            created_at=_parse_ts(row["created_at"]),
+            updated_at=_parse_ts(row["updated_at"]),
+        )
+
+    def uploaded_file(self, source_id: str, file_id: str) -> UploadedFile | None:
+        row = self._execute(
+            "SELECT * FROM uploaded_files WHERE source_id = ? AND id = ?", (source_id, file_id)
+        ).fetchone()
+        return self._uploaded_file(row) if row else None
+
+    def uploaded_files(self, source_id: str) -> list[UploadedFile]:
+        rows = self._execute(
+            "SELECT * FROM uploaded_files WHERE source_id = ? ORDER BY created_at, id",
+            (source_id,),
+        )
+        return [self._uploaded_file(r) for r in rows]
+
 
 def accounts_for(store: Store) -> AccountStore:
-    """The account store living beside `store` (PostgreSQL will add its own here)."""
+    """The account store living beside `store`."""
     if isinstance(store, SQLiteStore):
         return SQLiteAccounts(store)
+    # A PostgresStore's module is loaded if one exists; psycopg is not imported otherwise.
+    postgres = sys.modules.get("memgpt.store.postgres")
+    if postgres is not None and isinstance(store, postgres.PostgresStore):
+        from memgpt.store.postgres_accounts import PostgresAccounts
+
+        return PostgresAccounts(store)
     raise StoreError(f"The server has no account storage for {type(store).__name__} yet.")

@@ -198,6 +198,31 @@ SQLITE_MIGRATIONS: list[str] = [
         UPDATE agent_counts SET passages = passages - 1 WHERE agent_id = OLD.agent_id;
     END;
     """,
+    # server document sources: the organization that owns each source and the name its
+    # users know it by (store names stay unique across organizations), and files uploaded
+    # over the API with their processing status, which clients poll
+    """
+    CREATE TABLE source_owners (
+        source_id TEXT PRIMARY KEY REFERENCES sources(id) ON DELETE CASCADE,
+        organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL
+    );
+    CREATE INDEX source_owners_org ON source_owners(organization_id, name);
+    CREATE TABLE uploaded_files (
+        id TEXT PRIMARY KEY,
+        source_id TEXT NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        file_name TEXT NOT NULL,
+        file_type TEXT,
+        file_size INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        chunks INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX uploaded_files_source ON uploaded_files(source_id, created_at);
+    """,
 ]
 
 

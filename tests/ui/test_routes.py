@@ -1,0 +1,81 @@
+"""The routes the web UI adds to Letta's API, over plain HTTP (no browser needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from tests.server.conftest import POLICY
+
+
+@pytest.fixture
+def http(ui_server):
+    with httpx.Client(base_url=ui_server.url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+def agent(http, request):
+    return http.post("/v1/agents/", json={"name": request.node.name, "model": POLICY}).json()["id"]
+
+
+def test_the_ui_is_served_at_the_root(http):
+    page = http.get("/")
+    assert page.status_code == 200 and '<script type="module" src="js/app.js">' in page.text
+    assert http.get("/js/app.js").headers["content-type"].split(";")[0].endswith("javascript")
+    assert http.get("/v1/nothing-here").status_code == 501  # API paths never fall through
+
+
+def test_context_counts_every_section(http, agent):
+    before = http.get(f"/v1/agents/{agent}/context").json()
+    http.post(f"/v1/agents/{agent}/messages", json={"input": "hello"})
+    after = http.get(f"/v1/agents/{agent}/context").json()
+    sections = [k for k in after if k.startswith("num_tokens_")]
+    assert after["context_window_size_current"] == sum(after[k] for k in sections)
+    assert after["num_tokens_messages"] > before["num_tokens_messages"] == 0
+    assert after["num_messages"] == after["num_recall_memory"] == 3  # message, reply, nothing else
+    assert after["first_in_context_message_id"] is not None
+    assert 0 < after["memory_warning_tokens"] < after["context_window_size_max"]
+
+
+def test_block_history_has_actor_time_and_word_diff(http, agent):
+    http.post(f"/v1/agents/{agent}/messages", json={"input": "remember owns a cat"})
+    blocks = f"/v1/agents/{agent}/core-memory/blocks"
+    old = http.get(f"{blocks}/human").json()["value"]
+    http.patch(f"{blocks}/human", json={"value": old.replace("cat", "dog")})
+    newest, agent_edit = http.get(f"{blocks}/human/history").json()
+    assert (newest["actor"], agent_edit["actor"]) == ("user", "agent")
+    assert ["-", "cat"] in newest["diff"] and ["+", "dog"] in newest["diff"]
+    assert ["+", "\nowns a cat"] in agent_edit["diff"]
+    assert datetime.fromisoformat(newest["created_at"]) >= datetime.fromisoformat(
+        agent_edit["created_at"]
+    )
+    assert http.get(f"{blocks}/nope/history").status_code == 404
+
+
+def test_recall_by_text_and_date_range(http, agent):
+    for text in ("apples are red", "bananas are yellow"):
+        http.post(f"/v1/agents/{agent}/messages", json={"input": text})
+    recall = f"/v1/agents/{agent}/recall"
+    today = datetime.now(UTC).date()
+    everything = http.get(recall).json()
+    assert everything["total"] == 4 and everything["results"][0]["text"] == "apples are red"
+    assert [r["from"] for r in everything["results"]] == ["user", "agent", "user", "agent"]
+    found = http.get(recall, params={"query": "bananas"}).json()["results"]
+    assert {r["text"] for r in found} == {"bananas are yellow", "echo: bananas are yellow"}
+    dated = {"query": "bananas", "start_date": str(today), "end_date": str(today)}
+    assert http.get(recall, params=dated).json()["total"] == 2
+    past = {"query": "bananas", "end_date": str(today - timedelta(days=1))}
+    assert http.get(recall, params=past).json()["total"] == 0
+
+
+def test_archival_hybrid_search_reports_scores(http, agent):
+    http.post(f"/v1/agents/{agent}/messages", json={"input": "archive the vault opens at noon"})
+    search = f"/v1/agents/{agent}/archival-memory/hybrid-search"
+    hit = http.get(search, params={"query": "vault noon"}).json()["results"][0]
+    assert hit["text"] == "the vault opens at noon" and hit["source"] is None
+    assert hit["score"] > 0 and hit["vector_rank"] == hit["text_rank"] == 1
+    assert http.get(search, params={"query": " "}).status_code == 400
+    assert http.get(search, params={"query": "x", "source_id": "source-nope"}).status_code == 404
