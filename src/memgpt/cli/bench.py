@@ -13,6 +13,13 @@ BENCHMARKS = {
     "archival": ("memgpt.bench.archival", "archival insert/search rate, recall@10, RSS, disk"),
     "embed": ("memgpt.bench.embeddings", "embedding throughput (sentences/s)"),
     "local-llm": ("memgpt.bench.local_llm", "the local model's prompt and generation tokens/s"),
+    "reliability": ("memgpt.bench.reliability", "crash, faulty-model, context, upgrade, hostile-input checks"),
+    "nested-kv": ("memgpt.bench.nested_kv", "the paper's nested key-value retrieval, per level"),
+    "dmr": ("memgpt.bench.dmr", "deep memory retrieval over earlier sessions"),
+    "docqa": ("memgpt.bench.docqa", "document QA accuracy as the collection grows"),
+    "retrieval": ("memgpt.bench.retrieval", "recall@k of text, vector and hybrid search"),
+    "perf": ("memgpt.bench.perf", "step, compile and search cost against history; cold starts"),
+    "tokens": ("memgpt.bench.tokens", "prompt tokens of instructions, schemas and each turn"),
     "server": ("memgpt.bench.server", "server cold start, message round trip, RSS"),
 }
 

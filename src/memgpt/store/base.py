@@ -1,4 +1,4 @@
-"""Persistence behind one interface. SQLite is the embedded default; PostgreSQL comes later.
+"""Persistence behind one interface. SQLite is the embedded default; PostgreSQL serves many processes.
 
 Every write made inside `transaction()` commits together or not at all: the agent
 loop wraps each step in one, which is what makes a step atomic (DESIGN invariant 2).
@@ -77,6 +77,11 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    def agent_lock(self, agent_id: str) -> AbstractContextManager[None]:
+        """Hold the agent against every other process using this store (reentrant); the
+        agent loop holds it for a whole event, LLM calls included."""
+        ...
+
     # agents
     def create_agent(self, state: AgentState) -> None: ...
     def get_agent(self, id_or_name: str) -> AgentState | None: ...
@@ -101,6 +106,24 @@ class Store(Protocol):
     def list_messages(
         self, agent_id: str, limit: int = 100, before_seq: int | None = None
     ) -> list[Message]: ...
+    def message_seq(self, agent_id: str, message_id: str) -> int | None:
+        """The message's sequence number in the agent's history (None: no such message)."""
+        ...
+
+    def messages_page(
+        self,
+        agent_id: str,
+        *,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Message]:
+        """Keyed paging: at most `limit` messages with after_seq < seq < before_seq (either
+        bound optional), oldest first or newest first, read through the (agent_id, seq)
+        index, so a page costs the same at any history length."""
+        ...
+
     def search_messages(
         self, agent_id: str, query: str, limit: int, offset: int = 0
     ) -> tuple[list[Message], int]: ...
@@ -123,6 +146,19 @@ class Store(Protocol):
         self, agent_id: str, embedding: np.ndarray, limit: int, offset: int = 0
     ) -> list[tuple[Passage, float]]: ...
     def list_passages(self, agent_id: str, limit: int = 100, offset: int = 0) -> list[Passage]: ...
+    def passages_page(
+        self,
+        agent_id: str,
+        *,
+        after_id: str | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Passage]:
+        """Keyed paging over the agent's own passages in insertion order (or newest first):
+        at most `limit` after the passage `after_id` in that order, none if it is not one
+        of the agent's."""
+        ...
+
     def delete_passage(self, agent_id: str, passage_id: str) -> bool: ...
     def count_passages(self, agent_id: str) -> int: ...
     def flush_index(self) -> None: ...

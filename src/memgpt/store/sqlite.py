@@ -12,7 +12,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from memgpt.schemas import (
     inner_thoughts,
     sent_texts,
 )
+from memgpt.store.agent_locks import AgentLocks, file_lock
 from memgpt.store.base import StoreError
 from memgpt.store.indexes import IndexSet
 from memgpt.store.migrations import migrate_sqlite
@@ -68,6 +69,9 @@ class SQLiteStore(ArchivalMixin):
         migrate_sqlite(self._conn())
         # Vector indexes live next to the database file: <db>.vectors/<owner>.usearch
         self.indexes = IndexSet(self.vectors_dir(self.path), self._conn)
+        # BEGIN IMMEDIATE serializes single writes, not a whole step (its LLM call runs
+        # between transactions): per-agent lock files next to the database do that.
+        self._agent_locks = AgentLocks(file_lock(self.path.with_name(self.path.name + ".locks")))
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -108,6 +112,10 @@ class SQLiteStore(ArchivalMixin):
             conn.execute("COMMIT")
         finally:
             self._local.depth = 0
+
+    def agent_lock(self, agent_id: str) -> AbstractContextManager[None]:
+        """Hold the agent against every other process using this database file."""
+        return self._agent_locks.hold(agent_id)
 
     def _execute(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
         return self._conn().execute(sql, params)
@@ -307,6 +315,33 @@ class SQLiteStore(ArchivalMixin):
         ).fetchall()
         return [self._message(r) for r in reversed(rows)]
 
+    def message_seq(self, agent_id: str, message_id: str) -> int | None:
+        row = self._execute(
+            "SELECT seq FROM messages WHERE agent_id = ? AND id = ?", (agent_id, message_id)
+        ).fetchone()
+        return row[0] if row else None
+
+    def messages_page(
+        self,
+        agent_id: str,
+        *,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Message]:
+        rows = self._execute(
+            "SELECT * FROM messages WHERE agent_id = ? AND seq > ? AND seq < ?"
+            f" ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT ?",
+            (
+                agent_id,
+                after_seq if after_seq is not None else -1,
+                before_seq if before_seq is not None else 2**62,
+                limit,
+            ),
+        )
+        return [self._message(r) for r in rows]
+
     def search_messages(
         self, agent_id: str, query: str, limit: int, offset: int = 0
     ) -> tuple[list[Message], int]:
@@ -314,7 +349,7 @@ class SQLiteStore(ArchivalMixin):
         if match is None:
             return [], 0
         where = "messages_fts MATCH ? AND m.agent_id = ?"
-        joined = "FROM messages_fts JOIN messages m ON m.pk = messages_fts.rowid"
+        joined = "FROM messages_fts CROSS JOIN messages m ON m.pk = messages_fts.rowid"  # FTS first
         total = self._execute(f"SELECT COUNT(*) {joined} WHERE {where}", (match, agent_id)).fetchone()[0]
         rows = self._execute(
             f"SELECT m.* {joined} WHERE {where} ORDER BY bm25(messages_fts), m.seq LIMIT ? OFFSET ?",

@@ -1,0 +1,299 @@
+"""`memgpt bench perf`: what the framework itself costs, with an instant scripted model.
+
+For each history size (messages in recall storage; a child process each, so peak RSS
+is its own) it builds the history straight through the store in large transactions,
+then measures, as medians:
+- one agent step (a user message answered by send_message), wall and CPU time;
+- compiling main context (it must depend on the window, not on history);
+- a recall search as conversation_search runs it.
+Then cold starts, each a fresh process, median of `--runs`: `memgpt --help`, `memgpt run`
+to its first prompt (in a pseudo-terminal), and the server to its first healthy response.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pty
+import random
+import resource
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from memgpt.bench import common, synthetic
+from memgpt.llm.base import ChatMessage, FunctionSchema, LLMReply
+from memgpt.llm.scripted import call
+
+INSTANT = "scripted/memgpt.bench.perf:instant"
+BATCH = 50_000  # messages per transaction while building history
+IN_CONTEXT = 30  # newest messages left in the FIFO queue
+VOCABULARY = 5000  # distinct topic words, so full-text posting lists look like real text
+TARGETS = {"step_ms_at_100k": 5.0, "help_s": 0.3, "recall_search_ms_at_1m": 20.0}
+
+
+def instant(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+    """The scripted model: answer at once, so only the framework is timed."""
+    return call("send_message", "reply", message="ok")
+
+
+def _words(rng: random.Random) -> list[str]:
+    syllables = synthetic._SYLLABLES
+    return ["".join(rng.choice(syllables) for _ in range(3)) for _ in range(VOCABULARY)]
+
+
+def history(n: int, seed: int = 0):
+    """Conversation turns enough for `n` messages (3 per exchange), in batches."""
+    rng = random.Random(seed)
+    words = _words(rng)
+    clock = datetime(2023, 1, 1, tzinfo=UTC)
+    batch: list[synthetic.Turn] = []
+    for i in range(0, n, 3):
+        clock += timedelta(seconds=30)
+        topic = " ".join(rng.choices(words, k=3))
+        batch.append(synthetic.Turn("user", f"{rng.choice(synthetic.USER_FILLER)} {topic}", clock))
+        batch.append(synthetic.Turn("assistant", rng.choice(synthetic.AGENT_FILLER), clock))
+        if len(batch) * 3 // 2 >= BATCH or i + 3 >= n:
+            yield batch
+            batch = []
+
+
+def timed(fn: Callable[[], object], runs: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each of `runs` calls."""
+    wall, cpu = [], []
+    for _ in range(runs):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    return wall, cpu
+
+
+def ms(values: list[float]) -> float:
+    return round(1000 * common.median(values), 3)
+
+
+def run_size(n: int, steps: int, searches: int, workdir: Path) -> dict:
+    from memgpt.client import MemGPT
+    from memgpt.embeddings.hash import HashEmbedder
+    from memgpt.llm.scripted import ScriptedLLM
+    from memgpt.memory import recall
+    from memgpt.schemas import EmbeddingConfig
+
+    client = MemGPT(workdir / f"perf-{n}.db")
+    embedding, embedder = EmbeddingConfig(provider="hash"), HashEmbedder()
+    agent = client.create_agent(
+        "perf", llm=ScriptedLLM(instant), embedding=embedding, embedder=embedder
+    )
+    began, written = time.perf_counter(), 0
+    for turns in history(n):
+        messages = common.as_messages(agent.id, turns)
+        for m in messages[-IN_CONTEXT:]:
+            m.in_context = written + len(messages) >= n  # only the newest stay in view
+        client.store.append_messages(agent.id, messages)
+        written += len(messages)
+    build_s = time.perf_counter() - began
+    open_wall, _ = timed(
+        lambda: client.get_agent("perf", llm=ScriptedLLM(instant), embedder=embedder), 5
+    )
+    agent = client.get_agent("perf", llm=ScriptedLLM(instant), embedder=embedder)
+    step_wall, step_cpu = timed(lambda: agent.send("hello there"), steps)
+    compile_wall, _ = timed(agent.compile, steps)
+    rng = random.Random(1)
+    words = _words(random.Random(0))
+    queries = [" ".join(rng.choices(words, k=2)) for _ in range(searches)]
+    it = iter(queries)
+    search_wall, _ = timed(lambda: recall.search_text(client.store, agent.id, next(it)), searches)
+    client.close()
+    return {
+        "messages": written,
+        "build_s": round(build_s, 2),
+        "open_agent_ms": ms(open_wall),
+        "step_ms": ms(step_wall),
+        "step_cpu_ms": ms(step_cpu),
+        "compile_ms": ms(compile_wall),
+        "recall_search_ms": ms(search_wall),
+        "queue_messages": len(agent.queue),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def _memgpt() -> str:
+    return str(Path(sys.executable).with_name("memgpt"))
+
+
+def _env(home: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MEMGPT_HOME": home,
+        "MEMGPT_MODEL": INSTANT,
+        "MEMGPT_EMBEDDING": "hash",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+        "TERM": "xterm",
+    }
+
+
+def help_start() -> float:
+    began = time.perf_counter()
+    subprocess.run([_memgpt(), "--help"], check=True, capture_output=True)
+    return time.perf_counter() - began
+
+
+def run_start(home: str) -> float:
+    """`memgpt run` in a pseudo-terminal, until it shows the "you: " prompt."""
+    leader, follower = pty.openpty()
+    began = time.perf_counter()
+    child = subprocess.Popen(
+        [_memgpt(), "run", "--agent", "perf", "--first"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=_env(home),
+        close_fds=True,
+    )
+    os.close(follower)
+    seen = b""
+    try:
+        while b"you: " not in seen:
+            ready, _, _ = select.select([leader], [], [], 30)
+            if not ready:
+                raise RuntimeError(f"memgpt run showed no prompt in 30 s: {seen[-300:]!r}")
+            seen += os.read(leader, 65536)
+        return time.perf_counter() - began
+    finally:
+        child.kill()
+        child.wait()
+        os.close(leader)
+
+
+def server_start(home: str) -> float:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "memgpt.server",
+        "--port",
+        str(port),
+        "--no-auth",
+        "--database",
+        f"{home}/server.db",
+        "--model",
+        INSTANT,
+        "--embedding",
+        "hash",
+        "--log-level",
+        "warning",
+    ]
+    began = time.perf_counter()
+    server = subprocess.Popen(
+        command, env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        while time.perf_counter() - began < 60:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health/", timeout=1) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - began
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError("the server exited before answering") from None
+                time.sleep(0.005)
+        raise RuntimeError("the server did not answer within 60 s")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def cold_starts(runs: int) -> dict:
+    with tempfile.TemporaryDirectory() as home:
+        help_s = [help_start() for _ in range(runs)]
+        run_s = [run_start(home) for _ in range(runs)]
+        server_s = [server_start(home) for _ in range(runs)]
+    return {
+        "help_s": round(common.median(help_s), 3),
+        "run_to_prompt_s": round(common.median(run_s), 3),
+        "server_to_healthy_s": round(common.median(server_s), 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="memgpt bench perf", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sizes", default="1000,100000,1000000", help="messages of history, comma-separated"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=50, help="agent steps (and compilations) timed per size"
+    )
+    parser.add_argument("--searches", type=int, default=50, help="recall searches timed per size")
+    parser.add_argument("--runs", type=int, default=5, help="cold starts of each kind")
+    parser.add_argument("--workdir", help="where the databases go (default: a temp dir)")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(run_size(args.child, args.steps, args.searches, Path(args.workdir))))
+        return 0
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
+    results = []
+    with tempfile.TemporaryDirectory(dir=args.workdir, prefix="memgpt-perf-") as tmp:
+        for n in sizes:
+            child = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "memgpt.bench.perf",
+                    "--child",
+                    str(n),
+                    "--steps",
+                    str(args.steps),
+                    "--searches",
+                    str(args.searches),
+                    "--workdir",
+                    tmp,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+            for path in Path(tmp).glob(f"perf-{n}.db*"):
+                subprocess.run(["rm", "-rf", str(path)], check=True)
+    result = {
+        "benchmark": "perf",
+        "cpus": os.cpu_count(),
+        "history": results,
+        "cold_start": cold_starts(args.runs),
+        "targets": TARGETS,
+    }
+    rows = [
+        (
+            r["messages"],
+            r["step_ms"],
+            r["step_cpu_ms"],
+            r["compile_ms"],
+            r["recall_search_ms"],
+            r["peak_rss_mb"],
+            r["build_s"],
+        )
+        for r in results
+    ]
+    common.emit(
+        result,
+        rows,
+        ["messages", "step_ms", "step_cpu_ms", "compile_ms", "search_ms", "rss_mb", "build_s"],
+    )
+    print(" ".join(f"{k}={v}" for k, v in result["cold_start"].items()), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Each `memgpt bench` command in a small configuration, checking its output's shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from memgpt.bench import common
+
+
+def bench(tmp_path, *args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "memgpt.cli", "bench", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "MEMGPT_HOME": str(tmp_path)},
+        timeout=60,
+    )
+    assert out.stderr.strip(), "a table on stderr"
+    return json.loads(out.stdout)
+
+
+def test_nested_kv_oracle_follows_every_chain(tmp_path):
+    result = bench(tmp_path, "nested-kv", "--model", "oracle", "--samples", "2")
+    assert set(result["levels"]) == {"0", "1", "2", "3", "4"}
+    for level, r in result["levels"].items():
+        assert r["n"] == 2
+        assert r["memgpt"]["accuracy"] == 1.0
+        assert r["fixed_context"]["accuracy"] == 1.0
+        assert r["memgpt"]["mean_steps"] == int(level) + 3  # L+2 searches, then the answer
+
+
+def test_dmr_oracle(tmp_path):
+    result = bench(tmp_path, "dmr", "--model", "oracle", "--conversations", "2", "--questions", "3")
+    assert result["questions"] == 6
+    assert result["rouge_l_recall"] == 1.0 and result["contains"] == 1.0
+    assert result["evidence_seen"] == 1.0
+    assert 0.0 <= result["exact_match"] <= 1.0 and result["judge_accuracy"] is None
+
+
+def test_dmr_reads_msc_self_instruct(tmp_path):
+    line = {
+        "previous_dialogs": [
+            {"dialog": [{"text": "I keep bees on my roof."}, {"text": "How fun!"}]}
+        ],
+        "self_instruct": {"B": "What do I keep on my roof?", "A": "bees"},
+    }
+    data = tmp_path / "msc.jsonl"
+    data.write_text(json.dumps(line) + "\n")
+    result = bench(tmp_path, "dmr", "--model", "oracle", "--msc", str(data))
+    assert result["questions"] == 1 and result["contains"] == 1.0
+
+
+def test_docqa_oracle(tmp_path):
+    result = bench(tmp_path, "docqa", "--model", "oracle", "--sizes", "10,50", "--questions", "9")
+    assert [r["documents"] for r in result["sizes"]] == [10, 50]
+    for r in result["sizes"]:
+        assert r["questions"] == 9 and 0.0 <= r["accuracy"] <= 1.0
+    assert result["sizes"][0]["accuracy"] == 1.0
+
+
+def test_retrieval(tmp_path):
+    result = bench(
+        tmp_path,
+        "retrieval",
+        "--embedding",
+        "hash",
+        "--conversations",
+        "2",
+        "--sessions",
+        "3",
+        "--turns",
+        "5",
+        "--docs",
+        "30",
+        "--doc-questions",
+        "15",
+    )
+    for search in ("conversation_search", "archival_memory_search"):
+        assert set(result[search]) == {"text", "vector", "hybrid"}
+        for scores in result[search].values():
+            assert set(scores) == {"recall@1", "recall@5", "recall@10"}
+            assert 0.0 <= scores["recall@1"] <= scores["recall@5"] <= scores["recall@10"] <= 1.0
+
+
+def test_perf_small(tmp_path):
+    result = bench(
+        tmp_path, "perf", "--sizes", "300", "--steps", "5", "--searches", "5", "--runs", "1"
+    )
+    (size,) = result["history"]
+    assert size["messages"] >= 300
+    for key in ("step_ms", "step_cpu_ms", "compile_ms", "recall_search_ms", "peak_rss_mb"):
+        assert size[key] > 0
+    assert set(result["cold_start"]) == {"help_s", "run_to_prompt_s", "server_to_healthy_s"}
+    assert all(v > 0 for v in result["cold_start"].values())
+
+
+def test_tokens(tmp_path):
+    result = bench(tmp_path, "tokens", "--model", "oracle", "--turns", "12")
+    assert result["turns"] == len(result["per_turn"]) == 12
+    assert result["system_instructions"] > 0 and result["function_schemas"] > 0
+    assert all(t > result["function_schemas"] for t in result["per_turn"])
+
+
+@pytest.mark.parametrize(
+    ("prediction", "answer", "expected"),
+    [
+        ("the cat sat on the mat", "the cat on the mat", 1.0),
+        ("a b", "a x b y", 0.5),
+        ("", "x", 0.0),
+    ],
+)
+def test_rouge_l_recall(prediction, answer, expected):
+    assert common.rouge_l_recall(prediction, answer) == expected
