@@ -10,6 +10,13 @@ from memgpt.llm.scripted import ScriptedLLM
 from memgpt.schemas import EmbeddingConfig
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, before any test module builds `pytest.mark.postgres` at import.
+    config.addinivalue_line(
+        "markers", "postgres: runs against a real PostgreSQL with pgvector (pgserver; runs in CI)"
+    )
+
+
 @pytest.fixture
 def client(tmp_path):
     c = MemGPT(tmp_path / "memgpt.db")

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from memgpt import config
@@ -23,16 +24,34 @@ from memgpt.llm import create_llm, parse_model_string
 from memgpt.llm.base import LLMClient
 from memgpt.memory import archival
 from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, new_id
-from memgpt.store.base import Source, Store
+from memgpt.store.base import Source, Store, StoreError
 from memgpt.store.sqlite import SQLiteStore
 
+PG_URI_ENV = "MEMGPT_PG_URI"
 MIN_QUEUE_FRACTION = 0.25  # of the window, left free for conversation at creation
+
+
+def open_store(path: str | Path | None = None) -> Store:
+    """The SQLite file `path` when given; else PostgreSQL at $MEMGPT_PG_URI when that is
+    set (a server shared by several processes); else $MEMGPT_HOME/memgpt.db."""
+    uri = os.environ.get(PG_URI_ENV)
+    if path is None and uri:
+        try:
+            from memgpt.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreError(
+                f"{PG_URI_ENV} is set but PostgreSQL support is not installed ({exc}); run "
+                "pip install 'psycopg[binary]' psycopg_pool pgvector, or unset it to use SQLite."
+            ) from exc
+        return PostgresStore(uri)
+    return SQLiteStore(path or config.database_path())
 
 
 class MemGPT:
     def __init__(self, path: str | Path | None = None, *, store: Store | None = None):
-        """Open the store: `path` to a SQLite file, else $MEMGPT_HOME/memgpt.db."""
-        self.store = store or SQLiteStore(path or config.database_path())
+        """Open the store: `store`, else `path` to a SQLite file, else PostgreSQL at
+        $MEMGPT_PG_URI when set, else $MEMGPT_HOME/memgpt.db."""
+        self.store = store or open_store(path)
 
     def create_agent(
         self,

@@ -106,9 +106,13 @@ def test_keyword_only_and_meaning_only_matches_are_both_found(concept_agent):
 
 def test_a_passage_in_both_rankings_beats_one_in_either(concept_agent):
     a = concept_agent
-    archival.insert(a.store, a.embedder, a.id, "My kitten ZX81 is a cat.")
+    # Short enough to lead the keyword ranking on every backend: the zebra and dog passages
+    # tie on similarity, so a passage second in both rankings could lose to the zebra one
+    # (first by keyword) on how a backend orders that tie.
+    archival.insert(a.store, a.embedder, a.id, "Kitten ZX81, a cat.")
     hits, _ = a.store.search_archival(a.id, "feline ZX81", a.embedder.embed(["feline ZX81"])[0], 5)
-    assert hits[0].passage.text == "My kitten ZX81 is a cat."
+    assert hits[0].passage.text == "Kitten ZX81, a cat."
+    assert (hits[0].vector_rank, hits[0].text_rank) == (2, 1)
 
 
 def test_filters_by_source_tag_and_time(concept_agent):
@@ -196,3 +200,49 @@ def test_attaching_a_source_made_with_another_model_is_refused(client, make_agen
         agent.attach_source("other")
     with pytest.raises(SourceError, match="no source named"):
         agent.attach_source("missing")
+
+
+def test_keyword_search_drops_words_too_common_to_score(concept_agent, monkeypatch):
+    """Words whose postings exceed the match budget are dropped rarest-first; all-common
+    queries need every word, and when even that is too broad the vector side ranks alone."""
+    from memgpt.store import sqlite_archival
+    from memgpt.store.sqlite import SQLiteStore
+
+    a = concept_agent
+    if not isinstance(a.store, SQLiteStore):
+        pytest.skip("how the SQLite store bounds its FTS5 query")
+    for i in range(6):
+        archival.insert(a.store, a.embedder, a.id, f"Common common filler number {i}.")
+    archival.insert(a.store, a.embedder, a.id, "Common rare gadget.")
+    for i in range(2):
+        archival.insert(a.store, a.embedder, a.id, f"Filler alone {i}.")
+    monkeypatch.setattr(sqlite_archival, "FTS_MATCH_BUDGET", 4)
+    store = a.store
+    assert store._bounded_match("common gadget") == '"gadget"'
+    assert store._bounded_match("the common filler") is None  # together still in 6 passages
+    assert store._bounded_match("common nonexistentword") is None
+    monkeypatch.setattr(sqlite_archival, "FTS_MATCH_BUDGET", 6)
+    assert store._bounded_match("common filler") == '"common" AND "filler"'
+    hits, _ = store.search_archival(a.id, "common gadget", a.embedder.embed(["gadget"])[0], 3)
+    by_text = {h.passage.text: h for h in hits}
+    assert by_text["Common rare gadget."].text_rank == 1
+
+
+def test_keyword_ranking_respects_scope_beyond_the_first_fetch(make_agent, monkeypatch):
+    """FTS5's top-k is store-wide; passages of other agents are filtered out afterwards,
+    and the fetch goes deeper until the agent's own matches fill the ranking."""
+    from memgpt.store import sqlite_archival
+
+    monkeypatch.setattr(sqlite_archival, "CANDIDATE_DEPTH", 2)
+    mine, _ = make_agent([], name="mine")
+    other, _ = make_agent([], name="other")
+    for i in range(8):
+        archival.insert(other.store, other.embedder, other.id, f"walrus walrus walrus {i}")
+    archival.insert(mine.store, mine.embedder, mine.id, "a walrus at the zoo")
+    archival.insert(mine.store, mine.embedder, mine.id, "one walrus swims far away today")
+    hits, _ = mine.store.search_archival(mine.id, "walrus", None, 5)
+    assert {h.passage.text for h in hits} == {
+        "a walrus at the zoo",
+        "one walrus swims far away today",
+    }
+    assert all(h.text_rank is not None for h in hits)

@@ -1,4 +1,6 @@
-"""The SQLite store: migrations, atomic transactions, reopening, and clear errors."""
+"""The SQLite store: migrations, atomic transactions, reopening, and clear errors.
+
+Tests taking `store` or `open_store` run on every backend (tests/store/conftest.py)."""
 
 from __future__ import annotations
 
@@ -24,23 +26,22 @@ def test_new_database_is_at_the_newest_schema(tmp_path):
     assert store.integrity_check() == "ok"
 
 
-def test_reopening_finds_everything(tmp_path):
-    store = SQLiteStore(tmp_path / "m.db")
+def test_reopening_finds_everything(open_store):
+    store = open_store()
     state = new_agent()
     store.create_agent(state)
     store.append_messages(state.id, [events.user_message("hello there")])
     store.insert_passages(state.id, [Passage(text="a fact", embedding=[1.0, 0.0])])
     store.close()
 
-    again = SQLiteStore(tmp_path / "m.db")
+    again = open_store()
     assert again.get_agent("a").id == state.id
     assert [m.text for m in again.context_messages(state.id)] == ["hello there"]
     assert again.search_messages(state.id, "hello", 5)[1] == 1
     assert [p.text for p, _ in again.search_passages(state.id, [1.0, 0.0], 5)] == ["a fact"]
 
 
-def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
-    store = SQLiteStore(tmp_path / "m.db")
+def test_a_failed_transaction_leaves_nothing_behind(store):
     state = new_agent()
     store.create_agent(state)
     with pytest.raises(RuntimeError), store.transaction():
@@ -53,22 +54,22 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
     assert store.get_agent(state.id).blocks[0].value == "v"
 
 
-def test_duplicate_agent_name_is_a_clear_error(tmp_path):
-    store = SQLiteStore(tmp_path / "m.db")
+def test_duplicate_agent_name_is_a_clear_error(store):
     store.create_agent(new_agent("sam"))
     with pytest.raises(StoreError, match="already exists; pick another name"):
         store.create_agent(new_agent("sam"))
 
 
-def test_deleting_an_agent_removes_its_memory(tmp_path):
-    store = SQLiteStore(tmp_path / "m.db")
+def test_deleting_an_agent_removes_its_memory(store, backend):
     state = new_agent()
     store.create_agent(state)
     store.append_messages(state.id, [events.user_message("hello")])
+    store.insert_passages(state.id, [Passage(text="a fact", embedding=[1.0, 0.0])])
     store.delete_agent(state.id)
     assert store.get_agent(state.id) is None
-    assert store.count_messages(state.id) == 0
-    assert store.integrity_check() == "ok"
+    assert store.count_messages(state.id) == 0 == store.count_passages(state.id)
+    if backend == "sqlite":
+        assert store.integrity_check() == "ok"
 
 
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):

@@ -149,3 +149,17 @@ def test_bad_input_is_rejected(tmp_path: Path, keys: np.ndarray, vectors: np.nda
     with pytest.raises(ValueError):
         index.add(keys, vectors)
     assert len(index) == 0
+
+
+def test_expansion_search_is_adjustable_and_survives_reload(filled, tmp_path: Path) -> None:
+    index, keys, data = filled
+    index.expansion_search = 256
+    assert index.expansion_search == 256
+    index.save()
+    viewed = VectorIndex(tmp_path / "idx.usearch", DIM, view=True, expansion_search=300)
+    assert viewed.expansion_search == 300
+    viewed.expansion_search = 64  # a read-only view can still change how hard it searches
+    found, _ = viewed.search(data[7], 1)
+    assert found[0] == keys[7]
+    with pytest.raises(ValueError):
+        viewed.expansion_search = 0

@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from memgpt.agent import events
@@ -81,6 +82,13 @@ class Agent:
     def id(self) -> str:
         return self.state.id
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """This process's lock, then the store's cross-process one: an agent processes one
+        event at a time even when several processes share its database (invariant 6)."""
+        with agent_lock(self.id), self.store.agent_lock(self.id):
+            yield
+
     @property
     def memory(self) -> dict[str, str]:
         """The working context blocks, label to text."""
@@ -107,7 +115,7 @@ class Agent:
     ) -> Response:
         """Handle one event to the end of its chain of steps. `on_step` sees each step's
         messages once they are committed (the server streams them from there)."""
-        with agent_lock(self.id):
+        with self._exclusive():
             self._reload()
             self._check_fits(event)
             pending, produced, failures = [event], [], 0
@@ -188,6 +196,8 @@ class Agent:
             self.store.append_messages(self.id, messages)
             for edit in ctx.edits:
                 self.store.record_block_edit(edit)
+            if ctx.passages:
+                self.store.insert_passages(self.id, ctx.passages)
             self.store.save_agent(self.state)
         self.queue.extend(messages)
         self._head = messages[-1].seq
@@ -282,7 +292,7 @@ class Agent:
 
     def edit_block(self, label: str, value: str) -> None:
         """Set a block's text as the user; recorded in the block's history."""
-        with agent_lock(self.id):
+        with self._exclusive():
             self._reload()
             edit = working.set_value(self.state, label, value)
             with self.store.transaction():
@@ -311,7 +321,7 @@ class Agent:
         """
         if count < 1:
             raise AgentActionError("Give a positive number of messages to pop.")
-        with agent_lock(self.id):
+        with self._exclusive():
             self._reload()
             cut = self._step_start(len(self.queue) - count)
             removed = self.queue[cut:]
@@ -320,7 +330,7 @@ class Agent:
 
     def retry(self, on_step: Callable[[list[Message]], None] | None = None) -> Response:
         """Undo back to the last user message and send it again for a new answer."""
-        with agent_lock(self.id):
+        with self._exclusive():
             self._reload()
             index = self._last_index(lambda m: m.event == EventType.USER_MESSAGE)
             if index is None:
@@ -354,7 +364,7 @@ class Agent:
     def summarize_now(self) -> int:
         """Evict the oldest ~half of the queue into the recursive summary now; return how
         many messages left main context."""
-        with agent_lock(self.id):
+        with self._exclusive():
             self._reload()
             tokens = [self._tokens(m) for m in self.queue]
             cut = choose_cut(self.queue, tokens, limit=len(self.queue))
@@ -370,7 +380,7 @@ class Agent:
 
     def set_llm(self, llm: LLMClient) -> None:
         """Move this agent to another model (saved); its memory and history stay as they are."""
-        with agent_lock(self.id):
+        with self._exclusive():
             self._reload()
             self.state.llm = llm.config
             self.store.save_agent(self.state)
@@ -408,7 +418,7 @@ class Agent:
     def _amend_last(self, amend: Callable[[Message], Message | None], nothing: str) -> Message:
         """Replace the newest assistant message `amend` accepts, keeping the queue's order:
         the tail from it onward leaves main context and returns as copies (recall keeps both)."""
-        with agent_lock(self.id):
+        with self._exclusive():
             self._reload()
             for index in range(len(self.queue) - 1, -1, -1):
                 if self.queue[index].role == "assistant" and (new := amend(self.queue[index])):

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 
+from memgpt.llm.base import replace_lone_surrogates
 from memgpt.schemas import EventType, Message, utcnow
 
 
 def _event(kind: EventType, text: str) -> Message:
-    return Message(role="user", event=kind, text=text)
+    # JSON (an API body) can carry half a surrogate pair, which UTF-8 cannot store: make it U+FFFD.
+    return Message(role="user", event=kind, text=replace_lone_surrogates(text))
 
 
 def user_message(text: str) -> Message:

@@ -1,27 +1,45 @@
 """`memgpt bench archival`: archival storage at 10k to 1M passages. Prints one JSON object per size.
 
-Vectors are real embeddings of real text: sentences from the documentation that
-installed Python packages ship (READMEs in their metadata, .md/.rst/.txt files),
-embedded with the local MiniLM model (the hash embedder if MiniLM is not
-installed; the JSON says which). Embedding a million sentences would take about
-an hour on 2 cores, so at most `--base` sentences are embedded and the rest of
-the vectors are derived from them: each derived vector is a random base vector
-plus Gaussian noise of total norm `NOISE` (cosine about 0.95 to its base),
-renormalised. Queries are held-out sentences that are not in the store.
+Corpus: passages of real text from what this machine has offline: the docs that
+installed Python packages ship (METADATA READMEs, .md/.rst/.txt files), module,
+class and function docstrings of those packages and of Python's standard
+library, /usr/share/doc (plain and gzipped) and man pages (troff markup
+stripped). Text is split into paragraphs, then packed from whole sentences into
+passages of `PASSAGE_WORDS` words; only prose-like passages are kept (mostly
+letters: no tables, code or licence boilerplate repeated across packages), and
+exact duplicates are dropped. The passages are shuffled with a fixed seed.
+
+Vectors are real embeddings (the local MiniLM model; the hash embedder if it is
+not installed, and the JSON says which) of `--base` of those passages. Embedding a
+million passages would take hours on 2 cores, so beyond the real ones the vectors
+(and texts) are derived, and the JSON says how many: each derived passage splices
+the first part of one real passage with the last part of another, and its vector
+is the normalised `a + w * b + noise` of their vectors (w uniform in [0, MIX]),
+so derived vectors spread between topics rather than piling into tight clusters
+of near-copies, and a word's posting list grows with n without exact duplicates.
+
+Queries are real text that is not in the store: the first sentence (up to 30
+words) of `QUERIES` held-out passages. Recall@10 is against exact (brute-force)
+cosine search over exactly the vectors stored. Embeddings are cached in
+`--cache` (keyed by the corpus and embedder), so later runs skip embedding.
 
 Each size runs in a fresh child process, so its peak RSS is its own. Reported:
 - insert_per_s: passages stored per second (SQLite rows + full-text index),
   embedding excluded; index_build_per_s: vectors added to the HNSW graph per second
   (this runs after the inserts, when the tail is flushed into the graph);
-- vector search (the ANN path) and hybrid search (BM25 + vector, fused) latency;
-- recall@10 of vector search against exact search over every vector;
+- vector search (the ANN path) and hybrid search (BM25 + vector, fused) latency,
+  the vector path per HNSW `expansion_search` setting with its recall@10;
+- recall@10 of vector search (at the store's default settings) against exact search;
 - peak RSS of the child, and bytes on disk (database, WAL, vector index files).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import gzip
 import json
+import os
 import re
 import resource
 import subprocess
@@ -29,43 +47,119 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.vector_index import DEFAULT_EXPANSION_SEARCH
 
-NOISE = 0.3
+NOISE = 0.25
+MIX = 0.6
 QUERIES = 200
+QUERY_WORDS = 30
+PASSAGE_WORDS = (25, 70)  # a passage packs whole sentences until it has at least 25 words
 INSERT_BATCH = 10_000
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+EXPANSION_SWEEP = (32, 64, 128, 256)
+MAX_DOC_BYTES = 2_000_000
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_PARAGRAPH = re.compile(r"\n\s*\n")
 _DOC_SUFFIXES = {".md", ".rst", ".txt"}
+# troff: requests/macros on their own line, font and size escapes, named characters.
+_TROFF_LINE = re.compile(r"^[.'].*$", re.MULTILINE)
+_TROFF_ESCAPE = re.compile(r"\\(?:f(?:\[[^]]*\]|\(..|.)|s[-+]?\d+|\(..|\[[^]]*\]|[&-e|^])")
 
 
-def corpus_sentences(limit: int) -> list[str]:
-    """Distinct prose sentences from installed packages' documentation, in a fixed order."""
-    root = Path(sysconfig.get_paths()["purelib"])
-    paths = sorted(
-        p
-        for p in root.rglob("*")
-        if (p.name == "METADATA" or p.suffix in _DOC_SUFFIXES) and p.is_file()
-    )
+def _read(path: Path) -> str | None:
+    try:
+        if path.stat().st_size > MAX_DOC_BYTES:
+            return None
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+        return raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError, EOFError):
+        return None
+
+
+def _docstrings(path: Path) -> Iterator[str]:
+    source = _read(path)
+    if source is None:
+        return
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            doc = ast.get_docstring(node)
+            if doc:
+                yield doc
+
+
+def _files(root: Path, keep) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if keep(p) and p.is_file())
+
+
+def documents() -> Iterator[str]:
+    """Raw documents from every offline source, in a fixed order."""
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    for path in _files(purelib, lambda p: p.name == "METADATA" or p.suffix in _DOC_SUFFIXES):
+        if text := _read(path):
+            yield text
+    for path in _files(purelib, lambda p: p.suffix == ".py"):
+        yield from _docstrings(path)
+    for path in _files(stdlib, lambda p: p.suffix == ".py" and "site-packages" not in p.parts):
+        yield from _docstrings(path)
+    for path in _files(Path("/usr/share/doc"), lambda p: "copyright" not in p.name):
+        if text := _read(path):
+            yield text
+    for path in _files(Path("/usr/share/man"), lambda p: p.suffix == ".gz"):
+        if text := _read(path):
+            yield _TROFF_ESCAPE.sub("", _TROFF_LINE.sub("", text))
+
+
+def _prose(text: str) -> bool:
+    letters = sum(c.isalpha() or c == " " for c in text)
+    return letters > 0.88 * len(text)
+
+
+def passages_of(docs: Iterable[str]) -> Iterator[str]:
+    """Passage-sized prose: whole sentences of one paragraph, packed to PASSAGE_WORDS words."""
+    low, high = PASSAGE_WORDS
+    for doc in docs:
+        for paragraph in _PARAGRAPH.split(doc):
+            words: list[str] = []
+            for sentence in _SENTENCE.split(" ".join(paragraph.split())):
+                words += sentence.split()
+                if len(words) >= low:
+                    chunk = " ".join(words[:high])
+                    if _prose(chunk):
+                        yield chunk
+                    words = []
+
+
+def corpus(limit: int) -> list[str]:
+    """Up to `limit` distinct passages, shuffled with a fixed seed."""
     seen: dict[str, None] = {}
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        for sentence in _SENTENCE.split(" ".join(text.split())):
-            # Prose only: long enough to mean something, mostly letters (not tables or code).
-            letters = sum(c.isalpha() or c == " " for c in sentence)
-            if 40 <= len(sentence) <= 400 and letters > 0.85 * len(sentence):
-                seen.setdefault(sentence, None)
-                if len(seen) >= limit:
-                    return list(seen)
-    return list(seen)
+    keys: set[str] = set()
+    for passage in passages_of(documents()):
+        key = " ".join(passage.lower().split())
+        if key not in keys:
+            keys.add(key)
+            seen[passage] = None
+    texts = list(seen)
+    order = np.random.default_rng(0).permutation(len(texts))
+    return [texts[i] for i in order[:limit]]
+
+
+def query_text(passage: str) -> str:
+    return " ".join(_SENTENCE.split(passage)[0].split()[:QUERY_WORDS])
 
 
 def make_embedder() -> tuple[object, str]:
@@ -79,20 +173,28 @@ def make_embedder() -> tuple[object, str]:
         return HashEmbedder(), "hash (MiniLM not available)"
 
 
-def derived_vectors(base: np.ndarray, start: int, count: int) -> np.ndarray:
-    """Vectors start..start+count: the base set itself first, then noisy copies (deterministic)."""
+def derived(
+    base: np.ndarray, texts: list[str], start: int, count: int
+) -> tuple[np.ndarray, list[str]]:
+    """Passages start..start+count: the real ones first, then derived ones (deterministic)."""
     out = np.empty((count, base.shape[1]), np.float32)
     real = max(0, min(count, len(base) - start))
     out[:real] = base[start : start + real]
-    derived = np.arange(start, start + count) >= len(base)
-    if derived.any():
+    out_texts = texts[start : start + real]
+    fake = count - real
+    if fake:
         rng = np.random.default_rng(start)
-        picks = rng.integers(0, len(base), derived.sum())
-        noise = rng.standard_normal((derived.sum(), base.shape[1])).astype(np.float32)
+        a = rng.integers(0, len(base), fake)
+        b = rng.integers(0, len(base), fake)
+        w = rng.uniform(0, MIX, (fake, 1)).astype(np.float32)
+        noise = rng.standard_normal((fake, base.shape[1])).astype(np.float32)
         noise *= NOISE / np.linalg.norm(noise, axis=1, keepdims=True)
-        v = base[picks] + noise
-        out[derived] = v / np.linalg.norm(v, axis=1, keepdims=True)
-    return out
+        v = base[a] + w * base[b] + noise
+        out[real:] = v / np.linalg.norm(v, axis=1, keepdims=True)
+        for i, j in zip(a, b, strict=True):
+            head, tail = texts[i].split(), texts[j].split()
+            out_texts.append(" ".join(head[: len(head) * 2 // 3] + tail[len(tail) * 2 // 3 :]))
+    return out, out_texts
 
 
 def _batches(n: int) -> Iterator[tuple[int, int]]:
@@ -113,6 +215,32 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+def _exact_top10(queries: np.ndarray, base: np.ndarray, texts: list[str], n: int) -> np.ndarray:
+    """Exact top 10 positions per query, streamed in batches so no full matrix is ever held."""
+    best_scores = np.full((len(queries), 10), -np.inf, np.float32)
+    best_keys = np.zeros((len(queries), 10), np.int64)
+    for start, count in _batches(n):
+        sims = queries @ derived(base, texts, start, count)[0].T
+        keys = np.broadcast_to(np.arange(start, start + count), sims.shape)
+        all_scores = np.concatenate([best_scores, sims], axis=1)
+        all_keys = np.concatenate([best_keys, keys], axis=1)
+        top = np.argsort(-all_scores, axis=1, kind="stable")[:, :10]
+        best_scores = np.take_along_axis(all_scores, top, axis=1)
+        best_keys = np.take_along_axis(all_keys, top, axis=1)
+    return best_keys
+
+
+def _vector_pass(store: SQLiteStore, agent_id: str, queries: np.ndarray, exact: np.ndarray) -> dict:
+    times, hits = [], 0
+    for qi, query in enumerate(queries):
+        began = time.perf_counter()
+        found = store.search_passages(agent_id, query, 10)
+        times.append(time.perf_counter() - began)
+        positions = {int(p.id.removeprefix("passage-")) for p, _ in found}
+        hits += len(positions & set(exact[qi].tolist()))
+    return {**_percentiles(times), "recall_at_10": round(hits / (10 * len(queries)), 4)}
+
+
 def run_size(n: int, cache: Path, workdir: Path) -> dict:
     """Insert n passages, build the index, and measure searches; in the calling process."""
     data = np.load(cache / "base.npz", allow_pickle=False)
@@ -124,14 +252,10 @@ def run_size(n: int, cache: Path, workdir: Path) -> dict:
 
     insert_s = 0.0
     for start, count in _batches(n):
-        vectors = derived_vectors(base, start, count)
+        vectors, batch_texts = derived(base, texts["base"], start, count)
         passages = [
-            Passage(
-                id=f"passage-{start + i}",
-                text=texts["base"][(start + i) % len(texts["base"])],
-                embedding=vectors[i].tolist(),
-            )
-            for i in range(count)
+            Passage(id=f"passage-{start + i}", text=text, embedding=vectors[i].tolist())
+            for i, text in enumerate(batch_texts)
         ]
         began = time.perf_counter()
         store.insert_passages(agent.id, passages)
@@ -140,26 +264,21 @@ def run_size(n: int, cache: Path, workdir: Path) -> dict:
     began = time.perf_counter()
     store.flush_index()
     build_s = time.perf_counter() - began
+    exact = _exact_top10(queries, base, texts["base"], n)
 
-    # Exact top 10 per query, streamed in batches so no full matrix is ever held.
-    best_scores = np.full((len(queries), 10), -np.inf, np.float32)
-    best_keys = np.zeros((len(queries), 10), np.int64)
-    for start, count in _batches(n):
-        sims = queries @ derived_vectors(base, start, count).T
-        keys = np.broadcast_to(np.arange(start, start + count), sims.shape)
-        all_scores = np.concatenate([best_scores, sims], axis=1)
-        all_keys = np.concatenate([best_keys, keys], axis=1)
-        top = np.argsort(-all_scores, axis=1, kind="stable")[:, :10]
-        best_scores = np.take_along_axis(all_scores, top, axis=1)
-        best_keys = np.take_along_axis(all_keys, top, axis=1)
+    # Warm the page cache and the memory-mapped graph once, as a running agent would be.
+    for query, text in zip(queries[:20], texts["queries"][:20], strict=True):
+        store.search_archival(agent.id, text, query, 10)
+    index = store.indexes.owner_index(("agent_id", agent.id)).index
+    sweep = {}
+    for ef in EXPANSION_SWEEP:
+        index.expansion_search = ef
+        sweep[str(ef)] = _vector_pass(store, agent.id, queries, exact)
+    index.expansion_search = DEFAULT_EXPANSION_SEARCH
+    vector = _vector_pass(store, agent.id, queries, exact)
 
-    vector_times, hybrid_times, hits = [], [], 0
-    for qi, (query, text) in enumerate(zip(queries, texts["queries"], strict=True)):
-        began = time.perf_counter()
-        found = store.search_passages(agent.id, query, 10)
-        vector_times.append(time.perf_counter() - began)
-        positions = {int(p.id.removeprefix("passage-")) for p, _ in found}
-        hits += len(positions & set(best_keys[qi].tolist()))
+    hybrid_times = []
+    for query, text in zip(queries, texts["queries"], strict=True):
         began = time.perf_counter()
         store.search_archival(agent.id, text, query, 10)
         hybrid_times.append(time.perf_counter() - began)
@@ -168,21 +287,32 @@ def run_size(n: int, cache: Path, workdir: Path) -> dict:
         "n": n,
         "insert_per_s": round(n / insert_s),
         "index_build_per_s": round(n / build_s) if build_s else None,
-        "vector_search": _percentiles(vector_times),
+        "vector_search": {k: vector[k] for k in ("p50_ms", "p95_ms")},
+        "recall_at_10": vector["recall_at_10"],
         "hybrid_search": _percentiles(hybrid_times),
-        "recall_at_10": round(hits / (10 * len(queries)), 4),
+        "expansion_search_sweep": sweep,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "disk_bytes": _disk_bytes(workdir / f"bench-{n}.db"),
     }
 
 
 def prepare(cache: Path, base_size: int) -> dict:
-    """Embed the base sentences and the queries once; later sizes reuse them from `cache`."""
-    sentences = corpus_sentences(base_size + QUERIES)
-    if len(sentences) < QUERIES * 2:
-        raise SystemExit("Too little documentation text is installed to build a benchmark corpus.")
-    query_texts, base_texts = sentences[:QUERIES], sentences[QUERIES:]
+    """Embed the real passages and the queries, unless `cache` holds them for this size.
+
+    A cache is reused as it is (building the corpus takes minutes); delete it after
+    installing or removing packages to benchmark the new corpus.
+    """
     embedder, name = make_embedder()
+    meta_path = cache / "meta.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta["key"] == [name, base_size]:
+            return meta["common"]
+    passages = corpus(base_size + QUERIES)
+    if len(passages) < QUERIES * 2:
+        raise SystemExit("Too little documentation text is installed to build a benchmark corpus.")
+    query_texts = [query_text(p) for p in passages[:QUERIES]]
+    base_texts = passages[QUERIES:]
     embedder.embed(query_texts[:8])  # first use may build and load the model: not embedding time
     began = time.perf_counter()
     base = embedder.embed(base_texts)
@@ -190,18 +320,24 @@ def prepare(cache: Path, base_size: int) -> dict:
     queries = embedder.embed(query_texts)
     np.savez(cache / "base.npz", base=base, queries=queries)
     (cache / "texts.json").write_text(json.dumps({"base": base_texts, "queries": query_texts}))
-    return {
+    words = [len(t.split()) for t in base_texts]
+    common = {
         "embedder": name,
         "embed_per_s": round(len(base_texts) / embed_s, 1),
+        "embed_load_avg": round(os.getloadavg()[0], 2),
         "real_vectors": len(base_texts),
-        "corpus": "sentences from installed Python packages' documentation",
-        "derived_vectors": f"beyond {len(base_texts)}: a random real vector + Gaussian noise "
-        f"of norm {NOISE}, renormalised",
+        "passage_words_mean": round(float(np.mean(words)), 1),
+        "corpus": "passages from installed packages' docs and docstrings, Python stdlib "
+        "docstrings, /usr/share/doc and man pages; deduplicated, shuffled",
+        "queries": f"{QUERIES} held-out passages' first sentences (not in the store)",
+        "derived_vectors": f"beyond {len(base_texts)}: normalised a + U(0,{MIX})*b + noise of "
+        f"norm {NOISE} for random real a, b; text splices a's head with b's tail",
     }
+    meta_path.write_text(json.dumps({"key": [name, base_size], "common": common}))
+    return common
 
 
-def run(sizes: list[int], base_size: int, workdir: Path) -> Iterator[dict]:
-    cache = workdir / "cache"
+def run(sizes: list[int], base_size: int, workdir: Path, cache: Path) -> Iterator[dict]:
     cache.mkdir(parents=True, exist_ok=True)
     common = prepare(cache, base_size)
     for n in sizes:
@@ -214,12 +350,15 @@ def run(sizes: list[int], base_size: int, workdir: Path) -> Iterator[dict]:
                 str(n),
                 "--workdir",
                 str(workdir),
+                "--cache",
+                str(cache),
             ],
             capture_output=True,
             text=True,
             check=True,
         )
-        yield {**json.loads(child.stdout.strip().splitlines()[-1]), **common}
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        yield {**result, "load_avg_1m": round(os.getloadavg()[0], 2), **common}
         for path in workdir.glob(f"bench-{n}.db*"):
             if path.is_dir():
                 for f in path.iterdir():
@@ -234,19 +373,23 @@ def main(argv: list[str] | None = None) -> int:
         prog="memgpt bench archival", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--n", default="10000,100000,1000000", help="comma-separated sizes")
-    parser.add_argument("--base", type=int, default=20_000, help="real sentences to embed")
+    parser.add_argument("--base", type=int, default=30_000, help="real passages to embed")
     parser.add_argument(
         "--workdir", default=None, help="where the databases go (default: a temp dir)"
+    )
+    parser.add_argument(
+        "--cache", default=None, help="where embeddings are kept between runs (default: workdir)"
     )
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
         workdir = Path(args.workdir)
-        print(json.dumps(run_size(args.child, workdir / "cache", workdir)))
+        print(json.dumps(run_size(args.child, Path(args.cache), workdir)))
         return 0
     sizes = [int(s.replace("_", "")) for s in args.n.split(",") if s.strip()]
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        for result in run(sizes, args.base, Path(tmp)):
+        cache = Path(args.cache) if args.cache else Path(tmp) / "cache"
+        for result in run(sizes, args.base, Path(tmp), cache):
             print(json.dumps(result), flush=True)
     return 0
 

@@ -74,7 +74,9 @@ class OpenAIChat:
                     detail=_detail(e),
                 )
             ) from e
-        except openai.APIError as e:  # e.g. a body that is not a chat completion
+        except (openai.APIError, ValueError) as e:
+            # e.g. a body that is not a chat completion, or not JSON at all (the SDK's decoder
+            # raises JSONDecodeError or UnicodeDecodeError, both ValueErrors, for garbled bytes)
             raise LLMError(f"The server at {self.base_url} sent an unusable answer ({e}).") from e
         return _reply(response)
 

@@ -13,6 +13,17 @@ from memgpt.schemas import AgentState, EmbeddingConfig, Passage
 from memgpt.store.base import ArchivalFilter, ArchivalHit, Source, Store
 
 
+def make_passage(
+    embedder: Embedder, text: str, source: str | None = None, tags: list[str] | None = None
+) -> Passage:
+    """A passage with its embedding, not yet stored."""
+    if not text.strip():
+        raise SearchError("content is empty; write the text to remember.")
+    return Passage(
+        text=text, embedding=embedder.embed([text])[0].tolist(), source=source, tags=tags or []
+    )
+
+
 def insert(
     store: Store,
     embedder: Embedder,
@@ -21,11 +32,7 @@ def insert(
     source: str | None = None,
     tags: list[str] | None = None,
 ) -> Passage:
-    if not text.strip():
-        raise SearchError("content is empty; write the text to remember.")
-    passage = Passage(
-        text=text, embedding=embedder.embed([text])[0].tolist(), source=source, tags=tags or []
-    )
+    passage = make_passage(embedder, text, source, tags)
     store.insert_passages(agent_id, [passage])
     return passage
 

@@ -31,6 +31,9 @@ from memgpt.store.indexes import IndexSet, Owner
 CANDIDATE_DEPTH = 100  # candidates each ranking contributes to fusion (and the result count cap)
 EXACT_LIMIT = 20_000  # a filtered subset this small is searched exactly instead of by over-fetching
 MAX_OVERFETCH = 4096  # the most ANN candidates fetched to satisfy a filter
+# The most postings one keyword query may make BM25 score (see `_bounded_match`): BM25 does
+# work per matching passage, so capping the matches caps the text side's latency at any size.
+FTS_MATCH_BUDGET = 20_000
 _SQL_PARAMS = 500  # pks per IN (...) list, well under SQLite's variable limit
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -104,12 +107,6 @@ def _ts(value: datetime) -> str:
 
 def _parse_ts(text: str) -> datetime:
     return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
-
-
-def archival_fts_query(text: str) -> str | None:
-    """Any of the query's words, each quoted (so FTS syntax in a query is plain text)."""
-    words = [w for w in _WORD.findall(text) if w.lower() not in _STOPWORDS]
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words)) if words else None
 
 
 def _chunks(items: list, size: int = _SQL_PARAMS) -> Iterator[list]:
@@ -195,6 +192,29 @@ class ArchivalMixin:
         rows = self._execute(
             f"{self._select} WHERE p.agent_id = ? ORDER BY p.pk LIMIT ? OFFSET ?",
             (agent_id, limit, offset),
+        )
+        return [self._passage(r) for r in rows]
+
+    def passages_page(
+        self,
+        agent_id: str,
+        *,
+        after_id: str | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Passage]:
+        """The agent's own passages by pk, after the passage `after_id` (read by the
+        (agent_id, pk) index: a page costs the same at any archive size)."""
+        where, params = "p.agent_id = ?", [agent_id]
+        if after_id is not None:
+            # An id that is not the agent's gives NULL, which compares false: an empty page.
+            where += f" AND p.pk {'<' if newest_first else '>'} (SELECT pk FROM passages"
+            where += " WHERE agent_id = ? AND id = ?)"
+            params += [agent_id, after_id]
+        rows = self._execute(
+            f"{self._select} WHERE {where} ORDER BY p.pk {'DESC' if newest_first else 'ASC'}"
+            " LIMIT ?",
+            (*params, limit),
         )
         return [self._passage(r) for r in rows]
 
@@ -297,20 +317,76 @@ class ArchivalMixin:
             params.append(_ts(filters.end))
         return owners, " AND ".join(clauses), params
 
+    def _document_frequency(self, match: str, cap: int) -> int:
+        """How many passages `match` (an FTS5 query) finds, counted only up to `cap`."""
+        return self._execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
+            (match, cap),
+        ).fetchone()[0]
+
+    def _bounded_match(self, query: str) -> str | None:
+        """An FTS5 query for `query` whose matches BM25 can score in bounded time.
+
+        BM25 scores every passage an OR-query matches, and a word that appears in a
+        large share of passages (a corpus's own stopwords: "file", "function" in code
+        docs) matches hundreds of thousands of them at a million passages while
+        adding almost nothing to the ranking (its IDF is near zero). So words are
+        taken rarest first while their postings add up to at most `FTS_MATCH_BUDGET`;
+        words past the budget are dropped. If even the rarest word is over budget,
+        the query needs all its words (AND), which is far narrower than any one of
+        them; if that still matches more than the budget, there is no keyword signal
+        worth its cost and the vector side ranks alone.
+        """
+        words = [w for w in _WORD.findall(query) if w.lower() not in _STOPWORDS]
+        terms = list(dict.fromkeys(w.lower() for w in words))
+        if not terms:
+            return None
+        df = {t: self._document_frequency(f'"{t}"', FTS_MATCH_BUDGET + 1) for t in terms}
+        kept, total = [], 0
+        for term in sorted(terms, key=lambda t: df[t]):
+            if df[term] == 0:
+                continue
+            if total + df[term] > FTS_MATCH_BUDGET:
+                break
+            kept.append(term)
+            total += df[term]
+        if kept:
+            return " OR ".join(f'"{t}"' for t in kept)
+        if 0 in df.values():
+            return None  # some word is in no passage, so no passage holds all of them
+        every = " AND ".join(f'"{t}"' for t in terms)
+        if (
+            len(terms) == 1
+            or self._document_frequency(every, FTS_MATCH_BUDGET + 1) > FTS_MATCH_BUDGET
+        ):
+            return None
+        return every
+
     def _text_ranking(
         self, query: str, where: str, params: list, depth: int
     ) -> list[tuple[int, float]]:
-        match = archival_fts_query(query)
+        """BM25's best `depth` passages in scope, from FTS5's own top-k (`ORDER BY rank LIMIT`).
+
+        The top-k query runs inside FTS5, without a join, so SQLite does not visit a
+        `passages` row per match; the scope is applied to the top rows afterwards,
+        fetching deeper when the filters drop too many.
+        """
+        match = self._bounded_match(query)
         if match is None:
             return []
-        rows = self._execute(
-            "SELECT p.pk, bm25(passages_fts) AS rank FROM passages_fts"
-            " JOIN passages p ON p.pk = passages_fts.rowid"
-            f" WHERE passages_fts MATCH ? AND {where} ORDER BY rank, p.pk LIMIT ?",
-            (match, *params, depth),
-        )
-        # FTS5's bm25() is negative, lower is better; flip it so higher is better like similarity.
-        return [(r["pk"], -r["rank"]) for r in rows]
+        k = depth
+        while True:
+            rows = self._execute(
+                "SELECT rowid, rank FROM passages_fts WHERE passages_fts MATCH ?"
+                " ORDER BY rank LIMIT ?",
+                (match, k),
+            ).fetchall()
+            kept = self._kept([r[0] for r in rows], where, params)
+            # FTS5's bm25() is negative, lower is better; flip it so higher is better.
+            hits = [(r[0], -r[1]) for r in rows if r[0] in kept]
+            if len(hits) >= depth or len(rows) < k:
+                return hits[:depth]
+            k *= 4
 
     def _kept(self, pks: list[int], where: str, params: list) -> set[int]:
         # CROSS JOIN makes SQLite walk the candidates and look each pk up, instead of

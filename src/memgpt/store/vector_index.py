@@ -73,6 +73,18 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self._index)
 
+    @property
+    def expansion_search(self) -> int:
+        return int(self._params["expansion_search"])
+
+    @expansion_search.setter
+    def expansion_search(self, value: int) -> None:
+        """Candidates kept while walking the graph: more is higher recall and slower search."""
+        if value < 1:
+            raise ValueError("expansion_search must be at least 1.")
+        self._params["expansion_search"] = value
+        self._index.expansion_search = value
+
     def load(self) -> None:
         """(Re)read the saved file, replacing what is in memory."""
         meta = Index.metadata(str(self.path))

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from memgpt.embeddings.base import Embedder
 from memgpt.memory import archival, recall, working
-from memgpt.schemas import AgentState, BlockEdit, utcnow
+from memgpt.schemas import AgentState, BlockEdit, Passage, utcnow
 from memgpt.store.base import Store
 from memgpt.tools.schema import Function, function_from_callable
 
@@ -25,6 +25,9 @@ class FunctionContext:
     store: Store
     embedder: Embedder
     edits: list[BlockEdit] = field(default_factory=list)
+    # Passages saved by the step, stored when it commits: a step killed before its commit
+    # must leave no passage behind, or the redone step would save it twice.
+    passages: list[Passage] = field(default_factory=list)
 
 
 def send_message(ctx: FunctionContext, message: str) -> None:
@@ -84,7 +87,7 @@ def archival_memory_insert(ctx: FunctionContext, content: str) -> None:
     Args:
         content: The passage to save; make it self-contained.
     """
-    archival.insert(ctx.store, ctx.embedder, ctx.state.id, content)
+    ctx.passages.append(archival.make_passage(ctx.embedder, content))
 
 
 def archival_memory_search(ctx: FunctionContext, query: str, page: int = 0) -> str:

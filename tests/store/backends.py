@@ -1,0 +1,81 @@
+"""The store backends tests run against, and a throwaway PostgreSQL with pgvector: pgserver (PostgreSQL 16 + pgvector from
+PyPI), started once per test process in a temp dir and deleted at exit. Each store gets a
+schema of its own, so tests never see each other's rows.
+
+Without pgserver or psycopg the PostgreSQL variants are skipped, unless MEMGPT_TEST_PG=1
+(set in CI) makes their absence a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import uuid
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from memgpt.store.base import Store
+from memgpt.store.sqlite import SQLiteStore
+
+REQUIRED = os.environ.get("MEMGPT_TEST_PG") == "1"
+
+
+@functools.cache
+def _server_uri() -> str | None:
+    try:
+        import pgserver
+        import psycopg
+    except ImportError:
+        return None
+    # As root, pgserver runs the database as a system user `pgserver` it creates.
+    with warnings.catch_warnings():  # platformdirs: no XDG_RUNTIME_DIR under CI's root
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(tempfile.mkdtemp(prefix="memgpt-pg-"), cleanup_mode="delete")
+        uri = server.get_uri()
+    with psycopg.connect(uri, autocommit=True) as conn:
+        # One extension per database, in `public`, which every test schema's path includes.
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    return uri
+
+
+def server_uri() -> str:
+    """The test server's URI, or skip (fail when MEMGPT_TEST_PG=1) when it cannot run."""
+    uri = _server_uri()
+    if uri is None:
+        message = (
+            "PostgreSQL tests need `pip install pgserver 'psycopg[binary]' psycopg_pool pgvector`"
+        )
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    return uri
+
+
+def fresh_uri() -> str:
+    """A connection string whose tables live in a new, empty schema."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    base = server_uri()
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return make_conninfo(base, options=f"-c search_path={schema},public")
+
+
+# Test parameters: SQLite first (the fast default; `-m "not postgres"` runs it alone).
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def store_opener(backend: str, tmp_path: Path) -> Callable[[], Store]:
+    """A function opening one new database of `backend` (again on each call, to reopen it)."""
+    if backend == "sqlite":
+        return lambda: SQLiteStore(tmp_path / "memgpt.db")
+    from memgpt.store.postgres import PostgresStore
+
+    uri = fresh_uri()
+    return lambda: PostgresStore(uri)
