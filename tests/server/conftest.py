@@ -14,6 +14,7 @@ import uvicorn
 
 from memgpt.server.app import create_app
 from memgpt.server.settings import ServerSettings
+from tests.store.backends import BACKENDS, store_opener
 
 POLICY = "scripted/tests.server.policies:agent"
 
@@ -32,13 +33,15 @@ class Server:
     app: object
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request, tmp_path_factory):
+    """The same server on each store backend: every server test runs on SQLite and PostgreSQL."""
     db = tmp_path_factory.mktemp("server") / "memgpt.db"
     settings = ServerSettings(
         port=free_port(), database=db, allow_anonymous=True, model=POLICY, embedding="hash"
     )
-    app = create_app(settings)
+    store = None if request.param == "sqlite" else store_opener(request.param, db.parent)()
+    app = create_app(settings, store=store)
     accounts = app.state.accounts
     keys = []
     for name in ("a", "b"):

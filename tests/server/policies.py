@@ -4,7 +4,7 @@ Commands in the user's message pick the function call, so tests drive every mess
 type through the real loop: plain text is echoed with send_message; "remember X"
 edits core memory, "archive X" saves a passage, "search X" searches archival memory,
 "use TOOL ARG" calls a tool (each with a
-heartbeat, then a reply quoting the result); "slow X" takes 0.3 s before replying.
+heartbeat, then a reply quoting the result); "slow X" takes SLOW_S seconds before replying.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import time
 
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMReply
 from memgpt.llm.scripted import call
+
+SLOW_S = 0.5  # long enough that overlap, or its absence, shows above scheduling noise
 
 
 def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
@@ -44,7 +46,7 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
         name, _, arg = rest.partition(" ")
         return call(name, f"Calling {name}.", sides=int(arg), request_heartbeat=True)
     if command == "slow":
-        time.sleep(0.3)
+        time.sleep(SLOW_S)
     return call("send_message", f"The user said {text!r}.", message=f"echo: {text}")
 
 

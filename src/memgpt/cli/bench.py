@@ -26,7 +26,8 @@ BENCHMARKS = {
 
 @click.command(
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    epilog="\n".join(f"{name}: {about}" for name, (_, about) in BENCHMARKS.items()),
+    # "\b" keeps click from rewrapping the list into one paragraph
+    epilog="\b\n" + "\n".join(f"{name}: {about}" for name, (_, about) in BENCHMARKS.items()),
 )
 @click.argument("name", type=click.Choice(sorted(BENCHMARKS)))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from memgpt import config
 from memgpt.server.settings import DEFAULT_PORT, ServerSettings
 
 
@@ -27,7 +26,7 @@ def serve(
     settings = ServerSettings(
         host=host,
         port=port,
-        database=Path(database) if database else config.database_path(),
+        database=Path(database) if database else None,
         allow_anonymous=allow_anonymous,
         model=model,
         embedding=embedding,
@@ -43,10 +42,10 @@ def create_key(
 ) -> tuple[str, str, str]:
     """A new organization, a user in it and an API key for the user: (org id, user id, key).
     The key is shown once; only its hash is stored."""
+    from memgpt.client import open_store
     from memgpt.store.accounts import accounts_for
-    from memgpt.store.sqlite import SQLiteStore
 
-    store = SQLiteStore(Path(database) if database else config.database_path())
+    store = open_store(database)
     try:
         accounts = accounts_for(store)
         with store.transaction():

@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 from pgvector.psycopg import register_vector
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
@@ -106,6 +106,16 @@ class PostgresStore(PostgresArchivalMixin):
         with self._connection() as conn:
             cursor = conn.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
+
+    def _execute(self, sql: Any, params: tuple | list | dict = ()) -> psycopg.Cursor[tuple]:
+        """The statement's cursor with rows as value tuples, as SQLite's `_execute` gives
+        (what tests that read a table directly rely on: tuple(row) is its values, where a
+        dict row would give its column names). The result is held by the cursor, so it
+        can be fetched after the connection goes back to the pool."""
+        with self._connection() as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            cursor.execute(sql, params)
+            return cursor
 
     def _one(self, sql: Any, params: tuple | list | dict = ()) -> Row | None:
         rows = self._query(sql, params)
@@ -372,6 +382,34 @@ class PostgresStore(PostgresArchivalMixin):
             (agent_id, before_seq if before_seq is not None else 2**62, limit),
         )
         return [self._message(r) for r in reversed(rows)]
+
+    def message_seq(self, agent_id: str, message_id: str) -> int | None:
+        row = self._one(
+            "SELECT seq FROM messages WHERE agent_id = %s AND id = %s", (agent_id, message_id)
+        )
+        return row["seq"] if row else None
+
+    def messages_page(
+        self,
+        agent_id: str,
+        *,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Message]:
+        """Keyed paging through the (agent_id, seq) unique index, as on SQLite."""
+        rows = self._query(
+            f"SELECT {self._columns} FROM messages WHERE agent_id = %s AND seq > %s AND seq < %s"
+            f" ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT %s",
+            (
+                agent_id,
+                after_seq if after_seq is not None else -1,
+                before_seq if before_seq is not None else 2**62,
+                limit,
+            ),
+        )
+        return [self._message(r) for r in rows]
 
     def search_messages(
         self, agent_id: str, query: str, limit: int, offset: int = 0

@@ -11,7 +11,16 @@ import uuid
 from psycopg.types.json import Jsonb
 
 from memgpt.schemas import utcnow
-from memgpt.store.accounts import KEY_PREFIX, AgentOwner, Organization, User, UserTool, _sha256
+from memgpt.store.accounts import (
+    KEY_PREFIX,
+    AgentOwner,
+    Organization,
+    SourceOwner,
+    UploadedFile,
+    User,
+    UserTool,
+    _sha256,
+)
 from memgpt.store.base import StoreError
 from memgpt.store.postgres import PostgresStore, Row, utc
 
@@ -172,3 +181,64 @@ class PostgresAccounts:
             " DO UPDATE SET response = excluded.response, created_at = excluded.created_at",
             (agent_id, key, response, utcnow()),
         )
+
+    # document sources
+
+    def set_source_owner(self, owner: SourceOwner) -> None:
+        self.store._run(
+            "INSERT INTO source_owners (source_id, organization_id, user_id, name)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (source_id) DO UPDATE SET name = excluded.name",
+            (owner.source_id, owner.organization_id, owner.user_id, owner.name),
+        )
+
+    def source_owner(self, source_id: str) -> SourceOwner | None:
+        row = self.store._one("SELECT * FROM source_owners WHERE source_id = %s", (source_id,))
+        return SourceOwner(**row) if row else None
+
+    def owned_sources(self, organization_id: str) -> list[SourceOwner]:
+        rows = self.store._query(
+            "SELECT o.* FROM source_owners o JOIN sources s ON s.id = o.source_id"
+            " WHERE o.organization_id = %s ORDER BY s.created_at, s.id",
+            (organization_id,),
+        )
+        return [SourceOwner(**r) for r in rows]
+
+    def save_uploaded_file(self, file: UploadedFile) -> None:
+        self.store._run(
+            "INSERT INTO uploaded_files (id, source_id, file_name, file_type, file_size, status,"
+            " error, chunks, created_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error,"
+            " chunks = excluded.chunks, updated_at = excluded.updated_at",
+            (
+                file.id,
+                file.source_id,
+                file.file_name,
+                file.file_type,
+                file.file_size,
+                file.status,
+                file.error,
+                file.chunks,
+                file.created_at,
+                file.updated_at,
+            ),
+        )
+
+    @staticmethod
+    def _uploaded_file(row: Row) -> UploadedFile:
+        return UploadedFile(
+            **{**row, "created_at": utc(row["created_at"]), "updated_at": utc(row["updated_at"])}
+        )
+
+    def uploaded_file(self, source_id: str, file_id: str) -> UploadedFile | None:
+        row = self.store._one(
+            "SELECT * FROM uploaded_files WHERE source_id = %s AND id = %s", (source_id, file_id)
+        )
+        return self._uploaded_file(row) if row else None
+
+    def uploaded_files(self, source_id: str) -> list[UploadedFile]:
+        rows = self.store._query(
+            "SELECT * FROM uploaded_files WHERE source_id = %s ORDER BY created_at, id",
+            (source_id,),
+        )
+        return [self._uploaded_file(r) for r in rows]

@@ -166,6 +166,29 @@ class PostgresArchivalMixin:
         )
         return [self._passage(r) for r in rows]
 
+    def passages_page(
+        self,
+        agent_id: str,
+        *,
+        after_id: str | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Passage]:
+        """The agent's own passages by pk, after the passage `after_id` (read by the
+        (agent_id, pk) index: a page costs the same at any archive size)."""
+        where, params = "p.agent_id = %s", [agent_id]
+        if after_id is not None:
+            # An id that is not the agent's gives NULL, which compares false: an empty page.
+            where += f" AND p.pk {'<' if newest_first else '>'} (SELECT pk FROM passages"
+            where += " WHERE agent_id = %s AND id = %s)"
+            params += [agent_id, after_id]
+        rows = self._query(
+            f"{self._select} WHERE {where} ORDER BY p.pk {'DESC' if newest_first else 'ASC'}"
+            " LIMIT %s",
+            (*params, limit),
+        )
+        return [self._passage(r) for r in rows]
+
     def delete_passage(self, agent_id: str, passage_id: str) -> bool:
         """Delete one of the agent's own passages (a source's passages go with the source)."""
         return bool(

@@ -234,6 +234,32 @@ PG_MIGRATIONS: list[str] = [
         PRIMARY KEY (agent_id, key)
     );
     """,
+    # 3: server document sources (SQLite's last migration): the organization that owns
+    # each source and the name its users know it by (store names stay unique across
+    # organizations), and files uploaded over the API with the processing status that
+    # clients poll
+    """
+    CREATE TABLE source_owners (
+        source_id text PRIMARY KEY REFERENCES sources (id) ON DELETE CASCADE,
+        organization_id text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+        user_id text NOT NULL,
+        name text NOT NULL
+    );
+    CREATE INDEX source_owners_org ON source_owners (organization_id, name);
+    CREATE TABLE uploaded_files (
+        id text PRIMARY KEY,
+        source_id text NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+        file_name text NOT NULL,
+        file_type text,
+        file_size bigint NOT NULL,
+        status text NOT NULL,
+        error text,
+        chunks integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+    );
+    CREATE INDEX uploaded_files_source ON uploaded_files (source_id, created_at);
+    """,
 ]
 
 
