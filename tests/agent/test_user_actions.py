@@ -9,7 +9,7 @@ import json
 import pytest
 
 from memgpt.agent import events
-from memgpt.agent.agent import AgentActionError
+from memgpt.agent.actions import AgentActionError
 from memgpt.llm.scripted import ScriptedLLM, call
 from memgpt.schemas import EventType, StopReason
 

@@ -9,29 +9,27 @@ chains another step at once; otherwise the agent yields until the next event.
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from memgpt.agent import events
+from memgpt.agent.actions import ConversationActions
 from memgpt.agent.context import MainContext, compile_main_context, message_tokens, to_chat
 from memgpt.agent.summarizer import choose_cut, fit, summarize
 from memgpt.embeddings.base import Embedder
-from memgpt.errors import AgentNotFoundError, ContextTooSmallError, InputTooLargeError, MemGPTError
+from memgpt.errors import AgentNotFoundError, ContextTooSmallError, InputTooLargeError
 from memgpt.llm.base import ChatMessage, LLMClient, LLMError, LLMReply
 from memgpt.memory import archival, working
 from memgpt.memory.recall import SearchError
 from memgpt.memory.working import MemoryEditError
 from memgpt.schemas import (
     AgentState,
-    EventType,
     Message,
     Response,
     StopReason,
     ToolCall,
-    new_id,
     utcnow,
 )
 from memgpt.store.base import Source, Store
@@ -60,7 +58,7 @@ class StepOutcome:
     follow_up: list[Message] = field(default_factory=list)
 
 
-class Agent:
+class Agent(ConversationActions):
     def __init__(
         self,
         state: AgentState,
@@ -125,15 +123,23 @@ class Agent:
                     reply = self.llm.chat(context.messages, self.schemas)
                 except (LLMError, ContextTooSmallError) as exc:
                     self._commit(pending, FunctionContext(self.state, self.store, self.embedder))
-                    stop = StopReason.LLM_ERROR if isinstance(exc, LLMError) else StopReason.CONTEXT_TOO_SMALL
-                    return Response(messages=produced + pending, stop_reason=stop, steps=step, error=str(exc))
+                    stop = (
+                        StopReason.LLM_ERROR
+                        if isinstance(exc, LLMError)
+                        else StopReason.CONTEXT_TOO_SMALL
+                    )
+                    return Response(
+                        messages=produced + pending, stop_reason=stop, steps=step, error=str(exc)
+                    )
                 outcome = self._run_step(pending, reply)
                 produced += outcome.messages
                 if on_step is not None:
                     on_step(outcome.messages)
                 failures = failures + 1 if outcome.failed else 0
                 if failures >= MAX_CONSECUTIVE_FAILURES:
-                    return Response(messages=produced, stop_reason=StopReason.INVALID_FUNCTION_CALL, steps=step)
+                    return Response(
+                        messages=produced, stop_reason=StopReason.INVALID_FUNCTION_CALL, steps=step
+                    )
                 pending = outcome.follow_up + self._memory_pressure_alert()
                 if not pending:
                     return Response(messages=produced, stop_reason=StopReason.END_TURN, steps=step)
@@ -143,7 +149,9 @@ class Agent:
 
     def _run_step(self, pending: list[Message], reply: LLMReply) -> StepOutcome:
         """Run the model's call and commit the step: event, call, result and edits, atomically."""
-        assistant = Message(role="assistant", text=(reply.content or "").strip(), tool_calls=reply.tool_calls)
+        assistant = Message(
+            role="assistant", text=(reply.content or "").strip(), tool_calls=reply.tool_calls
+        )
         ctx = FunctionContext(self.state, self.store, self.embedder)
         calls = reply.tool_calls
         if not calls:
@@ -189,7 +197,9 @@ class Agent:
             if self.llm.count_tokens(text) > limit:
                 note = f"\n[Result truncated to about {limit} tokens; ask for less, e.g. page by page.]"
                 text = fit(text, limit - self.llm.count_tokens(note), self.llm.count_tokens) + note
-        return Message(role="tool", text=events.function_result(ok, text), tool_call_id=call.id, name=call.name)
+        return Message(
+            role="tool", text=events.function_result(ok, text), tool_call_id=call.id, name=call.name
+        )
 
     def _commit(self, messages: list[Message], ctx: FunctionContext) -> None:
         with self.store.transaction():
@@ -309,151 +319,3 @@ class Agent:
     def sources(self) -> list[Source]:
         """The document sources attached to this agent."""
         return self.store.attached_sources(self.id)
-
-    # user actions on the conversation (the CLI's slash commands use these)
-
-    def pop(self, count: int = 1) -> list[Message]:
-        """Undo: take the last `count` messages out of main context, and return them.
-
-        The cut moves back to the event that began their step, so no function call is left
-        without its result. The messages stay in recall storage (invariant 3) and memory
-        edits they made stay applied (the block history records them).
-        """
-        if count < 1:
-            raise AgentActionError("Give a positive number of messages to pop.")
-        with self._exclusive():
-            self._reload()
-            cut = self._step_start(len(self.queue) - count)
-            removed = self.queue[cut:]
-            self._take_out(removed)
-            return removed
-
-    def retry(self, on_step: Callable[[list[Message]], None] | None = None) -> Response:
-        """Undo back to the last user message and send it again for a new answer."""
-        with self._exclusive():
-            self._reload()
-            index = self._last_index(lambda m: m.event == EventType.USER_MESSAGE)
-            if index is None:
-                raise AgentActionError("There is no user message in view to retry.")
-            text = self.queue[index].text
-            self._take_out(self.queue[index:])
-            return self.send(text, on_step)
-
-    def rethink(self, thoughts: str) -> Message:
-        """Replace the inner monologue of the agent's last step; return the amended message."""
-
-        def amend(message: Message) -> Message | None:
-            args = _call_arguments(message)
-            if message.text or args is None:
-                return message.model_copy(update={"text": thoughts})
-            return _with_arguments(message, {**args, "inner_thoughts": thoughts})
-
-        return self._amend_last(amend, "The agent has no step in view to rethink.")
-
-    def rewrite(self, text: str) -> Message:
-        """Replace the text of the last message the agent sent; return the amended message."""
-
-        def amend(message: Message) -> Message | None:
-            args = _call_arguments(message)
-            if message.tool_calls[:1] and message.tool_calls[0].name == "send_message" and args:
-                return _with_arguments(message, {**args, "message": text})
-            return None
-
-        return self._amend_last(amend, "The agent has sent no message in view to rewrite.")
-
-    def summarize_now(self) -> int:
-        """Evict the oldest ~half of the queue into the recursive summary now; return how
-        many messages left main context."""
-        with self._exclusive():
-            self._reload()
-            tokens = [self._tokens(m) for m in self.queue]
-            cut = choose_cut(self.queue, tokens, limit=len(self.queue))
-            if cut == 0:
-                raise AgentActionError("There is not enough conversation in view to summarize yet.")
-            self.evict(cut)
-            return cut
-
-    def memory_warning(self, on_step: Callable[[list[Message]], None] | None = None) -> Response:
-        """Send the memory-pressure alert now, as if the window were filling up."""
-        alert = events.MEMORY_PRESSURE.format(percent=round(100 * self.compile().fraction))
-        return self.process(events.system_alert(alert), on_step)
-
-    def set_llm(self, llm: LLMClient) -> None:
-        """Move this agent to another model (saved); its memory and history stay as they are."""
-        with self._exclusive():
-            self._reload()
-            self.state.llm = llm.config
-            self.store.save_agent(self.state)
-            self.llm = llm
-            self._count = functools.lru_cache(maxsize=256)(llm.count_tokens)
-            self._chats.clear()  # counted with the old model's tokenizer
-
-    def recover_from_interrupt(self) -> None:
-        """Make the agent usable after a KeyboardInterrupt cut a step short in this thread.
-
-        Closing this thread's store connection makes the database discard a transaction
-        the interrupt may have left open; state and queue are then read back as committed.
-        """
-        self.store.close()
-        self._reload()
-
-    def _step_start(self, index: int) -> int:
-        """The start of the step holding queue[index]: the nearest event at or before it."""
-        while index > 0 and self.queue[index].role != "user":
-            index -= 1
-        return max(index, 0)
-
-    def _last_index(self, predicate: Callable[[Message], bool]) -> int | None:
-        indices = range(len(self.queue) - 1, -1, -1)
-        return next((i for i in indices if predicate(self.queue[i])), None)
-
-    def _take_out(self, messages: list[Message]) -> None:
-        """Move `messages` (a tail of the queue) out of main context without summarizing."""
-        with self.store.transaction():
-            self.store.evict_messages(self.id, [m.id for m in messages])
-        del self.queue[len(self.queue) - len(messages) :]
-        for message in messages:
-            self._chats.pop(message.id, None)
-
-    def _amend_last(self, amend: Callable[[Message], Message | None], nothing: str) -> Message:
-        """Replace the newest assistant message `amend` accepts, keeping the queue's order:
-        the tail from it onward leaves main context and returns as copies (recall keeps both)."""
-        with self._exclusive():
-            self._reload()
-            for index in range(len(self.queue) - 1, -1, -1):
-                if self.queue[index].role == "assistant" and (new := amend(self.queue[index])):
-                    break
-            else:
-                raise AgentActionError(nothing)
-            tail = self.queue[index:]
-            copies = [_fresh_copy(m) for m in [new, *tail[1:]]]
-            with self.store.transaction():
-                self.store.evict_messages(self.id, [m.id for m in tail])
-                self.store.append_messages(self.id, copies)
-            self._reload()
-            return copies[0]
-
-
-class AgentActionError(MemGPTError):
-    """A user action on the conversation that cannot be done now (nothing to undo, ...)."""
-
-
-def _call_arguments(message: Message) -> dict | None:
-    """The first call's arguments as a dict, or None when there is no call or they do not parse."""
-    if not message.tool_calls:
-        return None
-    try:
-        args = json.loads(message.tool_calls[0].arguments)
-    except ValueError:
-        return None
-    return args if isinstance(args, dict) else None
-
-
-def _with_arguments(message: Message, args: dict) -> Message:
-    text = json.dumps(args, ensure_ascii=False)
-    first = message.tool_calls[0].model_copy(update={"arguments": text})
-    return message.model_copy(update={"tool_calls": [first, *message.tool_calls[1:]]})
-
-
-def _fresh_copy(message: Message) -> Message:
-    return message.model_copy(update={"id": new_id("message"), "seq": 0, "in_context": True})

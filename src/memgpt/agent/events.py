@@ -48,7 +48,10 @@ NO_FUNCTION_CALLED = (
 
 def pack(message: Message) -> str:
     """The content the model sees for an event."""
-    packet = {"type": str(message.event), "time": message.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")}
+    packet = {
+        "type": str(message.event),
+        "time": message.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
     packet["message" if message.event == EventType.USER_MESSAGE else "text"] = message.text
     return json.dumps(packet, ensure_ascii=False)
 

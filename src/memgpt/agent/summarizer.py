@@ -18,7 +18,9 @@ EVICT_FRACTION = 0.5
 LINE_CHARS = 2000  # one message's share of a summarizer prompt
 
 
-def choose_cut(queue: list[Message], tokens: list[int], limit: int, fraction: float = EVICT_FRACTION) -> int:
+def choose_cut(
+    queue: list[Message], tokens: list[int], limit: int, fraction: float = EVICT_FRACTION
+) -> int:
     """How many of the oldest messages to evict: about `fraction` of the queue's tokens,
     cut just before an event, and never past index `limit`. 0 means no valid cut."""
     target, running, goal = 0, 0, fraction * sum(tokens)
@@ -91,7 +93,10 @@ def summarize(llm: LLMClient, old_summary: str, evicted: list[Message], max_toke
 def _fold(llm: LLMClient, brief: str, summary: str, lines: list[str], max_tokens: int) -> str:
     prompt = "Current summary:\n" + (summary or "(none yet)") + "\n\nMessages leaving view:\n"
     reply = llm.chat(
-        [ChatMessage(role="system", content=brief), ChatMessage(role="user", content=prompt + "\n".join(lines))],
+        [
+            ChatMessage(role="system", content=brief),
+            ChatMessage(role="user", content=prompt + "\n".join(lines)),
+        ],
         [],
     )
     text = (reply.content or "").strip()
