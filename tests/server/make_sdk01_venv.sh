@@ -10,5 +10,6 @@ PYTHON="${PYTHON:-python3}"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/pip" install -q --upgrade pip
 # Not the `test` extra: it names the 1.x line of the SDK.
-"$VENV/bin/pip" install -q -e . 'pytest>=8' 'pytest-timeout>=2.3' 'hypothesis>=6.100' \
-    'letta-client==0.1.307'
+# PostgreSQL too: the server tests run on both store backends.
+"$VENV/bin/pip" install -q -e '.[postgres]' 'pytest>=8' 'pytest-timeout>=2.3' 'hypothesis>=6.100' \
+    'pgserver>=0.1.4' 'letta-client==0.1.307'
