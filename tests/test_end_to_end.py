@@ -18,14 +18,25 @@ def policy(messages, functions):
     if last.get("type") == "user_message":
         text = last["message"]
         if text == FACT:
-            return call("core_memory_append", "a family fact worth keeping", label="human",
-                        content="Sister: Ines, born in Porto, 1994", request_heartbeat=True)
+            return call(
+                "core_memory_append",
+                "a family fact worth keeping",
+                label="human",
+                content="Sister: Ines, born in Porto, 1994",
+                request_heartbeat=True,
+            )
         if text.startswith("Where was"):
-            return call("conversation_search", "look it up in recall", query="sister Ines born",
-                        request_heartbeat=True)
+            return call(
+                "conversation_search",
+                "look it up in recall",
+                query="sister Ines born",
+                request_heartbeat=True,
+            )
         return call("send_message", message="Noted.")
     if last.get("type") == "system_alert":
-        return call("archival_memory_insert", "save before eviction", content="User has a sister, Ines.")
+        return call(
+            "archival_memory_insert", "save before eviction", content="User has a sister, Ines."
+        )
     result = json.loads(messages[-2].content) if messages[-2].role == "tool" else {}
     if last.get("type") == "heartbeat" and result.get("message", "").startswith("Showing results"):
         hits = json.loads(result["message"].split("\n", 1)[1])

@@ -23,7 +23,11 @@ def test_a_turn_on_the_embedded_model_persists(tmp_path):
     client.store.save_agent(agent.state)
 
     response = agent.send("Hi! My name is Ana and I love hiking. Please remember that.")
-    assert response.stop_reason in (StopReason.END_TURN, StopReason.MAX_STEPS, StopReason.INVALID_FUNCTION_CALL)
+    assert response.stop_reason in (
+        StopReason.END_TURN,
+        StopReason.MAX_STEPS,
+        StopReason.INVALID_FUNCTION_CALL,
+    )
     assert 1 <= response.steps <= 3
     calls = [c for m in response.messages for c in m.tool_calls]
     # the grammar admits only real function names

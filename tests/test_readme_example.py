@@ -17,11 +17,34 @@ def model_policy(request):
     if not request.get("tools"):
         return {"content": "Ana introduced herself."}
     if last["role"] == "user" and json.loads(last["content"])["type"] == "user_message":
-        return {"tool_calls": [{"name": "core_memory_append", "arguments": json.dumps(
-            {"inner_thoughts": "Remember her name.", "label": "human",
-             "content": "Name: Ana. Loves hiking.", "request_heartbeat": True})}]}
-    return {"tool_calls": [{"name": "send_message", "arguments": json.dumps(
-        {"inner_thoughts": "Greet her.", "message": "Nice to meet you, Ana! Where do you hike?"})}]}
+        return {
+            "tool_calls": [
+                {
+                    "name": "core_memory_append",
+                    "arguments": json.dumps(
+                        {
+                            "inner_thoughts": "Remember her name.",
+                            "label": "human",
+                            "content": "Name: Ana. Loves hiking.",
+                            "request_heartbeat": True,
+                        }
+                    ),
+                }
+            ]
+        }
+    return {
+        "tool_calls": [
+            {
+                "name": "send_message",
+                "arguments": json.dumps(
+                    {
+                        "inner_thoughts": "Greet her.",
+                        "message": "Nice to meet you, Ana! Where do you hike?",
+                    }
+                ),
+            }
+        ]
+    }
 
 
 def test_readme_example_runs_against_an_openai_compatible_server(tmp_path, monkeypatch, capsys):

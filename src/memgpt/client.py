@@ -1,10 +1,10 @@
 """The Python API: create an agent, talk to it, look at its memory, reopen it later.
 
-    from memgpt import MemGPT
-    client = MemGPT()
-    agent = client.create_agent("sam", model="openai/gpt-4o-mini")
-    print(agent.send("Hi, I'm Ana and I love hiking.").text)
-    print(client.get_agent("sam").memory["human"])
+from memgpt import MemGPT
+client = MemGPT()
+agent = client.create_agent("sam", model="openai/gpt-4o-mini")
+print(agent.send("Hi, I'm Ana and I love hiking.").text)
+print(client.get_agent("sam").memory["human"])
 """
 
 from __future__ import annotations
@@ -74,7 +74,11 @@ class MemGPT:
         state = AgentState(
             name=name or new_id("agent")[6:14],
             system=system,
-            blocks=[Block(label="persona", value=persona), Block(label="human", value=human), *(blocks or [])],
+            blocks=[
+                Block(label="persona", value=persona),
+                Block(label="human", value=human),
+                *(blocks or []),
+            ],
             llm=llm.config,
             embedding=embedding,
         )

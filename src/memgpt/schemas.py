@@ -193,7 +193,9 @@ def inner_thoughts(message: Message) -> str:
     """The agent's monologue: free text it wrote, else the thoughts inside its call."""
     if message.text:
         return message.text
-    return next((str(t) for c in message.tool_calls if (t := _arguments(c).get("inner_thoughts"))), "")
+    return next(
+        (str(t) for c in message.tool_calls if (t := _arguments(c).get("inner_thoughts"))), ""
+    )
 
 
 def sent_texts(message: Message) -> list[str]:

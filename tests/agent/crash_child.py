@@ -28,11 +28,15 @@ def policy(messages, functions):
     i = json.loads(messages[start].content)["message"].split()[1]
     since = messages[start + 1 :]
     if not since:
-        return call("core_memory_append", label="facts", content=f"fact {i}", request_heartbeat=True)
+        return call(
+            "core_memory_append", label="facts", content=f"fact {i}", request_heartbeat=True
+        )
     answered = any(c.name == "send_message" for m in since for c in m.tool_calls)
     if json.loads(messages[-1].content).get("type") == "system_alert":
         # memory pressure: save a note, and carry on if the user still waits for the answer
-        return call("archival_memory_insert", content=f"up to turn {i}", request_heartbeat=not answered)
+        return call(
+            "archival_memory_insert", content=f"up to turn {i}", request_heartbeat=not answered
+        )
     return call("send_message", message=f"ack {i}")
 
 
@@ -48,7 +52,9 @@ def main() -> None:
             **kwargs,
         )
     agent = client.get_agent("crash", **kwargs)
-    done = sum(1 for m in agent.store.list_messages(agent.id, limit=10**6) if m.event == "user_message")
+    done = sum(
+        1 for m in agent.store.list_messages(agent.id, limit=10**6) if m.event == "user_message"
+    )
     print("READY", flush=True)
     for i in range(done, done + 10_000):
         response = agent.send(f"msg {i}")

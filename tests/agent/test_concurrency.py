@@ -17,7 +17,9 @@ def slow_policy(log: list, name: str):
         time.sleep(0.05)
         log.append((name, "end", time.monotonic()))
         if last.get("type") == "user_message":
-            return call("core_memory_append", label="human", content=last["message"], request_heartbeat=True)
+            return call(
+                "core_memory_append", label="human", content=last["message"], request_heartbeat=True
+            )
         return call("send_message", message="ok")
 
     return policy
@@ -27,7 +29,9 @@ def test_one_event_at_a_time_per_agent(client, make_agent):
     log: list = []
     agent, _ = make_agent(slow_policy(log, "sam"))
     # a second handle on the same agent, as a server request handler would open
-    other = client.get_agent("sam", llm=ScriptedLLM(slow_policy(log, "sam")), embedder=HashEmbedder())
+    other = client.get_agent(
+        "sam", llm=ScriptedLLM(slow_policy(log, "sam")), embedder=HashEmbedder()
+    )
     threads = [
         threading.Thread(target=handle.send, args=(f"turn {i}",))
         for i, handle in enumerate([agent, other, agent, other])
@@ -57,4 +61,6 @@ def test_different_agents_run_concurrently(make_agent):
     for t in threads:
         t.join()
     a_times = [t for n, _, t in log if n == "a"]
-    assert any(min(a_times) < t < max(a_times) for n, _, t in log if n == "b"), "b ran while a was busy"
+    assert any(min(a_times) < t < max(a_times) for n, _, t in log if n == "b"), (
+        "b ran while a was busy"
+    )

@@ -20,7 +20,10 @@ KILLS = int(os.environ.get("MEMGPT_CRASH_KILLS", "12"))
 def run_until_killed(db: Path, rng: random.Random) -> set[int]:
     """Start the child, kill it with SIGKILL at a random moment, return the turns it acknowledged."""
     child = subprocess.Popen(
-        [sys.executable, str(CHILD), str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(CHILD), str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout.readline().strip() == "READY", child.stderr.read()
     time.sleep(rng.uniform(0.05, 0.6))

@@ -38,7 +38,13 @@ def test_send_message_yields_and_reply_reaches_user(make_agent):
 def test_heartbeat_chains_a_second_step(make_agent):
     agent, llm = make_agent(
         [
-            call("core_memory_append", "note it", label="human", content="Name: Ana", request_heartbeat=True),
+            call(
+                "core_memory_append",
+                "note it",
+                label="human",
+                content="Name: Ana",
+                request_heartbeat=True,
+            ),
             call("send_message", "now answer", message="Nice to meet you, Ana."),
         ]
     )

@@ -38,10 +38,16 @@ def random_policy(seed: int, max_words: int):
         action = rng.random()
         size = rng.randint(1, max_words)
         if action < 0.25:
-            return call("core_memory_append", label="human", content=text_of(rng, min(size, 60)),
-                        request_heartbeat=rng.random() < 0.5)
+            return call(
+                "core_memory_append",
+                label="human",
+                content=text_of(rng, min(size, 60)),
+                request_heartbeat=rng.random() < 0.5,
+            )
         if action < 0.45:
-            return call("archival_memory_insert", content=text_of(rng, size), request_heartbeat=True)
+            return call(
+                "archival_memory_insert", content=text_of(rng, size), request_heartbeat=True
+            )
         if action < 0.6:
             return call("archival_memory_search", query=text_of(rng, 3), request_heartbeat=True)
         if action < 0.7:
@@ -82,7 +88,9 @@ def test_every_request_fits_the_window(seed, window, user_sizes, reply_words):
         budget = window - llm.config.max_output_tokens
         for messages, functions in llm.requests:
             assert request_tokens(llm, messages, functions) <= budget
-        user_messages = [m for m in agent.store.list_messages(agent.id, limit=10**6) if m.event == "user_message"]
+        user_messages = [
+            m for m in agent.store.list_messages(agent.id, limit=10**6) if m.event == "user_message"
+        ]
         assert len(user_messages) == sent  # recall keeps every message (invariant 3)
         client.close()
 
@@ -120,10 +128,14 @@ def test_overflow_evicts_into_a_summary_and_keeps_every_message(make_agent):
 def test_summary_is_recursive(make_agent):
     agent, llm = make_agent(replying, context_window=6000)
     chat(agent, 80)
-    summarizer_inputs = [messages[-1].content for messages, functions in llm.requests if not functions]
+    summarizer_inputs = [
+        messages[-1].content for messages, functions in llm.requests if not functions
+    ]
     assert len(summarizer_inputs) >= 2
     # each later summary is built from the one before it
-    assert "Summary of earlier conversation" in summarizer_inputs[-1].split("Messages leaving view")[0]
+    assert (
+        "Summary of earlier conversation" in summarizer_inputs[-1].split("Messages leaving view")[0]
+    )
 
 
 def test_memory_pressure_warning_comes_before_eviction(make_agent):

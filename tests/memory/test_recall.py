@@ -33,7 +33,12 @@ def hits(result: str) -> list[dict]:
 def test_best_match_ranks_first(agent):
     add_user_messages(
         agent,
-        ["I went hiking on Sunday", "hiking hiking hiking in the alps with my dog", "tea time", "a dog"],
+        [
+            "I went hiking on Sunday",
+            "hiking hiking hiking in the alps with my dog",
+            "tea time",
+            "a dog",
+        ],
     )
     first = hits(recall.search_text(agent.store, agent.id, "hiking dog"))
     assert first[0]["text"] == "hiking hiking hiking in the alps with my dog"

@@ -10,14 +10,20 @@ from memgpt.schemas import AgentState, Block
 
 
 def state() -> AgentState:
-    return AgentState(name="a", system="s", blocks=[Block(label="human", value="Name: Ana", limit=40)])
+    return AgentState(
+        name="a", system="s", blocks=[Block(label="human", value="Name: Ana", limit=40)]
+    )
 
 
 def test_append_adds_a_line_and_reports_the_edit():
     s = state()
     edit = working.append(s, "human", "Likes tea")
     assert s.block("human").value == "Name: Ana\nLikes tea"
-    assert (edit.old_value, edit.new_value, edit.actor) == ("Name: Ana", "Name: Ana\nLikes tea", "agent")
+    assert (edit.old_value, edit.new_value, edit.actor) == (
+        "Name: Ana",
+        "Name: Ana\nLikes tea",
+        "agent",
+    )
 
 
 def test_replace_needs_the_exact_text():

@@ -10,7 +10,6 @@ import httpx
 from tests.server.policies import SLOW_S
 
 
-
 def _send(server, agent_id: str, text: str) -> None:
     httpx.post(
         f"{server.url}/v1/agents/{agent_id}/messages",

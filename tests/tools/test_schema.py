@@ -55,9 +55,21 @@ def test_bad_arguments_explain_themselves(raw, message):
 
 
 def test_send_message_ends_the_turn_and_others_can_chain():
-    assert "request_heartbeat" not in BASE_FUNCTIONS["send_message"].schema()["parameters"]["properties"]
-    assert "request_heartbeat" in BASE_FUNCTIONS["archival_memory_search"].schema()["parameters"]["properties"]
+    assert (
+        "request_heartbeat"
+        not in BASE_FUNCTIONS["send_message"].schema()["parameters"]["properties"]
+    )
+    assert (
+        "request_heartbeat"
+        in BASE_FUNCTIONS["archival_memory_search"].schema()["parameters"]["properties"]
+    )
     assert set(BASE_FUNCTIONS) == {
-        "send_message", "core_memory_append", "core_memory_replace", "conversation_search",
-        "conversation_search_date", "archival_memory_insert", "archival_memory_search", "pause_heartbeats",
+        "send_message",
+        "core_memory_append",
+        "core_memory_replace",
+        "conversation_search",
+        "conversation_search_date",
+        "archival_memory_insert",
+        "archival_memory_search",
+        "pause_heartbeats",
     }

@@ -13,7 +13,10 @@ BENCHMARKS = {
     "archival": ("memgpt.bench.archival", "archival insert/search rate, recall@10, RSS, disk"),
     "embed": ("memgpt.bench.embeddings", "embedding throughput (sentences/s)"),
     "local-llm": ("memgpt.bench.local_llm", "the local model's prompt and generation tokens/s"),
-    "reliability": ("memgpt.bench.reliability", "crash, faulty-model, context, upgrade, hostile-input checks"),
+    "reliability": (
+        "memgpt.bench.reliability",
+        "crash, faulty-model, context, upgrade, hostile-input checks",
+    ),
     "nested-kv": ("memgpt.bench.nested_kv", "the paper's nested key-value retrieval, per level"),
     "dmr": ("memgpt.bench.dmr", "deep memory retrieval over earlier sessions"),
     "docqa": ("memgpt.bench.docqa", "document QA accuracy as the collection grows"),

@@ -29,7 +29,9 @@ def call(name: str, inner_thoughts: str = "", **arguments: object) -> LLMReply:
 
 def raw_call(name: str, arguments: str) -> LLMReply:
     """A reply whose argument text is exactly `arguments`, valid JSON or not."""
-    return LLMReply(tool_calls=[ToolCall(id=f"call-{next(_call_ids)}", name=name, arguments=arguments)])
+    return LLMReply(
+        tool_calls=[ToolCall(id=f"call-{next(_call_ids)}", name=name, arguments=arguments)]
+    )
 
 
 def default_summary(messages: list[ChatMessage]) -> str:
@@ -46,7 +48,9 @@ class ScriptedLLM:
         context_window: int = 8192,
         summarize: Callable[[list[ChatMessage]], str] = default_summary,
     ):
-        self.config = LLMConfig(provider="scripted", model="scripted", context_window=context_window)
+        self.config = LLMConfig(
+            provider="scripted", model="scripted", context_window=context_window
+        )
         self._policy: Policy | None = script if callable(script) else None
         self._replies = iter(()) if callable(script) else iter(list(script))
         self._summarize = summarize

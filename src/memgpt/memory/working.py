@@ -66,4 +66,3 @@ def replace(state: AgentState, label: str, old: str, new: str, actor: str = "age
 
 def set_value(state: AgentState, label: str, value: str, actor: str = "user") -> BlockEdit:
     return _apply(state, label, value, actor)
-

@@ -134,7 +134,9 @@ class SQLiteStore(ArchivalMixin):
     def create_agent(self, state: AgentState) -> None:
         with self.transaction():
             if self._execute("SELECT 1 FROM agents WHERE name = ?", (state.name,)).fetchone():
-                raise StoreError(f"An agent named {state.name!r} already exists; pick another name.")
+                raise StoreError(
+                    f"An agent named {state.name!r} already exists; pick another name."
+                )
             self._execute(
                 "INSERT INTO agents (id, name, state, created_at) VALUES (?, ?, ?, ?)",
                 (state.id, state.name, self._state_json(state), _ts(state.created_at)),
@@ -191,7 +193,12 @@ class SQLiteStore(ArchivalMixin):
 
     def _load_agent(self, row: sqlite3.Row) -> AgentState:
         blocks = [
-            Block(label=b["label"], value=b["value"], limit=b["char_limit"], description=b["description"])
+            Block(
+                label=b["label"],
+                value=b["value"],
+                limit=b["char_limit"],
+                description=b["description"],
+            )
             for b in self._execute(
                 "SELECT * FROM blocks WHERE agent_id = ? ORDER BY position", (row["id"],)
             )
@@ -204,7 +211,14 @@ class SQLiteStore(ArchivalMixin):
         self._execute(
             "INSERT INTO block_edits (agent_id, label, old_value, new_value, actor, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (edit.agent_id, edit.label, edit.old_value, edit.new_value, edit.actor, _ts(edit.created_at)),
+            (
+                edit.agent_id,
+                edit.label,
+                edit.old_value,
+                edit.new_value,
+                edit.actor,
+                _ts(edit.created_at),
+            ),
         )
 
     def block_history(self, agent_id: str, label: str | None = None) -> list[BlockEdit]:
@@ -254,7 +268,9 @@ class SQLiteStore(ArchivalMixin):
                 ).lastrowid
                 body = searchable_text(message)
                 if body:
-                    self._execute("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)", (pk, body))
+                    self._execute(
+                        "INSERT INTO messages_fts (rowid, body) VALUES (?, ?)", (pk, body)
+                    )
 
     @staticmethod
     def _message(row: sqlite3.Row) -> Message:
@@ -350,7 +366,9 @@ class SQLiteStore(ArchivalMixin):
             return [], 0
         where = "messages_fts MATCH ? AND m.agent_id = ?"
         joined = "FROM messages_fts CROSS JOIN messages m ON m.pk = messages_fts.rowid"  # FTS first
-        total = self._execute(f"SELECT COUNT(*) {joined} WHERE {where}", (match, agent_id)).fetchone()[0]
+        total = self._execute(
+            f"SELECT COUNT(*) {joined} WHERE {where}", (match, agent_id)
+        ).fetchone()[0]
         rows = self._execute(
             f"SELECT m.* {joined} WHERE {where} ORDER BY bm25(messages_fts), m.seq LIMIT ? OFFSET ?",
             (match, agent_id, limit, offset),

@@ -49,7 +49,9 @@ def core_memory_append(ctx: FunctionContext, label: str, content: str) -> None:
     ctx.edits.append(working.append(ctx.state, label, content))
 
 
-def core_memory_replace(ctx: FunctionContext, label: str, old_content: str, new_content: str) -> None:
+def core_memory_replace(
+    ctx: FunctionContext, label: str, old_content: str, new_content: str
+) -> None:
     """Replace exact text in a block of your working context. An empty new_content deletes it.
 
     Args:
@@ -70,7 +72,9 @@ def conversation_search(ctx: FunctionContext, query: str, page: int = 0) -> str:
     return recall.search_text(ctx.store, ctx.state.id, query, page)
 
 
-def conversation_search_date(ctx: FunctionContext, start_date: str, end_date: str, page: int = 0) -> str:
+def conversation_search_date(
+    ctx: FunctionContext, start_date: str, end_date: str, page: int = 0
+) -> str:
     """List conversation history between two dates (inclusive), oldest first.
 
     Args:

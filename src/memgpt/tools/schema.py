@@ -50,7 +50,9 @@ class Function:
         try:
             data = json.loads(raw) if raw.strip() else {}
         except ValueError as exc:
-            raise ArgumentError(f"Arguments are not valid JSON ({exc}); send a JSON object.") from None
+            raise ArgumentError(
+                f"Arguments are not valid JSON ({exc}); send a JSON object."
+            ) from None
         if not isinstance(data, dict):
             raise ArgumentError("Arguments must be a JSON object of named parameters.")
         # Thoughts are asked for in the schema but are not worth failing a call over.
@@ -59,7 +61,8 @@ class Function:
             args = self.arguments.model_validate(data)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
+                for e in exc.errors()
             )
             raise ArgumentError(f"Bad arguments for {self.name}: {problems}.") from None
         kwargs = args.model_dump()
