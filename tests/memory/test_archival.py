@@ -202,35 +202,8 @@ def test_attaching_a_source_made_with_another_model_is_refused(client, make_agen
         agent.attach_source("missing")
 
 
-def test_keyword_search_drops_words_too_common_to_score(concept_agent, monkeypatch):
-    """Words whose postings exceed the match budget are dropped rarest-first; all-common
-    queries need every word, and when even that is too broad the vector side ranks alone."""
-    from memgpt.store import sqlite_archival
-    from memgpt.store.sqlite import SQLiteStore
-
-    a = concept_agent
-    if not isinstance(a.store, SQLiteStore):
-        pytest.skip("how the SQLite store bounds its FTS5 query")
-    for i in range(6):
-        archival.insert(a.store, a.embedder, a.id, f"Common common filler number {i}.")
-    archival.insert(a.store, a.embedder, a.id, "Common rare gadget.")
-    for i in range(2):
-        archival.insert(a.store, a.embedder, a.id, f"Filler alone {i}.")
-    monkeypatch.setattr(sqlite_archival, "FTS_MATCH_BUDGET", 4)
-    store = a.store
-    assert store._bounded_match("common gadget") == '"gadget"'
-    assert store._bounded_match("the common filler") is None  # together still in 6 passages
-    assert store._bounded_match("common nonexistentword") is None
-    monkeypatch.setattr(sqlite_archival, "FTS_MATCH_BUDGET", 6)
-    assert store._bounded_match("common filler") == '"common" AND "filler"'
-    hits, _ = store.search_archival(a.id, "common gadget", a.embedder.embed(["gadget"])[0], 3)
-    by_text = {h.passage.text: h for h in hits}
-    assert by_text["Common rare gadget."].text_rank == 1
-
-
 def test_keyword_ranking_respects_scope_beyond_the_first_fetch(make_agent, monkeypatch):
-    """FTS5's top-k is store-wide; passages of other agents are filtered out afterwards,
-    and the fetch goes deeper until the agent's own matches fill the ranking."""
+    """Other agents' passages never take the agent's places in the keyword ranking."""
     from memgpt.store import sqlite_archival
 
     monkeypatch.setattr(sqlite_archival, "CANDIDATE_DEPTH", 2)

@@ -88,13 +88,22 @@ def test_upgrade_from_an_older_schema_keeps_everything_and_counts_it(tmp_path, m
     state = new_agent()
     old.create_agent(state)
     old.append_messages(state.id, [events.user_message(f"m{i}") for i in range(5)])
-    old.insert_passages(state.id, [Passage(text="a fact", embedding=[1.0, 0.0])])
+    # Written as that schema's code did: today's insert relies on newer tables.
+    old._execute(
+        "INSERT INTO passages (id, agent_id, text, metadata, created_at)"
+        " VALUES ('p1', ?, 'a fact', '{}', '2024-01-01T00:00:00.000000Z')",
+        (state.id,),
+    )
+    old._execute("INSERT INTO passages_fts (rowid, text) VALUES (last_insert_rowid(), 'a fact')")
     old.close()
     monkeypatch.undo()
 
     new = SQLiteStore(path)
     assert new.count_messages(state.id) == 5
     assert new.count_passages(state.id) == 1
+    assert [h.passage.text for h in new.search_archival(state.id, "fact", None, 5)[0]] == ["a fact"]
+    new.insert_passages(state.id, [Passage(text="another fact")])
+    assert new.count_passages(state.id) == 2
     new.append_messages(state.id, [events.user_message("m5")])
     new.delete_messages(state.id, [new.list_messages(state.id, limit=1)[0].id])
     assert new.count_messages(state.id) == 5 == len(new.list_messages(state.id, limit=100))

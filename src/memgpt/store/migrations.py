@@ -223,6 +223,13 @@ SQLITE_MIGRATIONS: list[str] = [
     );
     CREATE INDEX uploaded_files_source ON uploaded_files(source_id, created_at);
     """,
+    # archival full-text search moves to tantivy (store/text_index.py), which keeps its
+    # index in step by pk: so pks must never be reused, even after the newest is deleted
+    """
+    DROP TABLE passages_fts;
+    CREATE TABLE passage_pks (last INTEGER NOT NULL);
+    INSERT INTO passage_pks SELECT COALESCE(MAX(pk), 0) FROM passages;
+    """,
 ]
 
 

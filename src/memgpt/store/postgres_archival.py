@@ -30,12 +30,75 @@ from memgpt.schemas import EmbeddingConfig, Passage
 from memgpt.store.base import ArchivalFilter, ArchivalHit, Source, SourceFile, StoreError
 from memgpt.store.fusion import reciprocal_rank_fusion
 from memgpt.store.postgres_migrations import advisory_key
-from memgpt.store.sqlite_archival import _STOPWORDS, CANDIDATE_DEPTH
+from memgpt.store.sqlite_archival import CANDIDATE_DEPTH
 
 EXACT_LIMIT = 20_000  # a scope this small is searched exactly instead of through the index
 MAX_EF_SEARCH = 1000  # pgvector's ceiling on hnsw.ef_search: the most candidates one scan gives
 HNSW_MAX_DIM = 2000  # pgvector cannot index wider `vector`s; those are searched exactly
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Words found in nearly every passage add no ranking signal, yet make ts_rank score every
+# passage that has them: at a million passages that is the difference between ms and s.
+# (The SQLite side's tantivy analyzer drops English stopwords the same way.)
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
 
 Row = dict[str, Any]
 
@@ -45,7 +108,7 @@ def _utc(value: datetime) -> datetime:
 
 
 def archival_words(text: str) -> list[str]:
-    """The query's words that carry ranking signal (the SQLite side drops the same ones)."""
+    """The query's words that carry ranking signal."""
     words = [w for w in _WORD.findall(text) if w.lower() not in _STOPWORDS]
     return list(dict.fromkeys(words))
 

@@ -30,6 +30,7 @@ from memgpt.store.base import StoreError
 from memgpt.store.indexes import IndexSet
 from memgpt.store.migrations import migrate_sqlite
 from memgpt.store.sqlite_archival import ArchivalMixin
+from memgpt.store.text_index import TextIndex
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -69,6 +70,8 @@ class SQLiteStore(ArchivalMixin):
         migrate_sqlite(self._conn())
         # Vector indexes live next to the database file: <db>.vectors/<owner>.usearch
         self.indexes = IndexSet(self.vectors_dir(self.path), self._conn)
+        # and the full-text index: <db>.text/
+        self.text_index = TextIndex(self.path.with_name(self.path.name + ".text"), self._conn)
         # BEGIN IMMEDIATE serializes single writes, not a whole step (its LLM call runs
         # between transactions): per-agent lock files next to the database do that.
         self._agent_locks = AgentLocks(file_lock(self.path.with_name(self.path.name + ".locks")))
@@ -170,12 +173,9 @@ class SQLiteStore(ArchivalMixin):
                 "DELETE FROM messages_fts WHERE rowid IN (SELECT pk FROM messages WHERE agent_id = ?)",
                 (agent_id,),
             )
-            self._execute(
-                "DELETE FROM passages_fts WHERE rowid IN (SELECT pk FROM passages WHERE agent_id = ?)",
-                (agent_id,),
-            )
             self._execute("DELETE FROM agents WHERE id = ?", (agent_id,))
         self.indexes.drop(("agent_id", agent_id))
+        self.text_index.drop(("agent_id", agent_id))
 
     @staticmethod
     def _state_json(state: AgentState) -> str:

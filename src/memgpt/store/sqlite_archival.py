@@ -2,18 +2,17 @@
 
 A passage belongs to an agent (what it saved with archival_memory_insert) or to
 a document source; an agent searches its own passages plus those of the sources
-attached to it. Search is hybrid: FTS5 BM25 and vector similarity, each giving
-up to `CANDIDATE_DEPTH` candidates, fused by reciprocal rank. SQLite holds the
-truth; the vector indexes (`memgpt.store.indexes`) only propose candidates, and
-every candidate is re-read through a join on `passages` with the filters, so a
-deleted passage is never returned even by a stale index.
+attached to it. Search is hybrid: BM25 (`memgpt.store.text_index`) and vector
+similarity (`memgpt.store.indexes`), each giving up to `CANDIDATE_DEPTH`
+candidates, fused by reciprocal rank. SQLite holds the truth; the indexes only
+propose candidates, and every candidate is re-read through a join on `passages`
+with the filters, so a deleted passage is never returned even by a stale index.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
-import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -27,78 +26,13 @@ from memgpt.schemas import EmbeddingConfig, Passage
 from memgpt.store.base import ArchivalFilter, ArchivalHit, Source, SourceFile, StoreError
 from memgpt.store.fusion import reciprocal_rank_fusion
 from memgpt.store.indexes import IndexSet, Owner
+from memgpt.store.text_index import TextIndex
 
 CANDIDATE_DEPTH = 100  # candidates each ranking contributes to fusion (and the result count cap)
 EXACT_LIMIT = 20_000  # a filtered subset this small is searched exactly instead of by over-fetching
-MAX_OVERFETCH = 4096  # the most ANN candidates fetched to satisfy a filter
-# The most postings one keyword query may make BM25 score (see `_bounded_match`): BM25 does
-# work per matching passage, so capping the matches caps the text side's latency at any size.
-FTS_MATCH_BUDGET = 20_000
+MAX_OVERFETCH = 4096  # the most candidates fetched to satisfy a filter
 _SQL_PARAMS = 500  # pks per IN (...) list, well under SQLite's variable limit
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_WORD = re.compile(r"\w+", re.UNICODE)
-# Words found in nearly every passage add no ranking signal, yet make BM25 score every
-# passage that has them: at a million passages that is the difference between ms and s.
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "he",
-        "her",
-        "his",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "our",
-        "she",
-        "so",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-    ]
-)
 
 
 def _ts(value: datetime) -> str:
@@ -122,6 +56,7 @@ class ArchivalMixin:
     """Mixed into SQLiteStore, which provides the connection, transactions and `indexes`."""
 
     indexes: IndexSet
+    text_index: TextIndex
 
     if TYPE_CHECKING:
 
@@ -143,13 +78,13 @@ class ArchivalMixin:
         source_id: str | None = None,
         file_pk: int | None = None,
     ) -> None:
-        """Insert passages with explicit pks (one executemany each for rows and FTS).
+        """Insert passages with explicit pks, never used before (the indexes rely on it).
 
         Runs inside the caller's transaction, which holds SQLite's write lock, so the
-        pks computed from MAX(pk) cannot be taken by another writer meanwhile.
+        pks taken from `passage_pks` cannot be taken by another writer meanwhile.
         """
-        start = self._execute("SELECT COALESCE(MAX(pk), 0) FROM passages").fetchone()[0] + 1
-        rows, fts = [], []
+        start = self._execute("SELECT last FROM passage_pks").fetchone()[0] + 1
+        rows = []
         for pk, p in enumerate(passages, start=start):
             p.agent_id = agent_id or ""
             p.source_id = source_id
@@ -174,14 +109,13 @@ class ArchivalMixin:
                     _ts(p.created_at),
                 )
             )
-            fts.append((pk, p.text))
         self._conn().executemany(
             "INSERT INTO passages (pk, id, agent_id, source_id, file_pk, text, embedding, source,"
             " page, char_offset, chunk_hash, tags, metadata, created_at)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
-        self._conn().executemany("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", fts)
+        self._execute("UPDATE passage_pks SET last = ?", (start + len(rows) - 1,))
 
     def insert_passages(self, agent_id: str, passages: list[Passage]) -> None:
         with self.transaction():
@@ -226,9 +160,9 @@ class ArchivalMixin:
             ).fetchone()
             if row is None:
                 return False
-            self._execute("DELETE FROM passages_fts WHERE rowid = ?", (row["pk"],))
             self._execute("DELETE FROM passages WHERE pk = ?", (row["pk"],))
         self.indexes.forget(("agent_id", agent_id), [row["pk"]])
+        self.text_index.forget([row["pk"]])
         return True
 
     def count_passages(self, agent_id: str) -> int:
@@ -247,12 +181,13 @@ class ArchivalMixin:
         return own + attached
 
     def flush_index(self) -> None:
-        """Put every passage written so far into the vector indexes and save them."""
+        """Put every passage written so far into the indexes and save them."""
         owners: list[Owner] = [
             *(("agent_id", r[0]) for r in self._execute("SELECT id FROM agents")),
             *(("source_id", r[0]) for r in self._execute("SELECT id FROM sources")),
         ]
         self.indexes.flush(owners)
+        self.text_index.sync()
 
     # reading passages
 
@@ -317,76 +252,27 @@ class ArchivalMixin:
             params.append(_ts(filters.end))
         return owners, " AND ".join(clauses), params
 
-    def _document_frequency(self, match: str, cap: int) -> int:
-        """How many passages `match` (an FTS5 query) finds, counted only up to `cap`."""
-        return self._execute(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
-            (match, cap),
-        ).fetchone()[0]
-
-    def _bounded_match(self, query: str) -> str | None:
-        """An FTS5 query for `query` whose matches BM25 can score in bounded time.
-
-        BM25 scores every passage an OR-query matches, and a word that appears in a
-        large share of passages (a corpus's own stopwords: "file", "function" in code
-        docs) matches hundreds of thousands of them at a million passages while
-        adding almost nothing to the ranking (its IDF is near zero). So words are
-        taken rarest first while their postings add up to at most `FTS_MATCH_BUDGET`;
-        words past the budget are dropped. If even the rarest word is over budget,
-        the query needs all its words (AND), which is far narrower than any one of
-        them; if that still matches more than the budget, there is no keyword signal
-        worth its cost and the vector side ranks alone.
-        """
-        words = [w for w in _WORD.findall(query) if w.lower() not in _STOPWORDS]
-        terms = list(dict.fromkeys(w.lower() for w in words))
-        if not terms:
-            return None
-        df = {t: self._document_frequency(f'"{t}"', FTS_MATCH_BUDGET + 1) for t in terms}
-        kept, total = [], 0
-        for term in sorted(terms, key=lambda t: df[t]):
-            if df[term] == 0:
-                continue
-            if total + df[term] > FTS_MATCH_BUDGET:
-                break
-            kept.append(term)
-            total += df[term]
-        if kept:
-            return " OR ".join(f'"{t}"' for t in kept)
-        if 0 in df.values():
-            return None  # some word is in no passage, so no passage holds all of them
-        every = " AND ".join(f'"{t}"' for t in terms)
-        if (
-            len(terms) == 1
-            or self._document_frequency(every, FTS_MATCH_BUDGET + 1) > FTS_MATCH_BUDGET
-        ):
-            return None
-        return every
-
     def _text_ranking(
-        self, query: str, where: str, params: list, depth: int
+        self, owners: list[Owner], query: str, where: str, params: list, depth: int
     ) -> list[tuple[int, float]]:
-        """BM25's best `depth` passages in scope, from FTS5's own top-k (`ORDER BY rank LIMIT`).
+        """BM25's best `depth` passages in scope and filters.
 
-        The top-k query runs inside FTS5, without a join, so SQLite does not visit a
-        `passages` row per match; the scope is applied to the top rows afterwards,
-        fetching deeper when the filters drop too many.
+        The index's best over every owner comes first (its fast path); when too few of
+        them are in scope, the index is asked again for the scope's owners only, and
+        deeper while the filters drop too many.
         """
-        match = self._bounded_match(query)
-        if match is None:
-            return []
+        scoped: list[Owner] | None = None
         k = depth
         while True:
-            rows = self._execute(
-                "SELECT rowid, rank FROM passages_fts WHERE passages_fts MATCH ?"
-                " ORDER BY rank LIMIT ?",
-                (match, k),
-            ).fetchall()
-            kept = self._kept([r[0] for r in rows], where, params)
-            # FTS5's bm25() is negative, lower is better; flip it so higher is better.
-            hits = [(r[0], -r[1]) for r in rows if r[0] in kept]
-            if len(hits) >= depth or len(rows) < k:
+            ranked = self.text_index.search(query, k, scoped)
+            kept = self._kept([pk for pk, _ in ranked], where, params)
+            hits = [(pk, score) for pk, score in ranked if pk in kept]
+            if len(hits) >= depth or len(ranked) < k or k >= MAX_OVERFETCH:
                 return hits[:depth]
-            k *= 4
+            if scoped is None:
+                scoped = owners
+            else:
+                k *= 4
 
     def _kept(self, pks: list[int], where: str, params: list) -> set[int]:
         # CROSS JOIN makes SQLite walk the candidates and look each pk up, instead of
@@ -467,7 +353,7 @@ class ArchivalMixin:
         owners, where, params = self._scope(agent_id, filters)
         depth = max(CANDIDATE_DEPTH, offset + limit)
         filtered = bool(filters.sources or filters.tags or filters.start or filters.end)
-        text = self._text_ranking(query, where, params, depth)
+        text = self._text_ranking(owners, query, where, params, depth)
         vector = (
             self._vector_ranking(owners, embedding, where, params, depth, filtered)
             if embedding is not None
@@ -544,12 +430,9 @@ class ArchivalMixin:
 
     def delete_source(self, source_id: str) -> None:
         with self.transaction():
-            self._execute(
-                "DELETE FROM passages_fts WHERE rowid IN (SELECT pk FROM passages WHERE source_id = ?)",
-                (source_id,),
-            )
             self._execute("DELETE FROM sources WHERE id = ?", (source_id,))
         self.indexes.drop(("source_id", source_id))
+        self.text_index.drop(("source_id", source_id))
 
     def done_hashes(self, source_id: str) -> set[str]:
         rows = self._execute(
