@@ -92,7 +92,7 @@ class FakeHTTPServer:
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _answer(self, request: dict[str, Any]) -> tuple[int, dict[str, Any], bool]:
+    def _answer(self, request: dict[str, Any]) -> tuple[int, dict[str, Any] | bytes, bool]:
         """(status, body, whether the client may retry)."""
         try:
             spec = self.policy(request)
@@ -104,6 +104,8 @@ class FakeHTTPServer:
         if "status" in spec:
             status = spec["status"]
             return status, self.error_body(status, spec.get("message", f"HTTP {status}")), True
+        if "raw_body" in spec:
+            return 200, spec["raw_body"], True
         return 200, self.render(request, spec), True
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -120,8 +122,10 @@ class FakeHTTPServer:
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                 self._send(*server._answer(body))
 
-            def _send(self, status: int, payload: dict[str, Any], retry: bool = True) -> None:
-                data = json.dumps(payload).encode()
+            def _send(
+                self, status: int, payload: dict[str, Any] | bytes, retry: bool = True
+            ) -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 try:
                     self.send_response(status)
                     self.send_header("content-type", "application/json")

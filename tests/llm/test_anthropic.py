@@ -215,6 +215,17 @@ def test_http_errors_become_one_actionable_sentence(
     assert len(server.requests) == expected_tries
 
 
+@pytest.mark.parametrize("body", [b"\x00\xff{not json", b'{"type": "message", "content": [{'])
+def test_a_garbled_body_is_an_llm_error_not_a_crash(monkeypatch, body: bytes) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    with (
+        FakeAnthropicServer(lambda request: {"raw_body": body}) as server,
+        pytest.raises(LLMError, match="unusable answer") as err,
+    ):
+        _client(server).chat([ChatMessage(role="user", content="x")], [SEARCH])
+    assert server.base_url in str(err.value)
+
+
 def test_timeout_is_reported_with_the_limit() -> None:
     with FakeAnthropicServer(lambda request: {"delay_s": 5, "content": "late"}) as server:
         llm = AnthropicChat(

@@ -83,7 +83,9 @@ class AnthropicChat:
                     detail=_detail(e),
                 )
             ) from e
-        except anthropic.APIError as e:
+        except (anthropic.APIError, ValueError) as e:
+            # ValueError: the SDK decodes the body with json.loads, which raises
+            # JSONDecodeError or UnicodeDecodeError for garbled bytes
             raise LLMError(f"The server at {self.base_url} sent an unusable answer ({e}).") from e
         return _reply(response)
 
