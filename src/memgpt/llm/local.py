@@ -235,6 +235,10 @@ def _grammar(schema_json: str) -> LlamaGrammar:
 # --- prompt rendering ------------------------------------------------------------------
 
 
+# Marks where a message's text goes in the rendered template; no text or template has NUL.
+_SLOT = "\x00"
+
+
 def _call_text(call: ToolCall) -> str:
     """An earlier call, written in the same JSON form the model is asked to produce."""
     try:
@@ -302,16 +306,37 @@ class LocalLlama:
         return self._model.llama
 
     def count_tokens(self, text: str) -> int:
-        # Special tokens parse as in the rendered prompt, so counts match what is sent.
+        # Message text is tokenized as plain text in the prompt too (see `_prompt_tokens`).
         # The vocabulary is read-only, so this needs no lock.
-        return len(self._model.llama.tokenize(text.encode(), add_bos=False, special=True))
+        return len(self._model.llama.tokenize(text.encode(), add_bos=False, special=False))
 
-    def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
-        prompt = self.render(messages, functions)
+    def _prompt_tokens(
+        self, messages: list[ChatMessage], functions: list[FunctionSchema]
+    ) -> list[int]:
+        """The prompt's tokens, where only the template's own text can hold control tokens.
+
+        Each message's text is rendered as a placeholder and tokenized on its own as
+        plain text, so a user who types "<|im_end|>" sends those characters, never the
+        token that ends a turn (which would let them write a system turn of their own).
+        """
+        turns = _template_messages(messages, functions, self._tool_role)
+        texts = [t["content"] for t in turns]
+        slotted = [{**t, "content": f"{_SLOT}{i}{_SLOT}"} for i, t in enumerate(turns)]
+        prompt = self._render(slotted)
         llama = self._model.llama
-        tokens = llama.tokenize(prompt.encode(), add_bos=True, special=True)
+        tokens: list[int] = []
+        for i, piece in enumerate(prompt.split(_SLOT)):
+            if i % 2:
+                tokens += llama.tokenize(texts[int(piece)].encode(), add_bos=False, special=False)
+            else:
+                tokens += llama.tokenize(piece.encode(), add_bos=i == 0, special=True)
         if tokens[:2] == [self._bos_id, self._bos_id]:
             tokens = tokens[1:]  # the template already wrote its own BOS
+        return tokens
+
+    def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+        llama = self._model.llama
+        tokens = self._prompt_tokens(messages, functions)
         room = min(self.config.max_output_tokens, self._n_ctx - len(tokens))
         if room < 1:
             raise LLMError(
@@ -343,11 +368,12 @@ class LocalLlama:
         return reply.model_copy(update=_parse_call(text))
 
     def render(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> str:
-        """The exact prompt text the model sees for this request (chat template applied)."""
+        """The prompt text the model sees for this request (chat template applied)."""
+        return self._render(_template_messages(messages, functions, self._tool_role))
+
+    def _render(self, turns: list[dict[str, str]]) -> str:
         try:
-            return self._formatter(
-                messages=_template_messages(messages, functions, self._tool_role)
-            ).prompt
+            return self._formatter(messages=turns).prompt
         except Exception as exc:  # a Jinja template can raise anything, raise_exception included
             raise LLMError(
                 f"The model's chat template cannot render this conversation ({exc}); use a "
