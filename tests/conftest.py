@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
 from memgpt.client import MemGPT
@@ -15,6 +18,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgres: runs against a real PostgreSQL with pgvector (pgserver; runs in CI)"
     )
+
+
+@pytest.fixture
+def bwrap():
+    """User tools run under bubblewrap; CI installs it, so there its absence fails."""
+    if shutil.which("bwrap") is None:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(
+            "User tool tests need bubblewrap (apt-get install bubblewrap)."
+        )
 
 
 @pytest.fixture

@@ -1,47 +1,87 @@
-"""User tools run in a separate process: no server secrets, bounded time and memory."""
+"""User tools over the API run in the sandbox: a hostile tool gets nothing of the server's
+and the server keeps answering; without bubblewrap, tools fail with one sentence."""
 
 from __future__ import annotations
 
-import os
+import json
 
-from memgpt.tools import sandbox
+import pytest
+from fastapi.testclient import TestClient
+
+from memgpt.server.app import create_app
+from memgpt.server.settings import ServerSettings
+from memgpt.tools.sandbox import Isolation
+from tests.server.conftest import POLICY
+
+ORDINARY = 'def shout(text: str) -> str:\n    """Say it louder."""\n    return text.upper()\n'
+
+HOSTILE = """
+def snoop(database: str, port: int) -> str:
+    import json, os, socket
+
+    def attempt(action):
+        try:
+            return action()
+        except Exception as exc:
+            return type(exc).__name__
+
+    def fork():
+        if os.fork() == 0:
+            os._exit(0)
+        return "forked"
+
+    folder = os.path.dirname(database)
+    return json.dumps({
+        "database": attempt(lambda: open(database, "rb").read(16).decode(errors="replace")),
+        "database folder": attempt(lambda: os.listdir(folder)),
+        "write beside it": attempt(lambda: open(os.path.join(folder, "x"), "w").write("x")),
+        "the server": attempt(lambda: socket.create_connection(("127.0.0.1", port), 2) and "in"),
+        "secret": "sk-test-secret" in repr(dict(os.environ)),
+        "fork": attempt(fork),
+        "memory": attempt(lambda: len(bytearray(2**31))),
+    })
+"""
 
 
-def test_tools_do_not_see_the_servers_environment(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
-    source = "def peek() -> str:\n    import os\n    return repr(sorted(os.environ))\n"
-    result = sandbox.run(source, "peek", {})
-    assert result.ok and "OPENAI_API_KEY" not in result.result
+@pytest.mark.usefixtures("bwrap")
+def test_a_hostile_tool_gets_nothing_and_the_server_keeps_working(server, http_a, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")  # the server's environment
+    database = server.app.state.settings.database
+    port = int(server.url.rsplit(":", 1)[1])
+    args = {"database": str(database), "port": port}
+    ran = http_a.post("/v1/tools/run", json={"source_code": HOSTILE, "args": args}).json()
+    assert ran["status"] == "success", ran["tool_return"]
+    assert json.loads(ran["tool_return"]) == {
+        "database": "FileNotFoundError",
+        "database folder": "FileNotFoundError",
+        "write beside it": "FileNotFoundError",
+        "the server": "ConnectionRefusedError",
+        "secret": False,
+        "fork": "PermissionError",
+        "memory": "MemoryError",
+    }
+    created = http_a.post("/v1/tools/", json={"source_code": ORDINARY})
+    assert created.status_code == 200 and created.json()["description"] == "Say it louder."
+    ran = http_a.post("/v1/tools/run", json={"source_code": ORDINARY, "args": {"text": "hi"}})
+    assert ran.json()["status"] == "success" and ran.json()["tool_return"] == "HI"
+    assert http_a.delete(f"/v1/tools/{created.json()['id']}").status_code == 200
 
 
-def test_tools_run_in_another_process():
-    result = sandbox.run("def pid() -> int:\n    import os\n    return os.getpid()\n", "pid", {})
-    assert result.ok and int(result.result) != os.getpid()
-
-
-def test_a_runaway_tool_is_stopped():
-    result = sandbox.run(
-        "def spin() -> None:\n    while True:\n        pass\n", "spin", {}, timeout_s=1
+def test_without_bubblewrap_tools_cannot_be_created_or_run(tmp_path):
+    settings = ServerSettings(
+        database=tmp_path / "memgpt.db",
+        allow_anonymous=True,
+        model=POLICY,
+        embedding="hash",
+        tool_isolation=Isolation(bwrap=str(tmp_path / "no-bwrap")),
     )
-    assert not result.ok and "longer than 1 s" in result.result
-
-
-def test_memory_is_limited():
-    source = "def hog() -> str:\n    return str(len(bytearray(2 * 2**30)))\n"
-    result = sandbox.run(source, "hog", {}, memory_bytes=256 * 2**20)
-    assert not result.ok and "MemoryError" in result.result
-
-
-def test_errors_and_output_come_back():
-    source = "def loud(n: int) -> str:\n    print('working')\n    return str(1 // n)\n"
-    assert sandbox.run(source, "loud", {"n": 1}).stdout == "working\n"
-    failed = sandbox.run(source, "loud", {"n": 0})
-    assert not failed.ok and failed.result.startswith("ZeroDivisionError")
-
-
-def test_describe_does_not_run_the_source_in_this_process(tmp_path):
-    marker = tmp_path / "ran"
-    source = f"open({str(marker)!r}, 'w').close()\nimport os\nPID = os.getpid()\n\ndef f(x: int) -> int:\n    return x\n"
-    schema = sandbox.describe(source)
-    assert schema["name"] == "f" and marker.exists()  # it ran, in the child
-    assert schema["parameters"]["properties"]["x"]["type"] == "integer"
+    with TestClient(create_app(settings)) as client:
+        created = client.post("/v1/tools/", json={"source_code": ORDINARY})
+        sentence = created.json()["detail"]
+        assert created.status_code == 400
+        assert sentence.startswith("User tools cannot run because bubblewrap (")
+        assert sentence.endswith("install it (Debian and Ubuntu: apt-get install bubblewrap).")
+        assert client.get("/v1/tools/", params={"name": "shout"}).json() == []
+        body = {"source_code": ORDINARY, "args": {"text": "hi"}}
+        ran = client.post("/v1/tools/run", json=body).json()
+        assert ran["status"] == "error" and ran["tool_return"] == sentence

@@ -1,10 +1,12 @@
 """`memgpt bench reliability PART [--full]`: the reliability harnesses, printing JSON figures.
 
-Parts: crash (SIGKILL during steps, eviction and document loads), faults (a fault-injecting
+Parts: crash (SIGKILL during steps, eviction and document loads), crash-server (SIGKILL of
+`memgpt server` mid-request, clients retrying), faults (a fault-injecting
 OpenAI-compatible endpoint), context (property-based context budget), upgrade (oldest
-schema to newest), hostile (search syntax and odd text), or all. The default sizes are
-the ones CI runs (tests/reliability); --full runs the sizes the figures are quoted at.
-Exits 1 when any violation or crash was found.
+schema to newest), hostile (search syntax and odd text), load (many clients at once on
+`memgpt server`, SQLite and PostgreSQL: nothing lost, repeated or reordered), or all.
+The default sizes are the ones CI runs (tests/reliability); --full runs the sizes the
+figures are quoted at. Exits 1 when any violation or crash was found.
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ def _crash(kills: int) -> Callable[[int], dict[str, Any]]:
         from memgpt.bench import reliability_crash
 
         return reliability_crash.run(kills, seed)
+
+    return run
+
+
+def _crash_server(kills: int) -> Callable[[int], dict[str, Any]]:
+    def run(seed: int) -> dict[str, Any]:
+        from memgpt.bench import reliability_crash_server
+
+        return reliability_crash_server.run(kills, seed)
 
     return run
 
@@ -64,13 +75,24 @@ def _hostile(examples: int) -> Callable[[int], dict[str, Any]]:
     return run
 
 
+def _load(clients: int, messages: int, agents: int) -> Callable[[int], dict[str, Any]]:
+    def run(seed: int) -> dict[str, Any]:
+        from memgpt.bench import reliability_load
+
+        return reliability_load.run(clients, messages, agents, seed)
+
+    return run
+
+
 PARTS.update(
     {
         "crash": (_crash(21), _crash(210)),
+        "crash-server": (_crash_server(4), _crash_server(100)),
         "faults": (_faults(150), _faults(1000)),
         "context": (_context(25), _context(300)),
         "upgrade": (_upgrade(3, 60, 20), _upgrade(20, 600, 200)),
         "hostile": (_hostile(30), _hostile(500)),
+        "load": (_load(50, 300, 10), _load(50, 2000, 10)),
     }
 )
 

@@ -167,7 +167,7 @@ def check_agent(db: Path, acknowledged: set[int]) -> list[str]:
             problems.append(f"acknowledged turns lost: {sorted(acknowledged - set(turns))[:5]}")
         problems += _check_memory(state.block("counter").value, messages, turns)
         problems += _check_notes(store, state.id, messages)
-        problems += _check_queue(messages)
+        problems += check_queue(messages)
         if store.count_messages(state.id) != len(messages):
             problems.append("the message count disagrees with the rows")
     finally:
@@ -208,7 +208,7 @@ def _check_notes(store: SQLiteStore, agent_id: str, messages: list[Message]) -> 
     return []
 
 
-def _check_queue(messages: list[Message]) -> list[str]:
+def check_queue(messages: list[Message]) -> list[str]:
     problems = []
     flags = [m.in_context for m in messages]
     if flags != sorted(flags):  # False (evicted) first, then True

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -37,26 +38,43 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def run(messages: int = 100) -> dict[str, float]:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+def start(
+    home: str | Path, database: str | Path, port: int, stderr: IO[str] | None = None
+) -> subprocess.Popen:
+    """`python -m memgpt.server` on loopback with the instant model and hash embeddings."""
+    command = [sys.executable, "-m", "memgpt.server", "--port", str(port), "--no-auth"]
+    command += ["--database", str(database), "--model", INSTANT, "--embedding", "hash"]
+    command += ["--log-level", "warning"]
+    env = {**os.environ, "MEMGPT_HOME": str(home)}
+    return subprocess.Popen(command, env=env, stderr=stderr)
+
+
+def wait_healthy(client: httpx.Client, server: subprocess.Popen) -> None:
+    while server.poll() is None:
+        try:
+            if client.get("/v1/health/").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.01)
+    raise RuntimeError(f"the server exited with status {server.returncode} before it was healthy")
+
+
+def run(messages: int = 100) -> dict[str, float]:
+    port = free_port()
     with tempfile.TemporaryDirectory() as home:
-        command = [sys.executable, "-m", "memgpt.server", "--port", str(port), "--no-auth"]
-        command += ["--database", f"{home}/memgpt.db", "--model", INSTANT, "--embedding", "hash"]
-        command += ["--log-level", "warning"]
-        start = time.perf_counter()
-        server = subprocess.Popen(command, env={**os.environ, "MEMGPT_HOME": home})
+        start_time = time.perf_counter()
+        server = start(home, f"{home}/memgpt.db", port)
         try:
             url = f"http://127.0.0.1:{port}"
             with httpx.Client(base_url=url, timeout=30) as client:
-                while True:
-                    try:
-                        if client.get("/v1/health/").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        time.sleep(0.01)
-                cold_start = time.perf_counter() - start
+                wait_healthy(client, server)
+                cold_start = time.perf_counter() - start_time
                 agent_id = client.post("/v1/agents/", json={"name": "bench"}).json()["id"]
                 times = []
                 for i in range(messages):

@@ -39,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="largest document upload accepted, in MiB (default 50); larger ones get 413",
     )
+    parser.add_argument(
+        "--unsandboxed-tools",
+        action="store_true",
+        help="run user tools without bubblewrap, with the server's files and network in "
+        "reach: only when the server already runs alone in a container of its own",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     try:
@@ -50,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             model=args.model,
             embedding=args.embedding,
             max_upload_bytes=int(args.max_upload_mb * 2**20) if args.max_upload_mb else None,
+            unsandboxed_tools=args.unsandboxed_tools,
             log_level=args.log_level,
         )
     except MemGPTError as exc:

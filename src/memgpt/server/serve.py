@@ -5,6 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from memgpt.server.settings import DEFAULT_PORT, ServerSettings
+from memgpt.tools.sandbox import Isolation
+
+# Idle keep-alive connections are closed by the client first: httpx (the SDKs' transport)
+# drops them after 5 s, and with uvicorn's default of 5 s too, a client could send a
+# request on a connection the server was closing that instant and get a reset for a
+# message the server never read (the load test saw it). 75 s is nginx's default.
+KEEP_ALIVE_S = 75
 
 
 def serve(
@@ -16,6 +23,7 @@ def serve(
     model: str | None = None,
     embedding: str | None = None,
     max_upload_bytes: int | None = None,
+    unsandboxed_tools: bool = False,
     log_level: str = "info",
 ) -> None:
     """Serve until interrupted. Raises `ServerConfigError` for settings that cannot work."""
@@ -30,11 +38,12 @@ def serve(
         allow_anonymous=allow_anonymous,
         model=model,
         embedding=embedding,
+        tool_isolation=Isolation(disabled=unsandboxed_tools),
     )
     if max_upload_bytes is not None:
         settings.max_upload_bytes = max_upload_bytes
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_S)
 
 
 def create_key(

@@ -11,16 +11,27 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from itertools import takewhile
 from typing import Any
 
 from memgpt import config
+from memgpt.agent import events
 from memgpt.agent.agent import Agent, agent_lock
 from memgpt.client import MemGPT
 from memgpt.embeddings import create_embedder
 from memgpt.errors import MemGPTError
 from memgpt.llm import create_llm, parse_model_string
 from memgpt.memory import archival
-from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, Message, new_id
+from memgpt.schemas import (
+    AgentState,
+    Block,
+    EmbeddingConfig,
+    EventType,
+    LLMConfig,
+    Message,
+    StopReason,
+    new_id,
+)
 from memgpt.server import wire
 from memgpt.server.auth import Principal
 from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock
@@ -66,6 +77,7 @@ class AgentService:
             if settings.embedding
             else user_settings.embedding_config()
         )
+        self.tool_isolation = settings.tool_isolation
         self._open: OrderedDict[str, Agent] = OrderedDict()
         self._open_guard = threading.Lock()
 
@@ -109,7 +121,9 @@ class AgentService:
         functions: dict[str, Function] = dict(BASE_FUNCTIONS)
         for name in state.tool_names:
             if name not in functions and (tool := self.accounts.get_tool(organization_id, name)):
-                functions[name] = user_function(tool.name, tool.source_code, tool.json_schema)
+                functions[name] = user_function(
+                    tool.name, tool.source_code, tool.json_schema, self.tool_isolation
+                )
         return functions
 
     def open(self, p: Principal, agent_id: str) -> Agent:
@@ -340,18 +354,18 @@ class AgentService:
         """Process one user message; a repeated idempotency key returns the first answer."""
         agent = self.open(p, agent_id)
         with agent_lock(agent_id):
-            if idempotency_key and (
-                done := self.accounts.idempotent_response(agent_id, idempotency_key)
-            ):
-                result = json.loads(done)
+            if idempotency_key and (done := self._first_answer(agent_id, idempotency_key)):
                 if on_messages is not None:
-                    on_messages(result["messages"])
-                return result
+                    on_messages(done["messages"])
+                return done
 
             def on_step(messages: list[Message]) -> None:
                 on_messages(wire.messages(messages, include_events=False))
 
-            response = agent.send(text, on_step if on_messages else None)
+            event = events.user_message(text)
+            if idempotency_key:
+                event.id = _keyed_message_id(agent_id, idempotency_key)
+            response = agent.process(event, on_step if on_messages else None)
             result = wire.response(
                 wire.messages(response.messages, include_events=False),
                 response.stop_reason,
@@ -362,6 +376,26 @@ class AgentService:
                     agent_id, idempotency_key, json.dumps(result)
                 )
             return result
+
+    def _first_answer(self, agent_id: str, key: str) -> dict[str, Any] | None:
+        """The answer to an earlier message sent with this key, if there was one. The answer
+        is saved after the steps commit; a server killed in between has committed the message
+        (its id follows from the key) but saved no answer: rebuild it from the messages the
+        steps committed rather than add the message a second time."""
+        if done := self.accounts.idempotent_response(agent_id, key):
+            return json.loads(done)
+        seq = self.store.message_seq(agent_id, _keyed_message_id(agent_id, key))
+        if seq is None:
+            return None
+        walk = _walk(self.store, agent_id, seq - 1, None, False, 50)
+        chain = [next(walk), *takewhile(lambda m: m.event != EventType.USER_MESSAGE, walk)]
+        # The chain stopped with the server, so processing ended there: the agent yielded.
+        steps = sum(m.role == "assistant" for m in chain)
+        result = wire.response(
+            wire.messages(chain, include_events=False), StopReason.END_TURN, steps
+        )
+        self.accounts.save_idempotent_response(agent_id, key, json.dumps(result))
+        return result
 
     # archival memory
 
@@ -400,6 +434,10 @@ class AgentService:
         self.owner(p, agent_id)
         if not self.store.delete_passage(agent_id, passage_id):
             raise NotFoundError(f"Agent {agent_id!r} has no passage {passage_id!r}.")
+
+
+def _keyed_message_id(agent_id: str, key: str) -> str:
+    return wire.derived_id("message", agent_id, key)
 
 
 def _walk(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from memgpt.errors import MemGPTError
 from memgpt.ingest.loaders import DEFAULT_MAX_BYTES
+from memgpt.tools.sandbox import SANDBOXED, Isolation
 
 DEFAULT_PORT = 8283  # Letta's port, so SDK code written for it needs no change
 
@@ -39,6 +40,11 @@ class ServerSettings:
     ping_interval_s: float = 5.0  # keep-alive pings on a stream, when the client asks
     # Larger uploads are refused with 413 before they are read; the loader's own limit.
     max_upload_bytes: int = DEFAULT_MAX_BYTES
+    # User tools run under bubblewrap (`bwrap`); without it they cannot run at all.
+    # `Isolation(disabled=True)` (`--unsandboxed-tools`) runs them without it, as the
+    # server's OS user with its files and the network in reach: only for a server that is
+    # already alone in a container of its own, where bubblewrap cannot make namespaces.
+    tool_isolation: Isolation = SANDBOXED
 
     def check(self) -> None:
         if self.allow_anonymous and not is_loopback(self.host):

@@ -76,7 +76,7 @@ def create_tool(
     name = sandbox.function_name(req.source_code)
     if name in BASE_FUNCTIONS:
         raise ConflictError(f"{name!r} is a base memgpt function; give the tool another name.")
-    schema = sandbox.describe(req.source_code, name)
+    schema = sandbox.describe(req.source_code, name, isolation=service.tool_isolation)
     existing = service.accounts.get_tool(p.organization_id, name)
     if existing is not None and not upsert:
         raise ConflictError(
@@ -131,7 +131,7 @@ def update_tool(
             )
         tool.source_code, tool.json_schema = (
             req.source_code,
-            sandbox.describe(req.source_code, name),
+            sandbox.describe(req.source_code, name, isolation=service.tool_isolation),
         )
     tool.description = req.description if req.description is not None else tool.description
     tool.tags = req.tags if req.tags is not None else tool.tags
@@ -171,9 +171,11 @@ def _run_result(run: sandbox.ToolRun) -> dict[str, Any]:
     }
 
 
-def run_from_source(source_code: str, args: dict[str, Any], name: str | None) -> dict[str, Any]:
+def run_from_source(
+    service: AgentService, source_code: str, args: dict[str, Any], name: str | None
+) -> dict[str, Any]:
     name = name or sandbox.function_name(source_code)
-    return _run_result(sandbox.run(source_code, name, args))
+    return _run_result(sandbox.run(source_code, name, args, isolation=service.tool_isolation))
 
 
 def run_agent_tool(
@@ -184,4 +186,6 @@ def run_agent_tool(
     tool = service.accounts.get_tool(p.organization_id, name)
     if tool is None or name not in state.tool_names:
         raise NotFoundError(f"Agent {agent_id!r} has no user tool {name!r} to run.")
-    return _run_result(sandbox.run(tool.source_code, tool.name, args))
+    return _run_result(
+        sandbox.run(tool.source_code, tool.name, args, isolation=service.tool_isolation)
+    )

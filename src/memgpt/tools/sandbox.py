@@ -1,30 +1,62 @@
-"""User tools: Python source a user wrote, described and run in a separate, limited process.
+"""User tools: Python source a user wrote, described and run in a separate, confined process.
 
 The source never runs in the caller's process. Each describe or run starts a fresh
-interpreter in isolated mode (`python -I`) with an empty environment (no API keys, no
-database path), a throwaway working directory, limits on memory and CPU time and a wall
-clock timeout. It runs as the server's OS user: to keep it off the database file as well,
-run the server as a user of its own whose files only it may read, in a container.
+interpreter in isolated mode (`python -I`) under bubblewrap (`bwrap` 0.8 or later,
+Flatpak's sandbox), which gives the tool:
+
+- its own user, pid, ipc, uts, cgroup and network namespaces: no network at all (not even
+  the host's loopback), and no sight of the host's processes (its /proc is its own);
+- a filesystem of only what the interpreter needs, read-only: /usr (and the /bin, /lib
+  links), the Python installation, the virtual environment and the memgpt package. The
+  database, $MEMGPT_HOME, the rest of the user's home, /etc and the host's /tmp are not
+  there. It may write only to a fresh, empty /tmp of 64 MiB in memory (its working
+  directory and home), gone when it ends;
+- an empty environment: no API keys, no database URI;
+- no other processes: a seccomp filter lets it start threads but refuses fork, vfork and
+  clone, so `subprocess` and fork bombs fail at once with PermissionError;
+- no capabilities, and no user namespaces of its own to gain some in;
+- limits on its memory (address space), CPU time and the size of any file it writes (its
+  answer included, so the server reads back at most that), and a wall-clock timeout,
+  after which everything in the sandbox is killed.
+
+It does not guard against kernel bugs (the tool shares the host's kernel, as in any
+namespace sandbox), and it can read what the installation holds: the Python and memgpt
+code, the installed packages and host-wide figures in /proc (CPU, memory, load). Outside
+its namespace it is still the server's OS user, so run the server as an unprivileged user.
+The limits are per call: many tools running at once are bounded only by the server's
+worker threads.
+
+Where bubblewrap is missing or cannot make namespaces, describing or running a tool fails
+with a sentence saying what to do, never falling back to an unconfined run. A server that
+is already alone in a container of its own can opt out (`Isolation(disabled=True)`, the
+server's `--unsandboxed-tools`): tools then keep the empty environment, limits and timeout
+but none of the rest.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from pydantic import ConfigDict, Field, create_model
 
 from memgpt.errors import MemGPTError
+from memgpt.tools import bubblewrap
+from memgpt.tools.bubblewrap import SANDBOXED, Isolation, SandboxUnavailableError, environment
 from memgpt.tools.schema import INNER_THOUGHTS, REQUEST_HEARTBEAT, Function
 
 TIMEOUT_S = 10.0
 MEMORY_BYTES = 512 * 2**20
+FILE_BYTES = 16 * 2**20  # the most the tool may write to one file, its answer included
 
 # Runs in the child: read a request on stdin, answer one JSON object on stdout.
 _RUNNER = r"""
@@ -96,47 +128,126 @@ def function_name(source: str) -> str:
 def _limit_child(memory_bytes: int, cpu_s: int) -> None:
     import resource
 
-    os.setsid()  # its own process group, so a timeout kills whatever it started too
+    os.setsid()  # away from the server's terminal and the signals sent to its group
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
+    # SIGXCPU at the soft limit says what happened; SIGKILL a second later if it is ignored.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _run_child(request: dict[str, Any], timeout_s: float, memory_bytes: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="memgpt-tool-") as workdir:
+def _read(file: IO[bytes]) -> str:
+    file.seek(0)
+    return file.read().decode(errors="replace")
+
+
+def _spawn(
+    command: list[str],
+    fds: list[int],
+    request: str,
+    timeout_s: float,
+    limits: Callable[[], None],
+) -> tuple[int | None, str, str]:
+    """Exit status (None: stopped at the timeout), stdout and stderr. Output goes to files,
+    not pipes, so that the file size limit caps what comes back."""
+    with (
+        tempfile.TemporaryDirectory(prefix="memgpt-tool-") as workdir,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=err,
+            cwd=workdir,
+            env=environment(workdir),
+            pass_fds=fds,
+            preexec_fn=limits,
+        ) as proc,
+    ):
         try:
-            proc = subprocess.run(
-                [sys.executable, "-I", "-c", _RUNNER],
-                input=json.dumps(request),
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                cwd=workdir,
-                env={"PATH": os.defpath, "HOME": workdir, "PYTHONDONTWRITEBYTECODE": "1"},
-                preexec_fn=lambda: _limit_child(memory_bytes, int(timeout_s) + 1),
-            )
+            proc.communicate(request.encode(), timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            return {
-                "ok": False,
-                "error": f"the tool ran longer than {timeout_s:g} s and was stopped",
-            }
+            _stop(proc)
+            return None, "", ""
+        return proc.returncode, _read(out), _read(err)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill bwrap's child rather than bwrap: bwrap then reaps it and exits. Killed first,
+    bwrap would leave its child to the host's init, which in a container may be the server
+    itself, never reaping it. Everything in the sandbox dies with that child."""
     try:
-        return json.loads(proc.stdout)
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as file:
+            children = [int(pid) for pid in file.read().split()]
+    except OSError:  # a kernel without the file: kill bwrap itself
+        children = []
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=1 if children else 0)
+    proc.kill()  # unsandboxed, or bwrap did not exit: does nothing once it has exited
+
+
+def _run_child(
+    request: dict[str, Any], timeout_s: float, memory_bytes: int, isolation: Isolation
+) -> dict[str, Any]:
+    """The runner's answer. Raises `SandboxUnavailableError` when the sandbox cannot start."""
+    command, fds = [sys.executable, "-I", "-c", _RUNNER], []
+    cpu_s = int(timeout_s) + 1
+    try:
+        if not isolation.disabled:
+            fds.append(bubblewrap.filter_pipe())
+            command = bubblewrap.command(isolation, fds[0]) + command
+        returncode, stdout, stderr = _spawn(
+            command, fds, json.dumps(request), timeout_s, lambda: _limit_child(memory_bytes, cpu_s)
+        )
+    finally:
+        for fd in fds:
+            os.close(fd)
+    if returncode is None:
+        return {"ok": False, "error": f"the tool ran longer than {timeout_s:g} s and was stopped"}
+    try:
+        return json.loads(stdout)
     except ValueError:
-        tail = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        if "MemoryError" in proc.stderr or proc.returncode in (-9, 137):
-            tail = [f"the tool exceeded its memory limit of {memory_bytes // 2**20} MB"]
-        return {"ok": False, "error": tail[0], "stderr": proc.stderr}
+        if fds and stderr.startswith("bwrap: "):  # bwrap's own failure, before Python ran
+            raise bubblewrap.failed(stderr) from None
+        error = _failure(returncode, stderr, memory_bytes, cpu_s)
+        return {"ok": False, "error": error, "stderr": stderr}
+
+
+def _failure(returncode: int, stderr: str, memory_bytes: int, cpu_s: int) -> str:
+    """Why a tool ended without an answer. A signal shows as -N, or as 128+N through bwrap."""
+    number = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
+    if "MemoryError" in stderr:
+        return f"the tool exceeded its memory limit of {memory_bytes // 2**20} MB"
+    if number == signal.SIGXCPU:
+        return f"the tool used more than {cpu_s} s of CPU time and was stopped"
+    if number == signal.SIGKILL:
+        return (
+            f"the tool was killed at its limits ({memory_bytes // 2**20} MB of memory, "
+            f"{cpu_s} s of CPU time)"
+        )
+    if "[Errno 27]" in stderr:  # EFBIG: the runner could not write the answer
+        return f"the tool's answer was larger than {FILE_BYTES // 2**20} MB"
+    tail = stderr.strip().splitlines()[-1:] or [f"exit status {returncode}"]
+    return tail[0]
 
 
 def describe(
-    source: str, name: str | None = None, *, timeout_s: float = TIMEOUT_S
+    source: str,
+    name: str | None = None,
+    *,
+    timeout_s: float = TIMEOUT_S,
+    isolation: Isolation = SANDBOXED,
 ) -> dict[str, Any]:
     """The tool's function schema as the model sees it ({name, description, parameters},
-    with the inner thoughts and heartbeat arguments every function has), made in the sandbox."""
+    with the inner thoughts and heartbeat arguments every function has), made in the sandbox.
+    Raises `ToolSourceError`, or `SandboxUnavailableError` when tools cannot run here."""
     name = name or function_name(source)
     answer = _run_child(
-        {"mode": "describe", "source": source, "name": name}, timeout_s, MEMORY_BYTES
+        {"mode": "describe", "source": source, "name": name}, timeout_s, MEMORY_BYTES, isolation
     )
     if not answer["ok"]:
         raise ToolSourceError(f"The tool source could not be loaded: {answer['error']}.")
@@ -166,10 +277,15 @@ def run(
     *,
     timeout_s: float = TIMEOUT_S,
     memory_bytes: int = MEMORY_BYTES,
+    isolation: Isolation = SANDBOXED,
 ) -> ToolRun:
-    answer = _run_child(
-        {"mode": "run", "source": source, "name": name, "args": args}, timeout_s, memory_bytes
-    )
+    """The tool's result, or its failure as one line; a sandbox that cannot start is a
+    failure too, saying what to do."""
+    request = {"mode": "run", "source": source, "name": name, "args": args}
+    try:
+        answer = _run_child(request, timeout_s, memory_bytes, isolation)
+    except SandboxUnavailableError as exc:
+        return ToolRun(False, str(exc))
     result = answer["result"] if answer["ok"] else answer["error"]
     return ToolRun(answer["ok"], result, answer.get("stdout", ""), answer.get("stderr", ""))
 
@@ -198,7 +314,9 @@ class UserFunction(Function):
         return json.loads(json.dumps(self.stored_schema))
 
 
-def user_function(name: str, source: str, schema: dict[str, Any]) -> Function:
+def user_function(
+    name: str, source: str, schema: dict[str, Any], isolation: Isolation = SANDBOXED
+) -> Function:
     """A `Function` for the agent loop. Arguments are checked against the schema's basic
     types here; the function's own annotations check the rest when it runs."""
     parameters = schema.get("parameters", {})
@@ -210,7 +328,7 @@ def user_function(name: str, source: str, schema: dict[str, Any]) -> Function:
     arguments = create_model(f"{name}_arguments", __config__=ConfigDict(extra="ignore"), **fields)
 
     def call(_context: object, **kwargs: Any) -> str:
-        outcome = run(source, name, kwargs)
+        outcome = run(source, name, kwargs, isolation=isolation)
         if not outcome.ok:
             raise ToolRunError(outcome.result)
         return outcome.result

@@ -35,9 +35,11 @@ def list_tools(
 
 
 @router.post("/v1/tools/run")
-async def run_tool_from_source(body: RunToolFromSource, p: Caller, steps: Steps) -> dict[str, Any]:
+async def run_tool_from_source(
+    body: RunToolFromSource, p: Caller, service: Service, steps: Steps
+) -> dict[str, Any]:
     # Authenticated like every route; the code runs in the sandbox, in a worker thread.
-    return await steps.run(toolbox.run_from_source, body.source_code, body.args, body.name)
+    return await steps.run(toolbox.run_from_source, service, body.source_code, body.args, body.name)
 
 
 @router.get("/v1/tools/{tool_id}")
