@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 import uuid
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from memgpt.bench.common import throwaway_postgres
 from memgpt.store.base import Store
 from memgpt.store.sqlite import SQLiteStore
 
@@ -27,19 +26,9 @@ REQUIRED = os.environ.get("MEMGPT_TEST_PG") == "1"
 @functools.cache
 def _server_uri() -> str | None:
     try:
-        import pgserver
-        import psycopg
+        return throwaway_postgres()  # as root, pgserver runs it as a system user `pgserver`
     except ImportError:
         return None
-    # As root, pgserver runs the database as a system user `pgserver` it creates.
-    with warnings.catch_warnings():  # platformdirs: no XDG_RUNTIME_DIR under CI's root
-        warnings.simplefilter("ignore")
-        server = pgserver.get_server(tempfile.mkdtemp(prefix="memgpt-pg-"), cleanup_mode="delete")
-        uri = server.get_uri()
-    with psycopg.connect(uri, autocommit=True) as conn:
-        # One extension per database, in `public`, which every test schema's path includes.
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
-    return uri
 
 
 def server_uri() -> str:

@@ -13,6 +13,7 @@ import re
 import statistics
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -274,3 +275,21 @@ def as_messages(agent_id: str, turns: Sequence[Any], in_context: bool = False) -
             )
         )
     return out
+
+
+def throwaway_postgres() -> str:
+    """A PostgreSQL 16 with pgvector from `pgserver` (the test extra), in a temp dir
+    deleted at exit: benchmarks and tests must not land in a database a user cares about.
+    Raises ImportError without pgserver or psycopg."""
+    import psycopg
+
+    with warnings.catch_warnings():  # platformdirs: no XDG_RUNTIME_DIR under root
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(tempfile.mkdtemp(prefix="memgpt-pg-"), cleanup_mode="delete")
+        uri = server.get_uri()
+    with psycopg.connect(uri, autocommit=True) as conn:
+        # One extension per database, in `public`, which every schema's search path includes.
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    return uri

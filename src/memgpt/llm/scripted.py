@@ -47,6 +47,7 @@ class ScriptedLLM:
         *,
         context_window: int = 8192,
         summarize: Callable[[list[ChatMessage]], str] = default_summary,
+        record: bool = True,
     ):
         self.config = LLMConfig(
             provider="scripted", model="scripted", context_window=context_window
@@ -54,7 +55,8 @@ class ScriptedLLM:
         self._policy: Policy | None = script if callable(script) else None
         self._replies = iter(()) if callable(script) else iter(list(script))
         self._summarize = summarize
-        self.requests: list[tuple[list[ChatMessage], list[FunctionSchema]]] = []
+        self._record = record
+        self.requests: list[tuple[list[ChatMessage], list[FunctionSchema]]] = []  # when recording
 
     @classmethod
     def from_config(cls, config: LLMConfig) -> ScriptedLLM:
@@ -66,12 +68,15 @@ class ScriptedLLM:
             raise LLMError(
                 f"Cannot load the scripted policy {config.model!r}; give it as 'module:function'."
             ) from exc
-        llm = cls(policy, context_window=config.context_window)
+        # Named in a config, it serves a long-lived agent (the server's, say) whose requests
+        # no one reads: recording them would grow the process by every request it answers.
+        llm = cls(policy, context_window=config.context_window, record=False)
         llm.config = config  # keep the policy's name, so a stored agent can be reopened
         return llm
 
     def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
-        self.requests.append((messages, functions))
+        if self._record:
+            self.requests.append((messages, functions))
         if not functions:
             return LLMReply(content=self._summarize(messages))
         if self._policy is not None:
