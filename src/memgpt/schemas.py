@@ -205,3 +205,38 @@ def sent_texts(message: Message) -> list[str]:
         for c in message.tool_calls
         if c.name == "send_message" and "message" in _arguments(c)
     ]
+
+
+def storable_text(text: str) -> str:
+    """`text` with each unpaired UTF-16 surrogate and each NUL replaced by U+FFFD: JSON can
+    carry both, UTF-8 cannot encode the first and PostgreSQL cannot store the second."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def storable_json(value: Any) -> Any:
+    """Decoded JSON with `storable_text` applied to every string in it."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {storable_text(k): storable_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable_json(v) for v in value]
+    return value
+
+
+def storable_arguments(raw: str) -> str:
+    """A call's raw argument text whose decoded strings are all storable; unchanged unless
+    a JSON escape in it decodes to a NUL or half a surrogate pair."""
+    raw = storable_text(raw)
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return raw  # not JSON: the agent loop reports that to the model
+    clean = storable_json(data)
+    return raw if clean == data else json.dumps(clean, ensure_ascii=False)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from memgpt.bench import reliability_faults
-from memgpt.llm.base import LLMReply, replace_lone_surrogates
-from memgpt.schemas import ToolCall
+from memgpt.llm.base import LLMReply
+from memgpt.schemas import ToolCall, storable_text
 
 
 def test_a_faulty_model_never_crashes_a_step(tmp_path):
@@ -37,4 +37,4 @@ def test_lone_surrogates_in_a_reply_become_replacement_characters():
     assert reply.content == "a \ufffd b"
     assert reply.tool_calls[0].name == "f\ufffd"
     assert reply.tool_calls[0].arguments.encode("utf-8")
-    assert replace_lone_surrogates("fine 🧗") == "fine 🧗"
+    assert storable_text("fine 🧗") == "fine 🧗"

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from memgpt.bench import reliability_hostile
-from memgpt.llm.scripted import call
+from memgpt.client import MemGPT
+from memgpt.embeddings.hash import HashEmbedder
+from memgpt.llm.scripted import ScriptedLLM, call
+from memgpt.schemas import EmbeddingConfig
+from tests.store.backends import BACKENDS, store_opener
 
 
 def test_search_syntax_and_odd_text_never_crash_or_half_write():
@@ -22,3 +26,20 @@ def test_a_lone_surrogate_in_user_input_is_stored_as_a_replacement_character(mak
     assert response.text == "ok"
     stored = agent.store.list_messages(agent.id, limit=10)[0].text
     assert "\ufffd" in stored and stored.encode("utf-8")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_nul_from_the_user_or_the_model_is_stored_as_a_replacement_character(backend, tmp_path):
+    """PostgreSQL cannot store NUL in text; a JSON body or a model reply can carry one."""
+    client = MemGPT(store=store_opener(backend, tmp_path)())
+    llm = ScriptedLLM(
+        lambda messages, functions: call("send_message", message="o\x00k", inner_thoughts="\x00")
+    )
+    agent = client.create_agent(
+        "nul", llm=llm, embedding=EmbeddingConfig(provider="hash"), embedder=HashEmbedder()
+    )
+    response = agent.send("nul\x00byte")
+    assert response.text == "o\ufffdk"
+    texts = [m.text for m in client.store.list_messages(agent.id, limit=10)]
+    assert "nul\ufffdbyte" in texts
+    client.close()

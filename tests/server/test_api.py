@@ -86,3 +86,83 @@ def test_openai_chat_completions_reach_a_stateful_agent(server, http_a, agent_id
         client.chat.completions.create(
             model="no-such-agent", messages=[{"role": "user", "content": "x"}]
         )
+
+
+# Bad input the OpenAPI fuzz (memgpt bench reliability fuzz) found answered with a 500, or
+# worse: a hybrid-search page deep enough aborted the whole process in the vector index.
+DEEP = 20_000_000_000_000_000_000  # past 64 bits: SQLite raised OverflowError
+BAD_INPUT = [
+    ("POST", "/archival-memory", {"text": ""}, 400, "content is empty"),
+    ("GET", "/archival-memory?limit=-1", None, 422, "greater than or equal to 0"),
+    ("GET", f"/archival-memory?limit={DEEP}", None, 422, "less than or equal to"),
+    ("GET", f"/messages?limit={DEEP}", None, 422, "less than or equal to"),
+    ("GET", f"/archival-memory/search?query=x&top_k={DEEP}", None, 422, "less than or equal"),
+    ("GET", "/recall?page=-1", None, 422, "greater than or equal to 0"),
+    ("GET", f"/recall?page={DEEP}", None, 422, "less than or equal to"),
+    ("GET", "/archival-memory/hybrid-search?query=x&page=100000000", None, 422, "less than"),
+    ("PATCH", "/core-memory/blocks/human", {"value": "x" * 6000}, 400, "over its limit"),
+    ("PATCH", "/core-memory/blocks/human", {"limit": -1}, 422, "greater than 0"),
+    ("PATCH", "", {"context_window_limit": -1}, 422, "greater than 0"),
+    ("PATCH", "", {"llm_config": {"context_window": 0}}, 422, "greater than 0"),
+    ("PATCH", "", {"llm_config": {"handle": 5}}, 422, "valid string"),
+    # NUL: PostgreSQL cannot store it, or compare text with it.
+    ("PATCH", "", {"name": "a\x00b"}, 422, "NUL"),
+    ("POST", "/messages", {"input": "nul\x00byte"}, 422, "NUL"),
+    ("POST", "/archival-memory", {"text": "nul\x00byte"}, 422, "NUL"),
+    ("GET", "/messages?after=%00", None, 400, "NUL"),
+    ("GET", "/recall?query=%00", None, 400, "NUL"),
+    ("GET", "%00", None, 400, "NUL"),
+    # A caller naming a model file or a scripted policy would have the server open that
+    # file or import that module; only the server's own default may be either.
+    ("PATCH", "", {"model": "local//etc/passwd"}, 400, "does not let callers choose"),
+    ("PATCH", "", {"model": "scripted/this:s"}, 400, "does not let callers choose"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "says"), BAD_INPUT)
+def test_bad_input_is_a_4xx_that_says_why(http_a, agent_id, method, path, body, status, says):
+    response = http_a.request(method, f"/v1/agents/{agent_id}{path}", json=body)
+    assert response.status_code == status, response.text
+    assert says in response.text
+    assert http_a.get(f"/v1/agents/{agent_id}").json()["name"]  # the agent is unharmed
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/agents/", {"llm_config": {"context_window": "x"}}),
+        ("/v1/agents/", {"embedding_config": {"handle": 5}}),
+        ("/v1/agents/", {"memory_blocks": [{"label": "human", "limit": 0}]}),
+        ("/v1/agents/", {"context_window_limit": 0}),
+        ("/v1/sources/", {"name": "s", "embedding_config": {"handle": 3}}),
+        ("/v1/sources/", {"name": "nul\x00"}),
+        ("/v1/tools/", {"source_code": "def f():\n    '''nul\x00'''\n"}),
+        # Nested past the 100 levels a body may have: walking it overflowed the stack.
+        ("/v1/tools/run", {"source_code": "def f(): pass", "args": {"a": _nested(150)}}),
+    ],
+)
+def test_bad_bodies_are_422(http_a, path, body):
+    response = http_a.post(path, json=body)
+    assert response.status_code == 422, response.text
+
+
+def test_lone_surrogates_in_names_and_text_become_replacement_characters(http_a):
+    raw = '{"name": "lone \\ud800", "system": "\\udfff system"}'
+    created = http_a.post("/v1/agents/", content=raw, headers={"Content-Type": "application/json"})
+    assert created.status_code == 200, created.text
+    assert created.json()["name"] == "lone \ufffd"
+    assert created.json()["system"] == "\ufffd system"
+    raw = '{"text": "passage \\ud800"}'
+    passage = http_a.post(
+        f"/v1/agents/{created.json()['id']}/archival-memory",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    assert passage.status_code == 200 and passage.json()[0]["text"] == "passage \ufffd"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import numpy as np
 import pytest
 
 from memgpt.agent import events
@@ -108,3 +109,18 @@ def test_upgrade_from_an_older_schema_keeps_everything_and_counts_it(tmp_path, m
     new.delete_messages(state.id, [new.list_messages(state.id, limit=1)[0].id])
     assert new.count_messages(state.id) == 5 == len(new.list_messages(state.id, limit=100))
     assert new.integrity_check() == "ok"
+
+
+def test_a_page_far_past_the_end_is_empty_not_a_huge_allocation(store):
+    """The page number sizes each ranking's candidate list; it is capped by the passages."""
+    state = new_agent()
+    store.create_agent(state)
+    query = np.array([1.0, 0.0], np.float32)
+    assert store.search_archival(state.id, "fact", query, 20, 2_000_000_000) == ([], 0)
+    store.insert_passages(state.id, [Passage(text="a fact", embedding=[1.0, 0.0])])
+    hits, total = store.search_archival(state.id, "fact", query, 20, 2_000_000_000)
+    assert hits == [] and total == 1
+    assert store.search_passages(state.id, query, 20, 2_000_000_000) == []
+    assert [h.passage.text for h in store.search_archival(state.id, "fact", query, 5)[0]] == [
+        "a fact"
+    ]

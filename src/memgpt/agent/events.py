@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 
-from memgpt.llm.base import replace_lone_surrogates
-from memgpt.schemas import EventType, Message, utcnow
+from memgpt.schemas import EventType, Message, storable_text, utcnow
 
 
 def _event(kind: EventType, text: str) -> Message:
-    # JSON (an API body) can carry half a surrogate pair, which UTF-8 cannot store: make it U+FFFD.
-    return Message(role="user", event=kind, text=replace_lone_surrogates(text))
+    # JSON (an API body) can carry half a surrogate pair or a NUL, which cannot be stored.
+    return Message(role="user", event=kind, text=storable_text(text))
 
 
 def user_message(text: str) -> Message:

@@ -4,7 +4,8 @@ Parts: crash (SIGKILL during steps, eviction and document loads), crash-server (
 `memgpt server` mid-request, clients retrying), faults (a fault-injecting
 OpenAI-compatible endpoint), context (property-based context budget), upgrade (oldest
 schema to newest), hostile (search syntax and odd text), load (many clients at once on
-`memgpt server`, SQLite and PostgreSQL: nothing lost, repeated or reordered), or all.
+`memgpt server`, SQLite and PostgreSQL: nothing lost, repeated or reordered), fuzz
+(schemathesis on every operation of the server's OpenAPI spec: never a 5xx), or all.
 The default sizes are the ones CI runs (tests/reliability); --full runs the sizes the
 figures are quoted at. Exits 1 when any violation or crash was found.
 """
@@ -84,6 +85,15 @@ def _load(clients: int, messages: int, agents: int) -> Callable[[int], dict[str,
     return run
 
 
+def _fuzz(examples: int) -> Callable[[int], dict[str, Any]]:
+    def run(seed: int) -> dict[str, Any]:
+        from memgpt.bench import reliability_fuzz
+
+        return reliability_fuzz.run(examples, seed)
+
+    return run
+
+
 PARTS.update(
     {
         "crash": (_crash(21), _crash(210)),
@@ -93,6 +103,7 @@ PARTS.update(
         "upgrade": (_upgrade(3, 60, 20), _upgrade(20, 600, 200)),
         "hostile": (_hostile(30), _hostile(500)),
         "load": (_load(50, 300, 10), _load(50, 2000, 10)),
+        "fuzz": (_fuzz(3), _fuzz(50)),
     }
 )
 

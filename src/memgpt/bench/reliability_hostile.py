@@ -24,11 +24,10 @@ from memgpt.agent.agent import Agent
 from memgpt.client import MemGPT
 from memgpt.embeddings.hash import HashEmbedder
 from memgpt.errors import MemGPTError
-from memgpt.llm.base import replace_lone_surrogates
 from memgpt.llm.scripted import ScriptedLLM, call
 from memgpt.memory import archival, recall
 from memgpt.memory.recall import SearchError
-from memgpt.schemas import EmbeddingConfig
+from memgpt.schemas import EmbeddingConfig, storable_text
 
 QUERIES = [
     '"; DROP TABLE messages; --',
@@ -120,7 +119,7 @@ def check_send(agent: Agent, text: str) -> tuple[str, list[str]]:
         events = [m for m in response.messages if m.event == "user_message"]
         if set(response.sent) != {ANSWER} or len(events) != 1:
             problems.append(f"send {text[:30]!r} got {response.stop_reason}")
-        elif events[0].text != replace_lone_surrogates(text):
+        elif events[0].text != storable_text(text):
             problems.append(f"send {text[:30]!r} was stored altered")
     follow = agent.send("an ordinary message")
     if set(follow.sent) != {ANSWER}:

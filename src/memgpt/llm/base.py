@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, Field, model_validator
 
 from memgpt.errors import MemGPTError
-from memgpt.schemas import LLMConfig, ToolCall
+from memgpt.schemas import LLMConfig, ToolCall, storable_arguments, storable_text
 
 
 class ChatMessage(BaseModel):
@@ -34,30 +34,21 @@ class LLMReply(BaseModel):
 
     @model_validator(mode="after")
     def _valid_unicode(self) -> LLMReply:
-        # JSON lets a server send half a surrogate pair ("\\ud83d"); such text cannot be stored
-        # as UTF-8, so it would fail the step's commit. It becomes U+FFFD instead.
+        # JSON lets a server send half a surrogate pair ("\\ud83d") or a NUL; such text
+        # cannot be stored, so it would fail the step's commit. It becomes U+FFFD instead.
         if self.content is not None:
-            self.content = replace_lone_surrogates(self.content)
+            self.content = storable_text(self.content)
         self.tool_calls = [
             c.model_copy(
                 update={
-                    "id": replace_lone_surrogates(c.id),
-                    "name": replace_lone_surrogates(c.name),
-                    "arguments": replace_lone_surrogates(c.arguments),
+                    "id": storable_text(c.id),
+                    "name": storable_text(c.name),
+                    "arguments": storable_arguments(c.arguments),
                 }
             )
             for c in self.tool_calls
         ]
         return self
-
-
-def replace_lone_surrogates(text: str) -> str:
-    """`text` with each unpaired UTF-16 surrogate replaced by U+FFFD, so it encodes as UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
 
 
 class LLMError(MemGPTError):

@@ -4,19 +4,34 @@ The layout follows Letta's multi-entity agent file (top-level `agents`, `blocks`
 `tools`, ... cross-referenced by file-local ids), so the file reads like theirs; the
 messages carry memgpt's own fields (event kind, in-context flag), which a memgpt import
 needs to rebuild the FIFO queue and recall storage exactly.
+
+An import trusts nothing in the file. It is checked whole (shapes, ids, references, text)
+before anything is written, then written in one transaction, so a file refused leaves
+nothing behind. Nothing in it names a path the server opens: Letta's sources, files and
+other entities are ignored, names and texts are stored as text, tool source is only ever
+run in the sandbox, and the model and embedding are chosen by handle, as the API chooses
+them (settings a handle would not give, such as another URL, are refused).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
-from memgpt.schemas import AgentState, EmbeddingConfig, LLMConfig, Message, ToolCall, utcnow
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from memgpt.errors import MemGPTError
+from memgpt.llm import OLLAMA_BASE_URL, parse_model_string
+from memgpt.schemas import AgentState, EventType, Message, Role, ToolCall, utcnow
 from memgpt.server import wire
 from memgpt.server.auth import Principal
-from memgpt.server.requests import CreateAgent, CreateBlock, CreateTool
-from memgpt.server.service import AgentService
-from memgpt.server.toolbox import create_tool, set_tools
+from memgpt.server.requests import CreateAgent, CreateBlock, CreateTool, clean_text
+from memgpt.server.service import AgentService, ConflictError
+from memgpt.server.toolbox import prepare_tool
+from memgpt.store.accounts import UserTool
 from memgpt.tools.base import BASE_FUNCTIONS
+from memgpt.tools.sandbox import function_name
 
 FORMAT = "memgpt-agent-file/1"
 
@@ -103,81 +118,278 @@ def _message(m: Message) -> dict[str, Any]:
     }
 
 
-class AgentFileError(ValueError):
-    pass
+class AgentFileError(MemGPTError):
+    """A file that cannot be imported; one sentence saying why."""
+
+
+# The file as an import reads it. Fields memgpt does not read (Letta writes many) are
+# ignored; those it reads are checked here, before anything is written.
+
+
+class _Entity(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Block(_Entity):
+    id: str
+    label: str = Field(min_length=1)
+    value: str = ""
+    limit: int | None = Field(None, gt=0)
+    description: str | None = None
+
+
+class _Tool(_Entity):
+    id: str
+    name: str
+    tool_type: str | None = None
+    source_code: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
+
+
+class _Text(_Entity):
+    text: str = ""
+
+
+class _Message(_Entity):
+    role: Role
+    event: EventType | None = None
+    content: list[_Text] = []
+    tool_calls: list[ToolCall] = []
+    tool_call_id: str | None = None
+    name: str | None = None
+    created_at: AwareDatetime  # compared with the server's own, which carry a zone
+    in_context: bool = True
+
+
+class _Model(_Entity):
+    provider: str
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    context_window: int = Field(8192, gt=0)
+    max_output_tokens: int = Field(1024, gt=0)
+    timeout_s: float = Field(60.0, gt=0)
+
+
+class _Embedding(_Entity):
+    provider: str
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+
+
+class _Saved(_Entity):
+    summary: str = ""
+    llm: _Model | None = None
+    embedding: _Embedding | None = None
+
+
+class _Agent(_Entity):
+    name: str
+    system: str
+    tags: list[str] = []
+    block_ids: list[str] = []
+    tool_ids: list[str] = []
+    messages: list[_Message] = []
+    memgpt: _Saved = _Saved()
+
+
+class _File(_Entity):
+    agents: list[_Agent] = Field(min_length=1)
+    blocks: list[_Block] = []
+    tools: list[_Tool] = []
+
+
+@dataclass
+class _Plan:
+    """One agent, checked and ready to write."""
+
+    request: CreateAgent
+    tool_names: list[str]
+    messages: list[Message]
+    summary: str
+    llm: _Model | None  # the file's model settings, kept unless the import chose a model
 
 
 def import_file(
     service: AgentService,
     p: Principal,
-    data: dict[str, Any],
+    data: Any,
     *,
     name: str | None,
     model: str | None,
 ) -> list[str]:
-    """Create the file's agents for the caller; return their new ids."""
-    if data.get("metadata", {}).get("format") != FORMAT:
-        raise AgentFileError(
-            "This is not a memgpt agent file (metadata.format is missing); export it from memgpt."
-        )
-    blocks = {b["id"]: b for b in data.get("blocks", [])}
-    tools = {t["id"]: t for t in data.get("tools", [])}
-    created = []
-    for entry in data["agents"]:
-        saved = entry.get("memgpt", {})
-        tool_names = []
-        for tool_id in entry.get("tool_ids", []):
-            tool = tools[tool_id]
-            if tool.get("tool_type") == "custom":
-                create_tool(service, p, CreateTool(**tool), upsert=True)
-            tool_names.append(tool["name"])
-        request = CreateAgent(
-            name=name or entry["name"],
-            system=entry["system"],
-            tags=entry.get("tags", []),
-            memory_blocks=[CreateBlock(**blocks[i]) for i in entry.get("block_ids", [])],
-            model=model,
-            context_window_limit=None if model else saved.get("llm", {}).get("context_window"),
-        )
-        if not model and "llm" in saved:
-            request.model = f"{saved['llm']['provider']}/{saved['llm']['model']}"
-        agent = service.create_agent(p, request)
-        agent_id = agent["id"]
-        set_tools(service, p, agent_id, tool_names)
-        _restore(service, agent_id, entry, saved, keep_model=model is None)
-        created.append(agent_id)
+    """Create the file's agents for the caller; return their new ids. The whole file is
+    checked first and written in one transaction: a file refused leaves nothing behind."""
+    file = _parse(data)
+    _check_unique("block", [b.id for b in file.blocks])
+    _check_unique("tool", [t.id for t in file.tools])
+    new_tools: dict[str, UserTool] = {}  # by name: the tools the organization lacks
+    plans = [
+        _plan(service, p, file, entry, new_tools, name=name, model=model) for entry in file.agents
+    ]
+    with service.store.transaction():
+        for tool in new_tools.values():
+            service.accounts.save_tool(tool)
+        created = [_create(service, p, plan) for plan in plans]
+    for agent_id in created:
+        service.forget(agent_id)
     return created
 
 
-def _restore(
+def _parse(data: Any) -> _File:
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise AgentFileError(
+            "This is not a memgpt agent file (metadata.format is missing); export it from memgpt."
+        )
+    try:
+        return _File.model_validate(clean_text(data))
+    except ValueError as exc:  # pydantic's ValidationError, or clean_text's sentence
+        raise AgentFileError(f"The agent file is not valid: {_first_error(exc)}") from None
+
+
+def _first_error(exc: ValueError) -> str:
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}."
+
+
+def _check_unique(kind: str, ids: list[str]) -> None:
+    seen = set()
+    for i in ids:
+        if i in seen:
+            raise AgentFileError(f"The agent file has two {kind}s with id {i!r}; ids must differ.")
+        seen.add(i)
+
+
+def _plan(
     service: AgentService,
-    agent_id: str,
-    entry: dict[str, Any],
-    saved: dict[str, Any],
+    p: Principal,
+    file: _File,
+    entry: _Agent,
+    new_tools: dict[str, UserTool],
     *,
-    keep_model: bool,
-) -> None:
-    """Messages (with their in-context flags), the summary and, unless the import chose
-    another model, the full model and embedding settings, as they were exported."""
+    name: str | None,
+    model: str | None,
+) -> _Plan:
+    blocks = {b.id: b for b in file.blocks}
+    tools = {t.id: t for t in file.tools}
+    for kind, ids, known in (("block", entry.block_ids, blocks), ("tool", entry.tool_ids, tools)):
+        if missing := [i for i in ids if i not in known]:
+            raise AgentFileError(
+                f"Agent {entry.name!r} names {kind} {missing[0]!r}, which the file does not have."
+            )
+    labels = [blocks[i].label for i in entry.block_ids]
+    if len(set(labels)) < len(labels):
+        raise AgentFileError(
+            f"Agent {entry.name!r} has two blocks with one label; labels must differ."
+        )
+    tool_names = _tools(service, p, [tools[i] for i in entry.tool_ids], new_tools)
+    saved = entry.memgpt
+    llm = None if model else saved.llm
+    request = CreateAgent(
+        name=name or entry.name,
+        system=entry.system,
+        tags=entry.tags,
+        memory_blocks=[
+            CreateBlock(**blocks[i].model_dump(exclude={"id"})) for i in entry.block_ids
+        ],
+        model=model or (_handle(llm) if llm else None),
+        embedding=_embedding_handle(saved.embedding) if llm and saved.embedding else None,
+        context_window_limit=llm.context_window if llm else None,
+    )
+    if llm:
+        # The handle gives the model; settings it would not give (another URL, another
+        # key variable) would send this server's API keys where the file says.
+        given = parse_model_string(request.model)
+        if (llm.base_url, llm.api_key_env) != (given.base_url, given.api_key_env):
+            raise AgentFileError(
+                f"The agent file sets its model's base_url or api_key_env, which an import may "
+                f"not choose; import it with a model handle instead (e.g. {request.model!r})."
+            )
     messages = [
         Message(
-            role=m["role"],
-            event=m.get("event"),
-            text="".join(part.get("text", "") for part in m.get("content", [])),
-            tool_calls=[ToolCall(**c) for c in m.get("tool_calls", [])],
-            tool_call_id=m.get("tool_call_id"),
-            name=m.get("name"),
-            created_at=m["created_at"],
-            in_context=m.get("in_context", True),
+            role=m.role,
+            event=m.event,
+            text="".join(part.text for part in m.content),
+            tool_calls=m.tool_calls,
+            tool_call_id=m.tool_call_id,
+            name=m.name,
+            created_at=m.created_at.astimezone(UTC),
+            in_context=m.in_context,
         )
-        for m in entry.get("messages", [])
+        for m in entry.messages
     ]
+    return _Plan(request, tool_names, messages, saved.summary, llm)
+
+
+def _handle(llm: _Model) -> str:
+    """The handle that gives this model (an Ollama model is an OpenAI-compatible one on
+    localhost)."""
+    if llm.provider == "openai" and llm.base_url == OLLAMA_BASE_URL:
+        return f"ollama/{llm.model}"
+    return f"{llm.provider}/{llm.model}"
+
+
+def _embedding_handle(embedding: _Embedding) -> str:
+    if embedding.base_url or embedding.api_key_env:
+        raise AgentFileError(
+            "The agent file sets its embedding model's base_url or api_key_env, which an "
+            "import may not choose; remove them, or import it with a model handle."
+        )
+    return f"{embedding.provider}/{embedding.model}"
+
+
+def _tools(
+    service: AgentService, p: Principal, tools: list[_Tool], new: dict[str, UserTool]
+) -> list[str]:
+    """The agent's tool names; custom tools the organization lacks go into `new`. A tool
+    the organization has under the same name must be the same code: an import never
+    changes what other agents run."""
+    names: list[str] = []
+    for tool in tools:
+        if tool.tool_type != "custom":
+            if tool.name not in BASE_FUNCTIONS:
+                raise AgentFileError(
+                    f"The agent file's tool {tool.name!r} is not a memgpt base function; "
+                    'give it as a "custom" tool with its source code.'
+                )
+            names.append(tool.name)
+            continue
+        if tool.source_code is None:
+            raise AgentFileError(
+                f"The agent file's custom tool {tool.name!r} has no source code; export the "
+                "agent again from memgpt."
+            )
+        tool_name = function_name(tool.source_code)
+        have = service.accounts.get_tool(p.organization_id, tool_name) or new.get(tool_name)
+        if have is None:
+            request = CreateTool(
+                source_code=tool.source_code, description=tool.description, tags=tool.tags
+            )
+            new[tool_name] = prepare_tool(service, p, request)
+        elif have.source_code != tool.source_code:
+            raise ConflictError(
+                f"The agent file's tool {tool_name!r} differs from this organization's tool "
+                "of that name (or from another in the file); rename one, then import again."
+            )
+        names.append(tool_name)
+    return list(dict.fromkeys(names))
+
+
+def _create(service: AgentService, p: Principal, plan: _Plan) -> str:
+    """Write one planned agent; the caller holds the transaction."""
+    agent_id = service.create_agent(p, plan.request)["id"]
     state: AgentState = service.store.get_agent(agent_id)
-    state.summary = saved.get("summary", "")
-    if keep_model and "llm" in saved:
-        state.llm = LLMConfig.model_validate(saved["llm"])
-        state.embedding = EmbeddingConfig.model_validate(saved["embedding"])
-    with service.store.transaction():
-        service.store.append_messages(agent_id, messages)
-        service.store.save_agent(state)
-    service.forget(agent_id)
+    state.tool_names = plan.tool_names
+    state.summary = plan.summary
+    if plan.llm:
+        update = {"max_output_tokens": plan.llm.max_output_tokens, "timeout_s": plan.llm.timeout_s}
+        state.llm = state.llm.model_copy(update=update)
+    service.store.append_messages(agent_id, plan.messages)
+    service.store.save_agent(state)
+    return agent_id

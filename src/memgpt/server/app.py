@@ -8,13 +8,16 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from memgpt.client import MemGPT
 from memgpt.errors import AgentNotFoundError, InputTooLargeError, MemGPTError
+from memgpt.memory.recall import SearchError
+from memgpt.memory.working import MemoryEditError
 from memgpt.server.auth import ensure_anonymous_user
+from memgpt.server.deps import refuse_nul
 from memgpt.server.routes import agents, chat, health, memory, messages, sources, tools, ui
 from memgpt.server.service import AgentService, ConflictError, NotFoundError
 from memgpt.server.settings import ServerSettings
@@ -33,6 +36,10 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (ConflictError, 409),
     (InputTooLargeError, 413),
     (MemGPTError, 400),  # every other error a caller can cause says what to do
+    # The memory layer's own checks (an empty passage, a block over its limit): their
+    # sentences are written for the model, and read as well for a caller.
+    (SearchError, 400),
+    (MemoryEditError, 400),
 ]
 
 
@@ -54,6 +61,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         title="memgpt",
         version=version("memgpt"),
         description="MemGPT agents over a REST API shaped like Letta's, plus OpenAI-compatible chat.",
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.settings = settings
     app.state.accounts = accounts

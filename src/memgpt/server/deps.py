@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Query, Request
 
 from memgpt.server.auth import Principal, authenticate
+from memgpt.server.requests import NUL_REFUSED
 from memgpt.server.service import AgentService
 from memgpt.server.steps import StepRunner
 
@@ -22,6 +23,21 @@ def _steps(request: Request) -> StepRunner:
 Caller = Annotated[Principal, Depends(authenticate)]
 Service = Annotated[AgentService, Depends(_service)]
 Steps = Annotated[StepRunner, Depends(_steps)]
+
+# The most results one request may ask for. It bounds SQL LIMIT and OFFSET (SQLite and
+# PostgreSQL refuse numbers past 64 bits, PostgreSQL negative ones) and the depth of a
+# vector search, whose index allocates for the depth asked.
+MAX_RESULTS = 100_000
+Limit = Annotated[int | None, Query(ge=0, le=MAX_RESULTS)]
+Count = Annotated[int, Query(ge=0, le=MAX_RESULTS)]
+
+
+def refuse_nul(request: Request) -> None:
+    """App-wide dependency: no NUL in the path or query (PostgreSQL cannot store or even
+    compare text holding one); bodies are checked by their models (`requests`)."""
+    query = request.query_params.multi_items()
+    if "\x00" in request.scope["path"] or any("\x00" in k + v for k, v in query):
+        raise HTTPException(400, NUL_REFUSED)
 
 
 def is_sdk_1x(request: Request) -> bool:

@@ -1,21 +1,66 @@
 """Request bodies in Letta's shapes. Fields memgpt does not use are accepted and ignored
-(`extra="ignore"`), so SDK calls that send them still work."""
+(`extra="ignore"`), so SDK calls that send them still work.
+
+Text in a body never holds NUL (refused: PostgreSQL cannot store it) or a lone surrogate
+(JSON can carry one, UTF-8 cannot: it becomes U+FFFD, as in `Agent.send`).
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from memgpt.schemas import storable_text
+
+NUL_REFUSED = "Text may not contain NUL characters (\\u0000); remove them and send it again."
+# Deeper JSON is refused: walking it (here, in pydantic, in json.dumps) on top of the
+# server's own stack would hit Python's recursion limit, a 500.
+MAX_DEPTH = 100
+
+
+def clean_text(value: Any, depth: int = 0) -> Any:
+    """`value` (JSON data) with lone surrogates replaced; ValueError for a NUL or for
+    nesting deeper than MAX_DEPTH."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(NUL_REFUSED)
+        return storable_text(value)
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise ValueError(f"The JSON is nested more than {MAX_DEPTH} levels deep; flatten it.")
+    if isinstance(value, dict):
+        return {clean_text(k): clean_text(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_text(v, depth + 1) for v in value]
+    return value
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, data: Any) -> Any:
+        return clean_text(data)
+
+
+class ModelSettings(_Body):
+    """Letta's `llm_config`: memgpt reads the model's handle and context window."""
+
+    handle: str | None = None
+    context_window: int | None = Field(None, gt=0)
+
+
+class EmbeddingSettings(_Body):
+    """Letta's `embedding_config`: memgpt reads the embedding model's handle."""
+
+    handle: str | None = None
+
 
 class CreateBlock(_Body):
     label: str
     value: str = ""
-    limit: int | None = None
+    limit: int | None = Field(None, gt=0)
     description: str | None = None
 
 
@@ -25,9 +70,9 @@ class CreateAgent(_Body):
     system: str | None = None
     model: str | None = None  # a handle: "openai/gpt-4o-mini", "scripted/module:policy"
     embedding: str | None = None  # a handle: "openai/text-embedding-3-small", "hash/hash-384"
-    llm_config: dict[str, Any] | None = None
-    embedding_config: dict[str, Any] | None = None
-    context_window_limit: int | None = None
+    llm_config: ModelSettings | None = None
+    embedding_config: EmbeddingSettings | None = None
+    context_window_limit: int | None = Field(None, gt=0)
     tags: list[str] | None = None
     tool_ids: list[str] | None = None
     tools: list[str] | None = None  # tool names
@@ -38,8 +83,8 @@ class UpdateAgent(_Body):
     system: str | None = None
     tags: list[str] | None = None
     model: str | None = None
-    llm_config: dict[str, Any] | None = None
-    context_window_limit: int | None = None
+    llm_config: ModelSettings | None = None
+    context_window_limit: int | None = Field(None, gt=0)
     tool_ids: list[str] | None = None
 
 
@@ -81,7 +126,7 @@ class SendMessage(_Body):
 
 class UpdateBlock(_Body):
     value: str | None = None
-    limit: int | None = None
+    limit: int | None = Field(None, gt=0)
     description: str | None = None
 
 
@@ -94,7 +139,7 @@ class CreateSource(_Body):
     name: str
     description: str | None = None
     embedding: str | None = None  # a handle, as for agents; default: the server's
-    embedding_config: dict[str, Any] | None = None
+    embedding_config: EmbeddingSettings | None = None
 
 
 class CreateTool(_Body):

@@ -34,7 +34,7 @@ from memgpt.schemas import (
 )
 from memgpt.server import wire
 from memgpt.server.auth import Principal
-from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock
+from memgpt.server.requests import CreateAgent, ModelSettings, UpdateAgent, UpdateBlock
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
@@ -162,11 +162,28 @@ class AgentService:
     # agents
 
     def _llm_config(
-        self, model: str | None, llm: dict[str, Any] | None, window: int | None
+        self, model: str | None, llm: ModelSettings | None, window: int | None
     ) -> LLMConfig:
-        config_ = parse_model_string(model or (llm or {}).get("handle") or self.default_model)
-        window = window or (llm or {}).get("context_window")
+        handle = model or (llm.handle if llm else None)
+        config_ = parse_model_string(handle or self.default_model)
+        if handle:
+            self._check_model_choice(config_)
+        window = window or (llm.context_window if llm else None)
         return config_.model_copy(update={"context_window": window}) if window else config_
+
+    def _check_model_choice(self, config_: LLMConfig) -> None:
+        """Callers pick hosted models or the packaged local one. A model file on this
+        machine, or a scripted policy (a Python import), runs only as the server's own
+        default, which whoever started it chose: a caller naming another would have the
+        server open files or import code of the caller's choosing."""
+        if config_.provider not in ("local", "scripted") or config_ == parse_model_string("local"):
+            return
+        default = parse_model_string(self.default_model)
+        if (config_.provider, config_.model) != (default.provider, default.model):
+            raise MemGPTError(
+                f"This server does not let callers choose the {config_.provider} model "
+                f"{config_.model!r}; use a hosted model such as 'openai/gpt-4o-mini', or 'local'."
+            )
 
     def create_agent(self, p: Principal, req: CreateAgent) -> dict[str, Any]:
         name = req.name or new_id("agent")[6:14]
@@ -183,11 +200,8 @@ class AgentService:
         }
         if req.system:
             kwargs["system"] = req.system
-        embedding = (
-            embedding_from_handle(req.embedding or req.embedding_config.get("handle", ""))
-            if req.embedding or (req.embedding_config or {}).get("handle")
-            else self.default_embedding
-        )
+        handle = req.embedding or (req.embedding_config.handle if req.embedding_config else None)
+        embedding = embedding_from_handle(handle) if handle else self.default_embedding
         with self.store.transaction():
             # The store's agent names are unique across organizations; names users see are
             # per organization and live in the ownership table.
@@ -227,8 +241,10 @@ class AgentService:
         if after is not None:
             ids = [o.agent_id for o in owned]
             owned = owned[ids.index(after) + 1 :] if after in ids else []
-        out = []
+        out: list[dict[str, Any]] = []
         for owner in owned:
+            if limit is not None and len(out) >= limit:
+                break
             if name is not None and owner.name != name:
                 continue
             state = self.store.get_agent(owner.agent_id)
@@ -237,8 +253,6 @@ class AgentService:
             if tags and not (all if match_all_tags else any)(t in state.tags for t in tags):
                 continue
             out.append(self.render(p, state, owner))
-            if limit is not None and len(out) >= limit:
-                break
         return out
 
     def update_agent(self, p: Principal, agent_id: str, req: UpdateAgent) -> dict[str, Any]:
@@ -249,7 +263,7 @@ class AgentService:
             if req.tags is not None:
                 state.tags = req.tags
             if req.model or req.llm_config or req.context_window_limit:
-                model = req.model or (req.llm_config or {}).get("handle")
+                model = req.model or (req.llm_config.handle if req.llm_config else None)
                 state.llm = (
                     self._llm_config(model, req.llm_config, req.context_window_limit)
                     if model

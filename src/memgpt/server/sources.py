@@ -101,7 +101,7 @@ class SourceService:
     def create(self, p: Principal, req: CreateSource) -> dict[str, Any]:
         if any(o.name == req.name for o in self.accounts.owned_sources(p.organization_id)):
             raise ConflictError(f"A source named {req.name!r} already exists; pick another name.")
-        handle = req.embedding or (req.embedding_config or {}).get("handle")
+        handle = req.embedding or (req.embedding_config.handle if req.embedding_config else None)
         embedding = embedding_from_handle(handle) if handle else self.agents.default_embedding
         with self.store.transaction():
             # Store names are unique across organizations; the name users see is per
@@ -192,10 +192,11 @@ class SourceService:
             )
             self._finish(file, summary.files[0], path)
         except Exception as exc:
+            if self.store.get_source(source.id) is None:
+                return  # deleted while loading: the file's record went with it, no failure
             # Nothing above the pool would see this; it must end on the file's record.
             log.exception("loading %s into %s failed", file.id, source.id)
-            if self.store.get_source(source.id) is not None:  # not deleted meanwhile
-                self.set_status(file, "error", f"Loading failed ({type(exc).__name__}).")
+            self.set_status(file, "error", f"Loading failed ({type(exc).__name__}).")
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
 

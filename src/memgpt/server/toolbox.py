@@ -70,9 +70,10 @@ def list_agent_tools(service: AgentService, p: Principal, agent_id: str) -> list
 # the organization's tools
 
 
-def create_tool(
+def prepare_tool(
     service: AgentService, p: Principal, req: CreateTool, *, upsert: bool = False
-) -> dict[str, Any]:
+) -> UserTool:
+    """The tool `req` makes, its schema made in the sandbox; not saved yet."""
     name = sandbox.function_name(req.source_code)
     if name in BASE_FUNCTIONS:
         raise ConflictError(f"{name!r} is a base memgpt function; give the tool another name.")
@@ -82,7 +83,7 @@ def create_tool(
         raise ConflictError(
             f"A tool named {name!r} exists; update it, or upsert with PUT /v1/tools."
         )
-    tool = UserTool(
+    return UserTool(
         **({"id": existing.id} if existing else {}),
         organization_id=p.organization_id,
         name=name,
@@ -91,6 +92,12 @@ def create_tool(
         json_schema=schema,
         tags=req.tags or [],
     )
+
+
+def create_tool(
+    service: AgentService, p: Principal, req: CreateTool, *, upsert: bool = False
+) -> dict[str, Any]:
+    tool = prepare_tool(service, p, req, upsert=upsert)
     service.accounts.save_tool(tool)
     _reopen_agents(service, p)
     return wire.user_tool(tool)

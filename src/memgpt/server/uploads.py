@@ -1,4 +1,5 @@
-"""Receiving an uploaded file: bounded in size, and named so it cannot leave its folder.
+"""Receiving an uploaded file (a document, an agent file): bounded in size, and named so
+it cannot leave its folder.
 
 The multipart body is parsed here rather than by a `File()` parameter, because FastAPI
 reads a whole form before any check runs: a body whose declared length is over the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import PurePosixPath
+from typing import Any
 
 from fastapi import HTTPException, Request
 from starlette.datastructures import UploadFile
@@ -18,21 +20,19 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 MULTIPART_OVERHEAD = 16 * 1024  # boundaries and part headers around the file's own bytes
 MAX_NAME_CHARS = 255  # the usual file system limit on one name
 
-# For /openapi.json: the body these routes read by hand, as a `File()` would declare it.
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
+
+def upload_body(*fields: str) -> dict[str, Any]:
+    """For /openapi.json: the body a route reads by hand, as `File()` and `Form()`
+    parameters (the file, then optional text fields) would declare it."""
+    properties = {"file": {"type": "string", "format": "binary"}}
+    properties |= {name: {"type": "string"} for name in fields}
+    schema = {"type": "object", "required": ["file"], "properties": properties}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
     }
-}
+
+
+UPLOAD_BODY = upload_body()
 
 
 def too_large(limit: int) -> HTTPException:
@@ -52,8 +52,9 @@ async def _bounded(request: Request, limit: int) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def receive_file(request: Request, limit: int) -> UploadFile:
-    """The multipart field `file`, at most `limit` bytes (413 otherwise)."""
+async def receive_form(request: Request, limit: int) -> tuple[UploadFile, dict[str, str]]:
+    """The multipart field `file`, at most `limit` bytes (413 otherwise), and the form's
+    text fields."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
         raise too_large(limit)
@@ -66,10 +67,17 @@ async def receive_file(request: Request, limit: int) -> UploadFile:
         raise HTTPException(400, f"The upload is not valid multipart data: {exc.message}") from None
     file = form.get("file")
     if not isinstance(file, UploadFile):
+        await form.close()
         raise HTTPException(400, "Send the file in a multipart field named 'file'.")
     if file.size is not None and file.size > limit:
-        await file.close()
+        await form.close()
         raise too_large(limit)
+    return file, {k: v for k, v in form.multi_items() if isinstance(v, str)}
+
+
+async def receive_file(request: Request, limit: int) -> UploadFile:
+    """The multipart field `file`, at most `limit` bytes (413 otherwise)."""
+    file, _ = await receive_form(request, limit)
     return file
 
 

@@ -30,7 +30,7 @@ from memgpt.schemas import EmbeddingConfig, Passage
 from memgpt.store.base import ArchivalFilter, ArchivalHit, Source, SourceFile, StoreError
 from memgpt.store.fusion import reciprocal_rank_fusion
 from memgpt.store.postgres_migrations import advisory_key
-from memgpt.store.sqlite_archival import CANDIDATE_DEPTH
+from memgpt.store.sqlite_archival import search_depth
 
 EXACT_LIMIT = 20_000  # a scope this small is searched exactly instead of through the index
 MAX_EF_SEARCH = 1000  # pgvector's ceiling on hnsw.ef_search: the most candidates one scan gives
@@ -407,7 +407,9 @@ class PostgresArchivalMixin:
         (candidates of both rankings, each capped at the depth), as on SQLite."""
         filters = filters or ArchivalFilter()
         where, params = self._scope(agent_id, filters)
-        depth = max(CANDIDATE_DEPTH, offset + limit)
+        depth = search_depth(offset, limit, self.count_passages(agent_id))
+        if depth == 0:
+            return [], 0
         text = self._text_ranking(query, where, params, depth)
         vector = (
             self._vector_ranking(embedding, where, params, depth) if embedding is not None else []
@@ -436,7 +438,9 @@ class PostgresArchivalMixin:
     ) -> list[tuple[Passage, float]]:
         """Vector similarity alone, best first."""
         where, params = self._scope(agent_id, ArchivalFilter())
-        depth = max(CANDIDATE_DEPTH, offset + limit)
+        depth = search_depth(offset, limit, self.count_passages(agent_id))
+        if depth == 0:
+            return []
         ranking = self._vector_ranking(embedding, where, params, depth)[offset : offset + limit]
         passages = self._fetch([pk for pk, _ in ranking])
         return [(passages[pk], score) for pk, score in ranking if pk in passages]

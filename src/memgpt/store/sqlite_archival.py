@@ -35,6 +35,12 @@ _SQL_PARAMS = 500  # pks per IN (...) list, well under SQLite's variable limit
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
+def search_depth(offset: int, limit: int, passages: int) -> int:
+    """Candidates each ranking gives: enough to reach the page asked for, never more than
+    the passages in scope (a page number from a caller must not size an allocation)."""
+    return min(max(CANDIDATE_DEPTH, offset + limit), passages)
+
+
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime(_TIME_FORMAT)
 
@@ -351,7 +357,9 @@ class ArchivalMixin:
         """
         filters = filters or ArchivalFilter()
         owners, where, params = self._scope(agent_id, filters)
-        depth = max(CANDIDATE_DEPTH, offset + limit)
+        depth = search_depth(offset, limit, self.count_passages(agent_id))
+        if depth == 0:
+            return [], 0
         filtered = bool(filters.sources or filters.tags or filters.start or filters.end)
         text = self._text_ranking(owners, query, where, params, depth)
         vector = (
@@ -383,9 +391,11 @@ class ArchivalMixin:
     ) -> list[tuple[Passage, float]]:
         """Vector similarity alone, best first."""
         owners, where, params = self._scope(agent_id, ArchivalFilter())
-        ranking = self._vector_ranking(
-            owners, embedding, where, params, max(CANDIDATE_DEPTH, offset + limit), False
-        )[offset : offset + limit]
+        depth = search_depth(offset, limit, self.count_passages(agent_id))
+        if depth == 0:
+            return []
+        ranking = self._vector_ranking(owners, embedding, where, params, depth, False)
+        ranking = ranking[offset : offset + limit]
         passages = self._fetch([pk for pk, _ in ranking])
         return [(passages[pk], score) for pk, score in ranking if pk in passages]
 

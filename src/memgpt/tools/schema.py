@@ -15,6 +15,8 @@ from typing import Any, get_type_hints
 import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from memgpt.schemas import storable_json
+
 INNER_THOUGHTS = "inner_thoughts"
 REQUEST_HEARTBEAT = "request_heartbeat"
 
@@ -48,7 +50,8 @@ class Function:
     def parse(self, raw: str) -> tuple[str, bool, dict[str, Any]]:
         """Validate a call's raw argument text; return (inner thoughts, heartbeat asked, kwargs)."""
         try:
-            data = json.loads(raw) if raw.strip() else {}
+            # Text a JSON escape decodes to may be unstorable (a NUL, half a surrogate pair).
+            data = storable_json(json.loads(raw)) if raw.strip() else {}
         except ValueError as exc:
             raise ArgumentError(
                 f"Arguments are not valid JSON ({exc}); send a JSON object."

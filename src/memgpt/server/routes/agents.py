@@ -3,11 +3,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from memgpt.server import agentfile
-from memgpt.server.deps import Caller, Service
-from memgpt.server.requests import CreateAgent, UpdateAgent
+from memgpt.server.deps import Caller, Limit, Service
+from memgpt.server.requests import CreateAgent, UpdateAgent, clean_text
+from memgpt.server.uploads import receive_form, upload_body
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 
@@ -25,35 +27,37 @@ def list_agents(
     match_all_tags: bool = False,
     name: str | None = None,
     after: str | None = None,
-    limit: int | None = None,
+    limit: Limit = None,
 ) -> list[dict[str, Any]]:
     return service.list_agents(
         p, tags=tags or [], match_all_tags=match_all_tags, name=name, after=after, limit=limit
     )
 
 
-@router.post("/import")
-async def import_agent(
-    p: Caller,
-    service: Service,
-    file: Annotated[UploadFile, File()],
-    name: Annotated[str | None, Form()] = None,
-    override_name: Annotated[str | None, Form()] = None,
-    model: Annotated[str | None, Form()] = None,
-    override_model_handle: Annotated[str | None, Form()] = None,
-) -> dict[str, Any]:
+IMPORT_FIELDS = ("name", "override_name", "model", "override_model_handle")
+
+
+@router.post("/import", openapi_extra=upload_body(*IMPORT_FIELDS))
+async def import_agent(request: Request, p: Caller, service: Service) -> dict[str, Any]:
+    # Read by hand, bounded as document uploads are: an agent file is untrusted input.
+    upload, fields = await receive_form(request, request.app.state.settings.max_upload_bytes)
     try:
-        data = json.loads(await file.read())
-    except ValueError:
+        raw = await upload.read()
+    finally:
+        await upload.close()
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's stack
         raise HTTPException(
             400, "The agent file is not JSON; upload a .af file exported by memgpt."
         ) from None
     try:
-        ids = agentfile.import_file(
-            service, p, data, name=name or override_name, model=model or override_model_handle
-        )
-    except agentfile.AgentFileError as exc:
+        form = clean_text(fields)
+    except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
+    name = form.get("name") or form.get("override_name") or None
+    model = form.get("model") or form.get("override_model_handle") or None
+    ids = await run_in_threadpool(agentfile.import_file, service, p, data, name=name, model=model)
     return {"agent_ids": ids}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from memgpt.server.deps import Caller, Service, is_sdk_1x, page
+from memgpt.server.deps import Caller, Count, Limit, Service, is_sdk_1x, page
 from memgpt.server.requests import CreatePassage, UpdateBlock
 
 router = APIRouter(prefix="/v1/agents/{agent_id}", tags=["memory"])
@@ -19,7 +19,7 @@ def core_memory(agent_id: str, p: Caller, service: Service) -> dict[str, Any]:
 
 @router.get("/core-memory/blocks")
 def list_blocks(
-    agent_id: str, p: Caller, service: Service, after: str | None = None, limit: int | None = None
+    agent_id: str, p: Caller, service: Service, after: str | None = None, limit: Limit = None
 ) -> list[dict[str, Any]]:
     return page(service.blocks(p, agent_id), after, limit)
 
@@ -50,7 +50,7 @@ def list_passages(
     p: Caller,
     service: Service,
     after: str | None = None,
-    limit: int = 100,
+    limit: Count = 100,
     ascending: bool | None = None,
 ) -> list[dict[str, Any]]:
     descending = not ascending if ascending is not None else is_sdk_1x(request)
@@ -59,7 +59,7 @@ def list_passages(
 
 @router.get("/archival-memory/search")
 def search_passages(
-    agent_id: str, query: str, p: Caller, service: Service, top_k: int = 10
+    agent_id: str, query: str, p: Caller, service: Service, top_k: Count = 10
 ) -> dict[str, Any]:
     return service.search_passages(p, agent_id, query, top_k)
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
-from memgpt.server.deps import Caller, Service, Steps, is_sdk_1x
+from memgpt.server.deps import Caller, Count, Service, Steps, is_sdk_1x
 from memgpt.server.requests import SendMessage
 from memgpt.server.steps import sse
 
@@ -30,7 +30,7 @@ def list_messages(
     service: Service,
     after: str | None = None,
     before: str | None = None,
-    limit: int = 100,
+    limit: Count = 100,
     order: Literal["asc", "desc"] | None = None,
 ) -> list[dict[str, Any]]:
     # Letta 0.16 (the 1.x line) lists newest first by default, 0.11 oldest first.

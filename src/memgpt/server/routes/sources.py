@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from memgpt.server.deps import Caller, page
+from memgpt.server.deps import Caller, Limit, page
 from memgpt.server.requests import CreateSource
 from memgpt.server.sources import SourceService
 from memgpt.server.uploads import UPLOAD_BODY, receive_file, safe_file_name
@@ -72,7 +72,7 @@ def list_sources(
     sources: Sources,
     name: str | None = None,
     after: str | None = None,
-    limit: int | None = None,
+    limit: Limit = None,
     order: Literal["asc", "desc"] | None = None,
 ) -> list[dict[str, Any]]:
     return page(_ordered(sources.list_sources(p, name), order), after, limit)
@@ -111,7 +111,7 @@ def list_files(
     p: Caller,
     sources: Sources,
     after: str | None = None,
-    limit: int | None = None,
+    limit: Limit = None,
     order: Literal["asc", "desc"] | None = None,
 ) -> list[dict[str, Any]]:
     return page(_ordered(sources.list_files(p, source_id), order), after, limit)
@@ -124,7 +124,7 @@ def get_file(source_id: str, file_id: str, p: Caller, sources: Sources) -> dict[
 
 @_both_agent("GET", "")
 def agent_sources(
-    agent_id: str, p: Caller, sources: Sources, after: str | None = None, limit: int | None = None
+    agent_id: str, p: Caller, sources: Sources, after: str | None = None, limit: Limit = None
 ) -> list[dict[str, Any]]:
     return page(sources.of_agent(p, agent_id), after, limit)
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from memgpt.server import toolbox
-from memgpt.server.deps import Caller, Service, Steps, page
+from memgpt.server.deps import Caller, Limit, Service, Steps, page
 from memgpt.server.requests import CreateTool, RunTool, RunToolFromSource, UpdateTool
 
 router = APIRouter(tags=["tools"])
@@ -29,7 +29,7 @@ def list_tools(
     service: Service,
     name: str | None = None,
     after: str | None = None,
-    limit: int | None = None,
+    limit: Limit = None,
 ) -> list[dict[str, Any]]:
     return page(toolbox.list_tools(service, p, name), after, limit)
 
@@ -60,7 +60,7 @@ def delete_tool(tool_id: str, p: Caller, service: Service) -> Response:
 
 @router.get("/v1/agents/{agent_id}/tools")
 def agent_tools(
-    agent_id: str, p: Caller, service: Service, after: str | None = None, limit: int | None = None
+    agent_id: str, p: Caller, service: Service, after: str | None = None, limit: Limit = None
 ) -> list[dict[str, Any]]:
     return page(toolbox.list_agent_tools(service, p, agent_id), after, limit)
 
