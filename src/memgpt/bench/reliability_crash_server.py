@@ -32,6 +32,7 @@ import httpx
 
 from memgpt.bench.reliability_crash import check_queue
 from memgpt.bench.server import free_port, start, wait_healthy
+from memgpt.server.deps import MAX_RESULTS
 from memgpt.store.sqlite import SQLiteStore
 
 CLIENTS = 3
@@ -110,7 +111,7 @@ class Client:
                 return f"{r.status_code} {r.text[:200]}"
             return None
         if request.tries > 1:
-            r = http.get("/archival-memory", params={"limit": 10**6})
+            r = http.get("/archival-memory", params={"limit": MAX_RESULTS})
             if r.status_code != 200:
                 return f"{r.status_code} {r.text[:200]}"
             if any(p["text"] == request.value for p in r.json()):
