@@ -203,8 +203,10 @@ def _batches(n: int) -> Iterator[tuple[int, int]]:
 
 
 def _disk_bytes(db: Path) -> int:
-    files = [p for p in db.parent.rglob("*") if p.is_file() and p.name.startswith(db.name)]
-    return sum(p.stat().st_size for p in files)
+    """The database with its journal files and index folders (`<db>.vectors/`, `<db>.text/`)."""
+    ours = [p for p in db.parent.iterdir() if p.name.startswith(db.name)]
+    files = [f for p in ours for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
+    return sum(f.stat().st_size for f in files)
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
