@@ -81,11 +81,17 @@ def test_retrieval(tmp_path):
         "--doc-questions",
         "15",
     )
+    assert result["recall_questions"] == {"lexical": 10, "paraphrase": 10}
+    assert result["archival_questions"] == {"lexical": 15, "paraphrase": 15}
     for search in ("conversation_search", "archival_memory_search"):
-        assert set(result[search]) == {"text", "vector", "hybrid"}
-        for scores in result[search].values():
-            assert set(scores) == {"recall@1", "recall@5", "recall@10"}
-            assert 0.0 <= scores["recall@1"] <= scores["recall@5"] <= scores["recall@10"] <= 1.0
+        assert set(result[search]) == {"lexical", "paraphrase"}
+        for rankings in result[search].values():
+            assert set(rankings) == {"text", "vector", "hybrid"}
+            for scores in rankings.values():
+                assert set(scores) == {"recall@1", "recall@5", "recall@10"}
+                assert 0.0 <= scores["recall@1"] <= scores["recall@5"] <= scores["recall@10"] <= 1.0
+    # lexical questions reuse their evidence's words: text search finds every one
+    assert result["conversation_search"]["lexical"]["text"]["recall@10"] == 1.0
 
 
 def test_perf_small(tmp_path):

@@ -57,6 +57,56 @@ def test_pages_cover_every_hit_once(agent):
     assert "past the end" in recall.search_text(agent.store, agent.id, "kayaks", 3)
 
 
+def test_words_too_common_to_rank_by_give_way_to_rarer_ones(agent):
+    agent.store.search_budget = 4
+    add_user_messages(agent, [f"the weather on day {i}" for i in range(6)] + ["the kayak trip"])
+    result = recall.search_text(agent.store, agent.id, "The kayak")
+    assert [h["text"] for h in hits(result)] == ["the kayak trip"]
+    assert "of 1 " in result  # an exact count of what the rare word matched
+
+
+def test_a_query_of_only_common_words_lists_the_newest_first(agent, make_agent):
+    other, _ = make_agent([], name="other")
+    add_user_messages(other, ["tea for the other agent"])
+    agent.store.search_budget = 4
+    add_user_messages(agent, [f"tea number {i}" for i in range(7)])
+    # "zebra" is rare but matches nothing: the common word still finds something
+    result = recall.search_text(agent.store, agent.id, "tea zebra")
+    assert [h["text"] for h in hits(result)] == [f"tea number {i}" for i in (6, 5, 4, 3, 2)]
+    # at most budget + 1 of them
+    assert "of 5 " in result
+    assert "past the end" in recall.search_text(agent.store, agent.id, "tea", 1)
+
+
+def test_the_count_stops_at_its_limit_and_says_so(agent):
+    agent.store.search_count_limit = 3
+    add_user_messages(agent, [f"kayak note {i}" for i in range(7)])
+    first = recall.search_text(agent.store, agent.id, "kayak")
+    assert first.startswith("Showing results 1-5 of more than 3 (page 0):")
+    second = recall.search_text(agent.store, agent.id, "kayak", 1)
+    assert second.startswith("Showing results 6-7 of more than 3 (page 1):")
+    seen = [h["text"] for h in hits(first) + hits(second)]
+    assert sorted(seen) == sorted(f"kayak note {i}" for i in range(7))
+    assert recall.search_text(agent.store, agent.id, "kayak", 2) == (
+        "Page 2 is past the end: there are more than 3 results."
+    )
+    found, total = agent.store.search_messages(agent.id, "kayak", 5)
+    assert total == 4 and [m.text for m in found] == [h["text"] for h in hits(first)]
+
+
+def test_another_agents_matches_never_show_nor_count(agent, make_agent):
+    other, _ = make_agent([], name="other")
+    agent.store.search_count_limit = 2
+    for i in range(6):  # interleaved, so each agent's matches are spread among the other's
+        add_user_messages(other, [f"kayak by the other agent {i}"])
+        add_user_messages(agent, [f"kayak note {i}"])
+    found, total = agent.store.search_messages(agent.id, "kayak", 5, 1)
+    assert len(found) == 5 and all(m.text.startswith("kayak note") for m in found)
+    assert total == 3  # more than the limit of 2
+    found, total = other.store.search_messages(other.id, "other", 10)
+    assert len(found) == 6 and total == 3
+
+
 @pytest.mark.parametrize(
     "query", ['"; DROP TABLE messages; --', "NEAR(a b)", "kayak*", "a OR b AND NOT c", "'", "((("]
 )

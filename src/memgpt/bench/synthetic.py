@@ -4,6 +4,13 @@ planted facts (deep memory retrieval) and document collections with planted answ
 
 Fillers avoid every word a question asks about, so the labelled evidence is the only
 message or passage that answers it: a retrieval miss is the system's, not the data's.
+
+Each question comes in two kinds. A lexical one reuses the evidence's words ("What is
+the name of my dog?" for "my dog is called Mochi"), so word matching finds it. A
+paraphrase asks the same with other words ("What name did I give my pet pooch?"): it
+shares no content word, stemmed, with its evidence or with any filler (a test checks
+this), so word matching has only function words like "my" to go on. A document's
+paraphrase keeps the town's name (see DOC_PARAPHRASES).
 """
 
 from __future__ import annotations
@@ -74,6 +81,21 @@ FACTS: list[tuple[str, str, list[str]]] = [
         ["peanuts", "shellfish", "penicillin", "bee stings", "sesame", "kiwi fruit"],
     ),
 ]
+# The same facts asked without their statements' words (keyed by the lexical question).
+PARAPHRASES = {
+    "What is the name of my dog?": "What name did I give my pet pooch?",
+    "What is my sister's name?": "Which sibling of mine lives with me now?",
+    "What job did I start last month?": "What profession did I recently take on?",
+    "Which town did I grow up in?": "Where did I spend my childhood?",
+    "What is my favourite food?": "Which dish do I enjoy eating most?",
+    "What colour is the car I bought?": "What shade is the vehicle I purchased?",
+    "Which instrument am I learning to play?": "What instrument am I practising?",
+    "What is the novel I'm reading called?": "Which book am I currently in the middle of?",
+    "Where are we planning a trip to in the spring?": (
+        "Where are we heading on holiday once the weather warms?"
+    ),
+    "What am I allergic to?": "Which substance must I avoid because my body reacts badly?",
+}
 USER_FILLER = [
     "Hey, how are you doing today?",
     "It rained all morning here.",
@@ -116,13 +138,15 @@ class Question:
     text: str
     answer: str
     evidence: list[str]  # ids of the turns (or passages' documents) that hold the answer
+    kind: str = "lexical"  # or "paraphrase": see the module's docstring
 
 
 @dataclass
 class Conversation:
     id: str
     sessions: list[list[Turn]]
-    questions: list[Question]
+    questions: list[Question]  # lexical, one per planted fact
+    paraphrases: list[Question] = field(default_factory=list)  # the same facts, reworded
 
     @property
     def turns(self) -> list[Turn]:
@@ -131,14 +155,14 @@ class Conversation:
 
 def conversation(seed: int, sessions: int = 5, turns: int = 10, facts: int = 5) -> Conversation:
     """`sessions` sessions of `turns` user turns (each answered), days apart, with `facts`
-    facts planted at random user turns; one question per fact."""
+    facts planted at random user turns; one question per fact, and one paraphrase."""
     rng = random.Random(seed)
     planted = rng.sample(range(len(FACTS)), min(facts, len(FACTS)))
     slots = rng.sample(range(sessions * turns), len(planted))
     where = dict(zip(slots, planted, strict=True))
     day = datetime(2023, 1, 2, 18, tzinfo=UTC) + timedelta(days=rng.randrange(365))
     history: list[list[Turn]] = []
-    questions = []
+    questions, paraphrases = [], []
     for s in range(sessions):
         clock = day + timedelta(days=7 * s)
         session = []
@@ -149,6 +173,9 @@ def conversation(seed: int, sessions: int = 5, turns: int = 10, facts: int = 5) 
                 answer = rng.choice(answers)
                 turn = Turn("user", statement.format(a=answer), clock)
                 questions.append(Question(question, answer, [turn.id]))
+                paraphrases.append(
+                    Question(PARAPHRASES[question], answer, [turn.id], kind="paraphrase")
+                )
             else:
                 turn = Turn("user", rng.choice(USER_FILLER), clock)
             session.append(turn)
@@ -156,7 +183,7 @@ def conversation(seed: int, sessions: int = 5, turns: int = 10, facts: int = 5) 
                 Turn("assistant", rng.choice(AGENT_FILLER), clock + timedelta(seconds=20))
             )
         history.append(session)
-    return Conversation(f"synthetic-{seed}", history, questions)
+    return Conversation(f"synthetic-{seed}", history, questions, paraphrases)
 
 
 # --- documents ---
@@ -222,6 +249,13 @@ DOC_QUESTIONS = {
     "founder": "Who founded {name}?",
     "export": "What is the main export of {name}?",
 }
+# The town's name is the only thing that tells one of many articles from another, so
+# a paraphrase keeps it and rewords the rest: it tests the relation, not the lookup.
+DOC_PARAPHRASES = {
+    "founded": "When was {name} established?",
+    "founder": "Which person started {name}?",
+    "export": "What goods does {name} chiefly sell to other places?",
+}
 
 
 def _name(rng: random.Random, taken: set[str]) -> str:
@@ -256,16 +290,20 @@ def documents(seed: int, count: int) -> list[Document]:
     return docs
 
 
-def doc_questions(docs: list[Document], count: int) -> list[tuple[Document, Question]]:
-    """`count` questions cycling over the first documents and their attributes, so the
-    same questions are asked whatever the corpus size (as long as it holds those documents)."""
-    attributes = list(DOC_QUESTIONS)
+def doc_questions(
+    docs: list[Document], count: int, kind: str = "lexical"
+) -> list[tuple[Document, Question]]:
+    """`count` questions (of `kind`, lexical or paraphrase) cycling over the first documents
+    and their attributes, so the same questions are asked whatever the corpus size (as
+    long as it holds those documents)."""
+    templates = DOC_PARAPHRASES if kind == "paraphrase" else DOC_QUESTIONS
+    attributes = list(templates)
     out = []
     for i in range(count):
         doc = docs[(i // len(attributes)) % len(docs)]
         attribute = attributes[i % len(attributes)]
         question = Question(
-            DOC_QUESTIONS[attribute].format(name=doc.name), doc.facts[attribute], [doc.id]
+            templates[attribute].format(name=doc.name), doc.facts[attribute], [doc.id], kind
         )
         out.append((doc, question))
     return out

@@ -15,13 +15,22 @@ class SearchError(Exception):
     """A search the agent asked for is malformed; the text says how to fix it."""
 
 
-def page_header(total: int, page: int, shown: int, page_size: int = PAGE_SIZE) -> str:
+def page_header(
+    total: int, page: int, shown: int, page_size: int = PAGE_SIZE, counted_to: int | None = None
+) -> str:
+    """`counted_to`: where the search stopped counting; a total above it means "more than"."""
     if total == 0:
         return "No results found."
     pages = (total + page_size - 1) // page_size
+    first = page * page_size + 1
+    if counted_to is not None and total > counted_to:
+        if shown == 0:
+            return f"Page {page} is past the end: there are more than {counted_to} results."
+        return (
+            f"Showing results {first}-{first + shown - 1} of more than {counted_to} (page {page}):"
+        )
     if shown == 0:
         return f"Page {page} is past the end: there are {total} results on {pages} page(s)."
-    first = page * page_size + 1
     return f"Showing results {first}-{first + shown - 1} of {total} (page {page} of pages 0-{pages - 1}):"
 
 
@@ -33,8 +42,8 @@ def describe(message: Message) -> dict[str, str]:
     return {"time": message.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"), "from": who, "text": text}
 
 
-def _format(messages: list[Message], total: int, page: int) -> str:
-    header = page_header(total, page, len(messages))
+def _format(messages: list[Message], total: int, page: int, counted_to: int | None = None) -> str:
+    header = page_header(total, page, len(messages), counted_to=counted_to)
     if not messages:
         return header
     return header + "\n" + json.dumps([describe(m) for m in messages], ensure_ascii=False)
@@ -44,7 +53,7 @@ def search_text(store: Store, agent_id: str, query: str, page: int = 0) -> str:
     if page < 0:
         raise SearchError("page must be 0 or more.")
     hits, total = store.search_messages(agent_id, query, PAGE_SIZE, page * PAGE_SIZE)
-    return _format(hits, total, page)
+    return _format(hits, total, page, counted_to=store.search_count_limit)
 
 
 def _parse_day(text: str, name: str) -> datetime:

@@ -6,6 +6,7 @@ loop wraps each step in one, which is what makes a step atomic (DESIGN invariant
 
 from __future__ import annotations
 
+import re
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Literal, Protocol
@@ -27,6 +28,38 @@ from memgpt.schemas import (
 
 class StoreError(MemGPTError):
     """A store operation the user asked for cannot be done; one sentence saying why."""
+
+
+# Recall search ranks at most this many full-text matches: scoring costs microseconds a
+# match, so a word found in a large part of a long history would make one search cost a
+# second. Counting a word's matches up to the budget is cheap.
+SEARCH_BUDGET = 2000
+# ...and counts its results up to this many: a total of SEARCH_COUNT_LIMIT + 1 means
+# "more than that", as search engines say "about" (an agent reads pages of five).
+SEARCH_COUNT_LIMIT = 100
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a search string, each once (search is case-insensitive)."""
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
+
+
+def ranked_words(matches: dict[str, int], budget: int) -> list[str]:
+    """The words a search ranks by: the rarest, as long as their matches (each counted up
+    to budget + 1) add up to at most `budget`.
+
+    A word found in more messages than that says little about which are relevant (BM25
+    gives it a low weight anyway), so a query with rarer words is ranked by them alone,
+    as search engines drop stopwords. Empty when even the rarest word is that common.
+    """
+    kept, total = [], 0
+    for word, n in sorted(matches.items(), key=lambda item: item[1]):
+        if total + n > budget:
+            break
+        kept.append(word)
+        total += n
+    return kept
 
 
 class Source(BaseModel):
@@ -73,6 +106,9 @@ class ArchivalHit(BaseModel):
 
 
 class Store(Protocol):
+    search_budget: int  # SEARCH_BUDGET; tests lower these two
+    search_count_limit: int  # SEARCH_COUNT_LIMIT
+
     def transaction(self) -> AbstractContextManager[None]: ...
 
     def close(self) -> None: ...
@@ -126,7 +162,18 @@ class Store(Protocol):
 
     def search_messages(
         self, agent_id: str, query: str, limit: int, offset: int = 0
-    ) -> tuple[list[Message], int]: ...
+    ) -> tuple[list[Message], int]:
+        """A page of the agent's messages with any of the query's words, and how many there
+        are, up to `search_count_limit` (a total above it means "more than that").
+        Searchable text only: the user's words, the agent's thoughts and replies.
+
+        Best first by BM25, over the words `ranked_words` keeps within `search_budget`
+        matches (counted where the store's search reads them). When every word is more
+        common than that (or the rarer ones find none of this agent's messages), the
+        newest of at most `search_budget` + 1 matches come first instead.
+        """
+        ...
+
     def messages_between(
         self, agent_id: str, start: datetime, end: datetime, limit: int, offset: int = 0
     ) -> tuple[list[Message], int]: ...

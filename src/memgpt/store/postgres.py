@@ -12,7 +12,6 @@ second small pool holds the sessions that own per-agent advisory locks
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -27,13 +26,18 @@ from psycopg_pool import ConnectionPool
 
 from memgpt.schemas import AgentState, Block, BlockEdit, Message, ToolCall
 from memgpt.store.agent_locks import AgentLocks, Release
-from memgpt.store.base import StoreError
+from memgpt.store.base import (
+    SEARCH_BUDGET,
+    SEARCH_COUNT_LIMIT,
+    StoreError,
+    ranked_words,
+    search_words,
+)
 from memgpt.store.postgres_archival import PostgresArchivalMixin
 from memgpt.store.postgres_migrations import advisory_key, migrate_postgres
 from memgpt.store.sqlite import searchable_text
 
 Row = dict[str, Any]
-_WORD = re.compile(r"\w+", re.UNICODE)  # the words SQLite's FTS query is made of
 
 
 def utc(value: datetime) -> datetime:
@@ -42,6 +46,9 @@ def utc(value: datetime) -> datetime:
 
 
 class PostgresStore(PostgresArchivalMixin):
+    search_budget = SEARCH_BUDGET
+    search_count_limit = SEARCH_COUNT_LIMIT
+
     def __init__(self, uri: str, *, max_connections: int = 20, max_lock_holders: int = 100):
         self.uri = uri
         self._max_connections = max_connections
@@ -414,29 +421,78 @@ class PostgresStore(PostgresArchivalMixin):
     def search_messages(
         self, agent_id: str, query: str, limit: int, offset: int = 0
     ) -> tuple[list[Message], int]:
-        """Messages with any of the query's words, best first (ts_rank, then oldest first).
-
-        Each word goes through plainto_tsquery as a bound parameter, so SQL and tsquery
-        syntax in the search text are plain words.
-        """
-        words = list(dict.fromkeys(_WORD.findall(query)))
+        """See `Store.search_messages`: ts_rank plays BM25's part, within the same budget,
+        and matches are counted among the agent's own messages (the GIN index and the
+        agent's rows are read together, unlike SQLite's index of every agent)."""
+        words = search_words(query)
+        # Each word goes through plainto_tsquery as a bound parameter, so SQL and tsquery
+        # syntax in the search text are plain words. Its tsquery comes back as text and
+        # goes into each query as a constant: the planner sees it (and picks the GIN index
+        # or a scan by how common the word is), and no row parses it again.
+        lexemes = {
+            r["w"]: r["q"]
+            for r in self._query(
+                "SELECT w, plainto_tsquery('memgpt', w)::text AS q FROM unnest(%s::text[]) AS w",
+                (words,),
+            )
+        }
+        words = [w for w in words if lexemes.get(w)]  # none: no letters it could match
         if not words:
             return [], 0
-        match = (
-            "WITH q AS (SELECT memgpt_tsquery_any(plainto_tsquery('memgpt', w)) AS q"
-            " FROM unnest(%s::text[]) AS w)"
-        )
-        where = "m.agent_id = %s AND m.body @@ q.q"
-        total = self._one(
-            f"{match} SELECT COUNT(*) AS n FROM messages m, q WHERE {where}", (words, agent_id)
-        )["n"]
+        budget = self.search_budget
+
+        def any_of(chosen: list[str]) -> str:
+            return " | ".join(f"({lexemes[w]})" for w in chosen)
+
+        # Most queries match few messages: then one query ranks and counts them all.
+        rows, total = self._page(agent_id, any_of(words), limit, offset)
+        if total > budget:
+            one = (
+                "(SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE agent_id = %s"
+                " AND body @@ %s::tsquery LIMIT %s) s)"
+            )
+            counts = self._query(
+                "SELECT " + ", ".join(f"{one} AS n{i}" for i in range(len(words))),
+                [p for w in words for p in (agent_id, lexemes[w], budget + 1)],
+            )[0]
+            ranked = ranked_words(dict(zip(words, counts.values(), strict=True)), budget)
+            rows, total = self._page(agent_id, any_of(ranked), limit, offset) if ranked else ([], 0)
+            if not total:
+                # Every word is common (or the rarer ones found nothing): the newest first,
+                # which the (agent_id, seq) index gives without ranking every match.
+                rows, total = self._page(agent_id, any_of(words), limit, offset, newest=True)
+        # Counted exactly up to the budget here, but shown as SQLite can afford to count.
+        return [self._message(r) for r in rows], min(total, self.search_count_limit + 1)
+
+    def _page(
+        self, agent_id: str, tsquery: str, limit: int, offset: int, *, newest: bool = False
+    ) -> tuple[list[Row], int]:
+        """A page of the agent's messages matching the tsquery, best first by ts_rank (or
+        newest first), and how many match, counted up to the budget + 1."""
+        where = "WHERE agent_id = %s AND body @@ %s::tsquery"
+        if newest:
+            matches = f"SELECT {self._columns} FROM messages {where} ORDER BY seq DESC LIMIT %s"
+            params: list = [agent_id, tsquery, self.search_budget + 1]
+            order = "seq DESC"
+        else:
+            matches = f"SELECT {self._columns}, ts_rank(body, %s::tsquery, 1) AS score"
+            matches += f" FROM messages {where} LIMIT %s"
+            params = [tsquery, agent_id, tsquery, self.search_budget + 1]
+            order = "score DESC, seq"
+        # The count is a window over the matches, taken before the page is cut from them.
         rows = self._query(
-            f"{match} SELECT {', '.join('m.' + c for c in self._columns.split(', '))}"
-            f" FROM messages m, q WHERE {where}"
-            " ORDER BY ts_rank(m.body, q.q, 1) DESC, m.seq LIMIT %s OFFSET %s",
-            (words, agent_id, limit, offset),
+            f"SELECT *, COUNT(*) OVER () AS total FROM ({matches}) m"
+            f" ORDER BY {order} LIMIT %s OFFSET %s",
+            [*params, limit, offset],
         )
-        return [self._message(r) for r in rows], total
+        if rows:
+            return rows, rows[0]["total"]
+        # Past the last page, or nothing matched: the count on its own.
+        counted = self._one(
+            f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages {where} LIMIT %s) m",
+            (agent_id, tsquery, self.search_budget + 1),
+        )
+        return [], counted["n"]
 
     def messages_between(
         self, agent_id: str, start: datetime, end: datetime, limit: int, offset: int = 0

@@ -8,7 +8,6 @@ step can call memory functions that write without committing halfway.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -26,14 +25,19 @@ from memgpt.schemas import (
     sent_texts,
 )
 from memgpt.store.agent_locks import AgentLocks, file_lock
-from memgpt.store.base import StoreError
+from memgpt.store.base import (
+    SEARCH_BUDGET,
+    SEARCH_COUNT_LIMIT,
+    StoreError,
+    ranked_words,
+    search_words,
+)
 from memgpt.store.indexes import IndexSet
 from memgpt.store.migrations import migrate_sqlite
 from memgpt.store.sqlite_archival import ArchivalMixin
 from memgpt.store.text_index import TextIndex
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _ts(value: datetime) -> str:
@@ -44,13 +48,12 @@ def _parse_ts(text: str) -> datetime:
     return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
 
 
-def fts_query(text: str) -> str | None:
-    """Turn free text into an FTS5 query that matches any of its words, ranked by BM25.
+def fts_query(words: list[str]) -> str:
+    """An FTS5 query that matches any of the words (see `search_words`).
 
     Each word is quoted, so FTS syntax and SQL in a search string are plain text.
     """
-    words = _WORD.findall(text)
-    return " OR ".join(f'"{w}"' for w in words) if words else None
+    return " OR ".join(f'"{w}"' for w in words)
 
 
 def searchable_text(message: Message) -> str | None:
@@ -63,6 +66,9 @@ def searchable_text(message: Message) -> str | None:
 
 
 class SQLiteStore(ArchivalMixin):
+    search_budget = SEARCH_BUDGET
+    search_count_limit = SEARCH_COUNT_LIMIT
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -361,19 +367,78 @@ class SQLiteStore(ArchivalMixin):
     def search_messages(
         self, agent_id: str, query: str, limit: int, offset: int = 0
     ) -> tuple[list[Message], int]:
-        match = fts_query(query)
-        if match is None:
+        """See `Store.search_messages`.
+
+        The full-text index holds every agent's messages: matches are counted, scored and
+        ordered there alone, then walked in order, reading each one's owner, only until
+        the page and the count are filled. BM25 reads a match's length (a few
+        microseconds) and the owner is a row of `messages` (as much again): a search
+        pays the first for at most the budget's matches, the second for about a page
+        and the count.
+        """
+        words = search_words(query)
+        if not words:
             return [], 0
-        where = "messages_fts MATCH ? AND m.agent_id = ?"
-        joined = "FROM messages_fts CROSS JOIN messages m ON m.pk = messages_fts.rowid"  # FTS first
-        total = self._execute(
-            f"SELECT COUNT(*) {joined} WHERE {where}", (match, agent_id)
-        ).fetchone()[0]
+        budget = self.search_budget
+        matches = {
+            w: self._execute(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ?"
+                " LIMIT ?)",
+                (fts_query([w]), budget + 1),
+            ).fetchone()[0]
+            for w in words
+        }
+        ranked = ranked_words(matches, budget)
+        # Enough of the agent's matches for the page, and one more than the count shows.
+        wanted = max(offset + limit, self.search_count_limit + 1)
+        mine: list[int] = []
+        if ranked:
+            scored = self._execute(
+                "SELECT rowid, bm25(messages_fts) FROM messages_fts WHERE messages_fts MATCH ?",
+                (fts_query(ranked),),
+            ).fetchall()
+            # Best first; an agent's pks grow with its seq, so ties go oldest first.
+            scored.sort(key=lambda r: (r[1], r[0]))
+            mine = self._owned(agent_id, [r[0] for r in scored], wanted)
+        if not mine and len(ranked) < len(words):
+            # Every word is common (or the rarer ones found none of this agent's messages):
+            # no BM25, whose weights alone would read every match, but the newest first.
+            newest = self._execute(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?"
+                " ORDER BY rowid DESC LIMIT ?",
+                (fts_query(words), budget + 1),
+            ).fetchall()
+            mine = self._owned(agent_id, [r[0] for r in newest], wanted)
+        page = self._messages_by_pk(mine[offset : offset + limit])
+        return page, min(len(mine), self.search_count_limit + 1)
+
+    def _owned(self, agent_id: str, pks: list[int], wanted: int) -> list[int]:
+        """The agent's among `pks`, in their order: all of them, or at least `wanted`."""
+        owned: list[int] = []
+        for start in range(0, len(pks), wanted):
+            batch = pks[start : start + wanted]
+            # The list first (CROSS JOIN): each pk is one rowid lookup, where the planner
+            # could otherwise read the agent's whole history through its agent_id indexes.
+            mine = {
+                r[0]
+                for r in self._execute(
+                    "SELECT m.pk FROM json_each(?) j CROSS JOIN messages m ON m.pk = j.value"
+                    " WHERE m.agent_id = ?",
+                    (json.dumps(batch), agent_id),
+                )
+            }
+            owned += [pk for pk in batch if pk in mine]
+            if len(owned) >= wanted:
+                break
+        return owned
+
+    def _messages_by_pk(self, pks: list[int]) -> list[Message]:
+        """The messages with these pks, in that order (less any deleted meanwhile)."""
         rows = self._execute(
-            f"SELECT m.* {joined} WHERE {where} ORDER BY bm25(messages_fts), m.seq LIMIT ? OFFSET ?",
-            (match, agent_id, limit, offset),
-        )
-        return [self._message(r) for r in rows], total
+            f"SELECT * FROM messages WHERE pk IN ({', '.join('?' * len(pks))})", pks
+        ).fetchall()
+        by_pk = {r["pk"]: r for r in rows}
+        return [self._message(by_pk[pk]) for pk in pks if pk in by_pk]
 
     def messages_between(
         self, agent_id: str, start: datetime, end: datetime, limit: int, offset: int = 0

@@ -11,19 +11,20 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 
 from memgpt.agent.agent import Agent
 from memgpt.memory.recall import describe
 from memgpt.schemas import BlockEdit, Message
-from memgpt.server.deps import Caller, Service
+from memgpt.server.deps import MAX_RESULTS, Caller, Service
 from memgpt.store.base import ArchivalFilter, ArchivalHit
 
 router = APIRouter(prefix="/v1/agents/{agent_id}", tags=["ui"])
 
 PAGE = 20
+Page = Annotated[int, Query(ge=0, le=MAX_RESULTS // PAGE)]
 _WORDS = re.compile(r"\s+|\w+|[^\w\s]")
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -116,7 +117,7 @@ def search_recall(
     query: str = "",
     start_date: date | None = None,
     end_date: date | None = None,
-    page: int = 0,
+    page: Page = 0,
 ) -> dict[str, Any]:
     """Recall storage searched by text, by date range (days, inclusive), or both; with
     neither, every message the user and the agent exchanged, oldest first."""
@@ -124,18 +125,22 @@ def search_recall(
     store = service.store
     start = _day(start_date, _EARLIEST, end=False)
     end = _day(end_date, datetime.now(UTC) + timedelta(days=1), end=True)
+    more = False  # whether a text search stopped counting: "at least" this many
     if not query.strip():
         hits, total = store.messages_between(agent_id, start, end, PAGE, page * PAGE)
     elif start_date is None and end_date is None:
         hits, total = store.search_messages(agent_id, query, PAGE, page * PAGE)
+        more = total > store.search_count_limit
     else:
         # The store searches text and dates separately; both at once filters the text hits.
         _, count = store.search_messages(agent_id, query, 0)
         every, _ = store.search_messages(agent_id, query, count)
         dated = [m for m in every if start <= m.created_at <= end]
         hits, total = dated[page * PAGE : (page + 1) * PAGE], len(dated)
+        more = count > store.search_count_limit
     return {
         "total": total,
+        "more": more,
         "page": page,
         "page_size": PAGE,
         "results": [_recall_row(m) for m in hits],
@@ -168,7 +173,7 @@ def search_archival(
     p: Caller,
     service: Service,
     source_id: str | None = None,
-    page: int = 0,
+    page: Page = 0,
 ) -> dict[str, Any]:
     """Archival storage (the agent's passages and its attached sources') as
     archival_memory_search sees it: vector and keyword rankings fused, with each score.

@@ -33,7 +33,8 @@ function pager(result, go) {
     "nav",
     { class: "pager", "aria-label": "Result pages" },
     h("button", { type: "button", disabled: result.page === 0, onclick: () => attempt(() => go(result.page - 1)) }, "Previous"),
-    h("span", {}, `${result.total} result${result.total === 1 ? "" : "s"} · page ${result.page + 1} of ${pages}`),
+    // `more`: a recall text search stopped counting: there are at least this many.
+    h("span", {}, `${result.more ? "at least " : ""}${result.total} result${result.total === 1 ? "" : "s"} · page ${result.page + 1} of ${pages}`),
     h("button", { type: "button", disabled: result.page + 1 >= pages, onclick: () => attempt(() => go(result.page + 1)) }, "Next"),
   );
 }
