@@ -35,6 +35,7 @@ from memgpt.store.base import (
 )
 from memgpt.store.postgres_archival import PostgresArchivalMixin
 from memgpt.store.postgres_migrations import advisory_key, migrate_postgres
+from memgpt.store.postgres_sources import PostgresSourcesMixin
 from memgpt.store.sqlite import searchable_text
 
 Row = dict[str, Any]
@@ -45,7 +46,7 @@ def utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-class PostgresStore(PostgresArchivalMixin):
+class PostgresStore(PostgresArchivalMixin, PostgresSourcesMixin):
     search_budget = SEARCH_BUDGET
     search_count_limit = SEARCH_COUNT_LIMIT
 

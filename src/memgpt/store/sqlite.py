@@ -35,6 +35,7 @@ from memgpt.store.base import (
 from memgpt.store.indexes import IndexSet
 from memgpt.store.migrations import migrate_sqlite
 from memgpt.store.sqlite_archival import ArchivalMixin
+from memgpt.store.sqlite_sources import SourcesMixin
 from memgpt.store.text_index import TextIndex
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
@@ -65,7 +66,7 @@ def searchable_text(message: Message) -> str | None:
     return None
 
 
-class SQLiteStore(ArchivalMixin):
+class SQLiteStore(ArchivalMixin, SourcesMixin):
     search_budget = SEARCH_BUDGET
     search_count_limit = SEARCH_COUNT_LIMIT
 
