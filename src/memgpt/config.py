@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from memgpt.errors import MemGPTError
 
 if TYPE_CHECKING:
+    from memgpt.llm.providers import Providers
     from memgpt.schemas import EmbeddingConfig, LLMConfig
 
 CONFIG_FILE = "config.toml"
@@ -61,17 +62,35 @@ class Settings:
     embedding_base_url: str | None = None
     embedding_api_key_env: str | None = None
     embedding_dim: int | None = None
+    # Operator-added or changed model providers: name -> {kind, base_url, api_key_env,
+    # context_window, models} (`[providers.NAME]` in the file).
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def llm_config(self) -> LLMConfig:
-        from memgpt.llm import parse_model_string
+        """The default model, resolved: its provider's URL and key variable filled in."""
+        registry = self.registry()
+        return registry.resolve(registry.config(self.model))
 
-        config = parse_model_string(self.model)
-        update = {
-            "base_url": self.base_url,
-            "api_key_env": self.api_key_env,
-            "context_window": self.context_window,
-        }
-        return config.model_copy(update={k: v for k, v in update.items() if v is not None})
+    def registry(self) -> Providers:
+        """The built-in providers, then the configured ones; base_url, api_key_env and
+        context_window (MEMGPT_BASE_URL, ...) set the default model's provider."""
+        from memgpt.llm import providers as p
+
+        by_name = {x.name: x for x in p.BUILTIN}
+        for name, entry in self.providers.items():
+            by_name[name] = p.provider_from(name, entry, by_name.get(name), "providers")
+        name, _model = p.split_handle(self.model)
+        if name not in by_name:
+            p.Providers(by_name.values()).get(name)  # raises, listing the known ones
+        default = {"base_url": self.base_url, "api_key_env": self.api_key_env}
+        if self.context_window:
+            default["context_window"] = self.context_window
+        default = {k: v for k, v in default.items() if v is not None}
+        if default:
+            by_name[name] = p.checked(
+                replace(by_name[name], **default), f"the settings of {self.model}"
+            )
+        return p.Providers(by_name.values())
 
     def embedding_config(self) -> EmbeddingConfig:
         from memgpt.schemas import EmbeddingConfig
@@ -110,6 +129,10 @@ TIED = {
     "embedding": ("embedding_base_url", "embedding_api_key_env"),
 }
 INTEGERS = {"context_window", "embedding_dim"}
+# MEMGPT_PROVIDER_<NAME>_<SETTING>: a provider's setting from the environment.
+PROVIDER_ENV = re.compile(
+    r"^MEMGPT_PROVIDER_(.+)_(KIND|BASE_URL|API_KEY_ENV|CONTEXT_WINDOW|MODELS)$"
+)
 
 
 def read_file(path: Path | None = None) -> Settings:
@@ -125,12 +148,15 @@ def read_file(path: Path | None = None) -> Settings:
         raise ConfigError(
             f"{path} is not valid TOML ({exc}); fix it, delete it, or run `memgpt configure`."
         ) from None
-    values = {}
+    values: dict[str, Any] = {}
     for name, (section, key, _env) in LAYOUT.items():
         value = data.get(section, {}).get(key)
         if value is not None:
             values[name] = _checked(name, value, str(path))
-    return Settings(**values)
+    providers = data.get("providers", {})
+    if not isinstance(providers, dict) or not all(isinstance(v, dict) for v in providers.values()):
+        raise ConfigError(f"{path}: each provider must be a [providers.NAME] table.")
+    return Settings(**values, providers=providers)
 
 
 def load_settings(model: str | None = None) -> Settings:
@@ -151,6 +177,13 @@ def load_settings(model: str | None = None) -> Settings:
     # ...then every override, so an endpoint or key given in the environment still applies.
     for name, value in overrides.items():
         setattr(settings, name, value)
+    for env, raw in os.environ.items():
+        if (match := PROVIDER_ENV.match(env)) and raw:
+            name, key = match[1].lower(), match[2].lower()
+            value: str | int = (
+                _checked("context_window", raw, env) if key == "context_window" else raw
+            )
+            settings.providers.setdefault(name, {})[key] = value
     return settings
 
 
@@ -160,9 +193,13 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     import tomli_w
 
     defaults = Settings()
-    sections: dict[str, dict[str, str | int]] = {}
+    sections: dict[str, dict[str, Any]] = {}
     for f in fields(Settings):
         value = getattr(settings, f.name)
+        if f.name == "providers":
+            if value:
+                sections["providers"] = value
+            continue
         if value is None or (value == getattr(defaults, f.name) and f.name not in TIED):
             continue
         section, key, _env = LAYOUT[f.name]

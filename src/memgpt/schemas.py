@@ -104,15 +104,22 @@ class Passage(BaseModel):
 
 
 class LLMConfig(BaseModel):
-    """Which model drives the agent. `provider` picks the backend module in `memgpt.llm`."""
+    """Which model drives the agent. `provider` picks the backend module in `memgpt.llm`;
+    `provider_name` the registry entry (`memgpt.llm.providers`) whose URL and key it uses."""
 
     provider: Literal["openai", "anthropic", "local", "scripted"] = "openai"
     model: str = "gpt-4o-mini"
+    provider_name: str | None = None  # None: saved before providers had names
     base_url: str | None = None
     api_key_env: str | None = None
     context_window: int = 8192
     max_output_tokens: int = 1024
+    temperature: float | None = None  # None: the backend's default
     timeout_s: float = 60.0
+
+    @property
+    def handle(self) -> str:
+        return f"{self.provider_name or self.provider}/{self.model}"
 
 
 class EmbeddingConfig(BaseModel):
@@ -121,6 +128,27 @@ class EmbeddingConfig(BaseModel):
     base_url: str | None = None
     api_key_env: str | None = None
     dim: int = 384
+
+
+class Usage(BaseModel):
+    """Tokens the model read and wrote, over some steps (a turn's, or an agent's life)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0  # of prompt_tokens, those a provider's cache served
+    step_count: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def plus(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
+            step_count=self.step_count + other.step_count,
+        )
 
 
 class AgentState(BaseModel):
@@ -141,6 +169,7 @@ class AgentState(BaseModel):
     memory_edited_at: datetime = Field(default_factory=utcnow)
     memory_warning_issued: bool = False
     heartbeats_paused_until: datetime | None = None
+    usage: Usage = Field(default_factory=Usage)  # summed over every step, saved with each
 
     def block(self, label: str) -> Block:
         for b in self.blocks:
@@ -166,6 +195,7 @@ class Response(BaseModel):
     stop_reason: StopReason
     steps: int
     error: str | None = None
+    usage: Usage = Field(default_factory=Usage)  # of the steps that reached the model
 
     @property
     def sent(self) -> list[str]:

@@ -77,7 +77,7 @@ def test_an_env_model_does_not_inherit_the_files_endpoint(env, tmp_path, monkeyp
     assert config.load_settings().llm_config().base_url == "http://box:8000/v1"
     monkeypatch.setenv("MEMGPT_MODEL", "openai/gpt-4o-mini")
     llm = config.load_settings().llm_config()
-    assert llm.base_url is None and llm.api_key_env is None
+    assert (llm.base_url, llm.api_key_env) == ("https://api.openai.com/v1", "OPENAI_API_KEY")
 
 
 class FakeOllama(BaseHTTPRequestHandler):

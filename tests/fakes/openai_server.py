@@ -54,7 +54,9 @@ class FakeHTTPServer:
     def __init__(self, policy: Policy):
         self.policy = policy
         self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
+        self.gets: list[str] = []  # paths of GET requests (model listings)
+        self.headers: list[dict[str, str]] = []  # of every request, GET or POST, in order
+        self.models: list[str] = []  # what a model listing answers
         self.failures: list[BaseException] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -92,6 +94,10 @@ class FakeHTTPServer:
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         raise NotImplementedError
 
+    def listing(self, path: str) -> dict[str, Any] | None:
+        """The answer to GET `path`, or None for 404."""
+        return None
+
     def _answer(self, request: dict[str, Any]) -> tuple[int, dict[str, Any] | bytes, bool]:
         """(status, body, whether the client may retry)."""
         try:
@@ -112,6 +118,16 @@ class FakeHTTPServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with server._lock:
+                    server.gets.append(self.path)
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                listing = server.listing(self.path.split("?")[0])
+                if listing is None:
+                    self._send(404, server.error_body(404, f"no route {self.path}"))
+                else:
+                    self._send(200, listing)
+
             def do_POST(self) -> None:
                 if self.path.split("?")[0] != server.path:
                     self._send(404, server.error_body(404, f"no route {self.path}"))
@@ -192,6 +208,11 @@ class FakeOpenAIServer(FakeHTTPServer):
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"error": {"message": message, "type": "fake_error", "code": status}}
+
+    def listing(self, path: str) -> dict[str, Any] | None:
+        if path != "/v1/models":
+            return None
+        return {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}
 
 
 @pytest.fixture

@@ -40,7 +40,8 @@ class FakeAnthropicServer(FakeHTTPServer):
             "content": content,
             "stop_reason": "tool_use" if spec.get("tool_calls") else "end_turn",
             "stop_sequence": None,
-            "usage": {"input_tokens": len(json.dumps(request).split()), "output_tokens": 9},
+            "usage": spec.get("usage")
+            or {"input_tokens": len(json.dumps(request).split()), "output_tokens": 9},
         }
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
@@ -61,9 +62,15 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _client(server: FakeAnthropicServer) -> AnthropicChat:
-    return AnthropicChat(
-        LLMConfig(provider="anthropic", model="claude-test", base_url=server.base_url)
+    # As the anthropic provider resolves: its key variable named, since another address
+    # gets no key unless its configuration names one.
+    config = LLMConfig(
+        provider="anthropic",
+        model="claude-test",
+        base_url=server.base_url,
+        api_key_env="ANTHROPIC_API_KEY",
     )
+    return AnthropicChat(config)
 
 
 def test_history_maps_to_alternating_turns_with_tool_blocks() -> None:
@@ -134,6 +141,24 @@ def test_history_opening_with_the_assistant_gets_a_user_turn_first() -> None:
     assert turns[2]["content"] == [
         {"type": "tool_result", "tool_use_id": "a", "content": "error: invalid JSON"}
     ]
+
+
+def test_usage_counts_cache_reads_in_the_prompt(monkeypatch) -> None:
+    """Anthropic's input_tokens leaves out what the cache served or stored; the prompt is all."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    usage = {
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "cache_read_input_tokens": 300,
+        "cache_creation_input_tokens": 20,
+    }
+    with FakeAnthropicServer(script({"content": "hi", "usage": usage})) as server:
+        reply = _client(server).chat([ChatMessage(role="user", content="x")], [])
+    assert (reply.prompt_tokens, reply.cached_prompt_tokens, reply.completion_tokens) == (
+        330,
+        300,
+        5,
+    )
 
 
 def test_tool_use_reply_round_trip(monkeypatch) -> None:

@@ -142,10 +142,12 @@ def test_http_errors_become_one_actionable_sentence(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
     server = fake_openai(lambda request: {"status": status, "message": "nope"})
+    llm = _client(server, api_key_env="OPENAI_API_KEY", provider_name="gw")
     with pytest.raises(LLMError) as err:
-        _client(server).chat([ChatMessage(role="user", content="x")], [SEND_MESSAGE])
+        llm.chat([ChatMessage(role="user", content="x")], [SEND_MESSAGE])
     message = str(err.value)
-    assert fragment in message and server.base_url in message
+    assert fragment in message and f"{server.base_url} (provider 'gw')" in message
+    assert status == 401 or "nope" in message  # the provider's own reason
     sentence = message.replace(server.base_url, "URL")
     assert sentence.endswith(".") and sentence.count(".") == 1 and "\n" not in sentence
     assert len(server.requests) == expected_tries  # the SDK retried 429/5xx, not 401/404
@@ -153,7 +155,9 @@ def test_http_errors_become_one_actionable_sentence(
 
 def test_401_without_a_key_says_the_server_needs_one(fake_openai) -> None:
     server = fake_openai(lambda request: {"status": 401})
-    with pytest.raises(LLMError, match="requires an API key: set OPENAI_API_KEY"):
+    with pytest.raises(LLMError, match="requires an API key: set MY_KEY"):
+        _client(server, api_key_env="MY_KEY").chat([ChatMessage(role="user", content="x")], [])
+    with pytest.raises(LLMError, match="requires an API key: name the variable holding it"):
         _client(server).chat([ChatMessage(role="user", content="x")], [])
 
 
@@ -213,9 +217,14 @@ def test_count_tokens_falls_back_to_the_estimate_for_unknown_models() -> None:
 @pytest.mark.parametrize(
     ("spec", "provider", "model", "base_url"),
     [
-        ("openai/gpt-4o-mini", "openai", "gpt-4o-mini", None),
-        ("gpt-4o", "openai", "gpt-4o", None),
-        ("anthropic/claude-3-5-haiku-latest", "anthropic", "claude-3-5-haiku-latest", None),
+        ("openai/gpt-4o-mini", "openai", "gpt-4o-mini", "https://api.openai.com/v1"),
+        ("gpt-4o", "openai", "gpt-4o", "https://api.openai.com/v1"),
+        (
+            "anthropic/claude-3-5-haiku-latest",
+            "anthropic",
+            "claude-3-5-haiku-latest",
+            "https://api.anthropic.com",
+        ),
         ("ollama/llama3.1:8b", "openai", "llama3.1:8b", "http://localhost:11434/v1"),
         ("local", "local", "smollm2", None),
         ("local/models/my model.Q4.gguf", "local", "models/my model.Q4.gguf", None),

@@ -95,6 +95,38 @@ def llm_settings(
     )
 
 
+def provider_settings(
+    settings: config.Settings,
+    name: str,
+    backend: str | None,
+    model: str | None,
+    endpoint: str | None,
+    key_env: str | None,
+    window: int | None,
+) -> config.Settings:
+    """`settings` with a named provider for `endpoint`, and its `model` as the default."""
+    if not endpoint or not model:
+        raise click.UsageError("--provider NAME needs --endpoint URL and --model NAME.")
+    if backend not in (None, "openai-compatible", "anthropic", "ollama"):
+        raise click.UsageError("--provider takes --backend openai-compatible, anthropic or ollama.")
+    entry: dict[str, str | int] = {
+        "kind": backend if backend in ("anthropic", "ollama") else "openai-compatible",
+        "base_url": endpoint,
+    }
+    if key_env:
+        entry["api_key_env"] = key_env
+    if window:
+        entry["context_window"] = window
+    return replace(
+        settings,
+        model=f"{name}/{model}",
+        base_url=None,
+        api_key_env=None,
+        context_window=None,
+        providers={**settings.providers, name: entry},
+    )
+
+
 def describe(found: Found) -> str:
     parts = [f"{env} is set" for env in found.keys]
     if found.ollama_host:
@@ -154,6 +186,12 @@ def interactive(settings: config.Settings, found: Found) -> config.Settings:
 @click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key.")
 @click.option("--context-window", type=click.IntRange(min=256), help="Context window in tokens.")
 @click.option(
+    "--provider",
+    metavar="NAME",
+    help="Save --endpoint (with --api-key-env, --context-window) as a provider of this name, "
+    "[providers.NAME] in config.toml; the model is then NAME/MODEL.",
+)
+@click.option(
     "--embedding", type=click.Choice(list(config.EMBEDDING_MODELS)), help="Embedding backend."
 )
 @click.option("--embedding-model", help="Embedding model name.")
@@ -165,6 +203,7 @@ def configure(
     endpoint: str | None,
     api_key_env: str | None,
     context_window: int | None,
+    provider: str | None,
     embedding: str | None,
     embedding_model: str | None,
     embedding_endpoint: str | None,
@@ -172,12 +211,16 @@ def configure(
 ) -> None:
     """Choose the model and embeddings new agents use (asks, unless given flags)."""
     settings = config.read_file()  # the file alone: overrides in this shell are not saved
-    flags = (backend, model, endpoint, api_key_env, context_window, embedding, embedding_model,
-             embedding_endpoint, embedding_dim)  # fmt: skip
+    flags = (backend, model, endpoint, api_key_env, context_window, provider, embedding,
+             embedding_model, embedding_endpoint, embedding_dim)  # fmt: skip
     if all(flag is None for flag in flags):
         settings = interactive(settings, detect())
     else:
-        if backend is not None:
+        if provider is not None:
+            settings = provider_settings(
+                settings, provider, backend, model, endpoint, api_key_env, context_window
+            )
+        elif backend is not None:
             found = detect() if backend == "ollama" and endpoint is None else Found()
             settings = llm_settings(settings, backend, model, endpoint, api_key_env, found)
         elif model is not None:  # a whole model string, as `memgpt run --model` takes
@@ -188,7 +231,7 @@ def configure(
                 base_url=endpoint or settings.base_url,
                 api_key_env=api_key_env or settings.api_key_env,
             )
-        if context_window is not None:
+        if context_window is not None and provider is None:
             settings.context_window = context_window
         if embedding is not None and embedding != settings.embedding:
             settings = replace(

@@ -27,8 +27,9 @@ class OpenAIEmbedder:
         self.model = config.model
         self.batch_size = batch_size
         self._endpoint = config.base_url or "https://api.openai.com/v1"
-        key_env = config.api_key_env or DEFAULT_KEY_ENV
-        api_key = os.environ.get(key_env)
+        # OpenAI's variable goes to OpenAI only; another endpoint gets the variable it names.
+        key_env = config.api_key_env or (None if config.base_url else DEFAULT_KEY_ENV)
+        api_key = os.environ.get(key_env) if key_env else None
         if not api_key:
             # A key is only required when one was asked for, or for OpenAI itself.
             if config.api_key_env or not config.base_url:
@@ -57,6 +58,11 @@ class OpenAIEmbedder:
                 model=self.model, input=inputs, encoding_format="float"
             )
         except openai.AuthenticationError:
+            if self._key_env is None:
+                raise EmbeddingError(
+                    f"The embedding endpoint {self._endpoint} requires an API key; name its "
+                    "variable with MEMGPT_EMBEDDING_API_KEY_ENV."
+                ) from None
             raise EmbeddingError(
                 f"The embedding endpoint {self._endpoint} rejected the API key in {self._key_env}; check it."
             ) from None

@@ -22,8 +22,6 @@ __all__ = [
     "parse_model_string",
 ]
 
-OLLAMA_BASE_URL = "http://localhost:11434/v1"
-
 
 def create_llm(config: LLMConfig) -> LLMClient:
     """The backend for `config.provider`."""
@@ -49,35 +47,14 @@ def create_llm(config: LLMConfig) -> LLMClient:
 
 
 def parse_model_string(spec: str) -> LLMConfig:
-    """An `LLMConfig` from a "provider/model" string as typed on the command line.
+    """An `LLMConfig` from a "provider/model" handle as typed on the command line, against
+    the built-in providers (`memgpt.llm.providers`): "openai/gpt-4o-mini",
+    "anthropic/claude-...", "ollama/llama3.1", "local" (the packaged SmolLM2) or
+    "local/path/to/file.gguf"; a name without a provider ("gpt-4o") means OpenAI."""
+    from memgpt.llm.providers import Providers
 
-    "openai/gpt-4o-mini", "anthropic/claude-...", "ollama/llama3.1" (an OpenAI-compatible
-    server on localhost), "local" (the packaged SmolLM2) or "local/path/to/file.gguf";
-    a name without a provider ("gpt-4o") means OpenAI.
-    """
-    spec = spec.strip()
-    if not spec:
-        raise LLMError('The model string is empty; use e.g. "openai/gpt-4o-mini" or "local".')
-    if spec == "local":
-        return LLMConfig(provider="local", model="smollm2")
-    provider, sep, model = spec.partition("/")
-    if not sep:
-        return LLMConfig(provider="openai", model=spec)
-    if not model:
-        raise LLMError(f"The model string {spec!r} names no model; use {provider}/MODEL.")
-    if provider == "openai":
-        return LLMConfig(provider="openai", model=model)
-    if provider == "anthropic":
-        return LLMConfig(provider="anthropic", model=model)
-    if provider == "ollama":
-        return LLMConfig(provider="openai", model=model, base_url=OLLAMA_BASE_URL)
-    if provider == "local":
-        return LLMConfig(provider="local", model=model)
-    if provider == "scripted":  # tests and demos: "scripted/package.module:policy"
-        return LLMConfig(provider="scripted", model=model)
-    raise LLMError(
-        f"Unknown provider {provider!r} in {spec!r}; use openai/, anthropic/, ollama/ or local."
-    )
+    registry = Providers()
+    return registry.resolve(registry.config(spec))
 
 
 # --- helpers shared by the hosted-API backends (openai_compat, anthropic) ---
@@ -90,9 +67,12 @@ def resolve_api_key(config: LLMConfig, default_env: str, official_host: str) -> 
     endpoints (Ollama, vLLM, llama.cpp server, LM Studio, a LAN box) often need no key;
     if one does, its 401 answer produces the same advice.
     """
-    env = config.api_key_env or default_env
-    key = os.environ.get(env) or None
-    if key is None and is_official(config, official_host):
+    official = is_official(config, official_host)
+    # The provider's default variable belongs to its own API; another address gets a key
+    # only from the variable its configuration names (DESIGN invariant 8).
+    env = config.api_key_env or (default_env if official else None)
+    key = (os.environ.get(env) or None) if env else None
+    if key is None and official:
         raise LLMError(f"No API key found: set {env} or run `memgpt configure`.")
     return key
 
@@ -103,24 +83,53 @@ def is_official(config: LLMConfig, official_host: str) -> bool:
 
 
 def status_error_message(
-    status: int, *, url: str, model: str, key_env: str, key_missing: bool, retries: int, detail: str
+    status: int,
+    *,
+    url: str,
+    model: str,
+    key_env: str | None,
+    key_missing: bool,
+    retries: int,
+    detail: str,
 ) -> str:
     """One actionable sentence for an HTTP error status from a chat endpoint."""
     if status == 401:
+        if key_missing and key_env is None:
+            return (
+                f"The server at {url} requires an API key: name the variable holding it with "
+                "the provider's api_key_env (MEMGPT_API_KEY_ENV for the default model)."
+            )
         if key_missing:
             return (
                 f"The server at {url} requires an API key: set {key_env} or run `memgpt configure`."
             )
         return f"The server at {url} rejected the API key in {key_env}: set a valid key or run `memgpt configure`."
     if status == 403:
-        return f"The API key in {key_env} is not allowed to use model {model!r} at {url}: check the account's access."
+        whose = f"The API key in {key_env}" if key_env else "This server"
+        return (
+            f"{whose} is not allowed to use model {model!r} at {url}: check the account's access."
+        )
+    detail = short(detail)
     if status == 404:
-        return f"Model {model!r} was not found at {url}: check the model name and the base URL."
+        return f"Model {model!r} was not found at {url} (HTTP 404, {detail}): check the model name and the base URL."
     if status == 429:
-        return f"The server at {url} is still rate limiting after {retries} retries: wait a minute or check your quota."
+        return f"The server at {url} is still rate limiting after {retries} retries (HTTP 429, {detail}): wait a minute or check your quota."
     if status >= 500:
-        return f"The server at {url} failed with HTTP {status} after {retries} retries: try again later."
+        return f"The server at {url} failed with HTTP {status} after {retries} retries ({detail}): try again later."
     return f"The server at {url} refused the request with HTTP {status} ({detail}): check the model settings."
+
+
+def short(detail: str, limit: int = 200) -> str:
+    """A provider's error text fit for the middle of one sentence: one line, no closing
+    period, at most `limit` characters."""
+    text = " ".join(detail.split()).rstrip(".")
+    text = text.replace(". ", "; ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def where(config: LLMConfig, base_url: str) -> str:
+    """How errors name the model's address: its URL, and its provider when it has one."""
+    return f"{base_url} (provider {config.provider_name!r})" if config.provider_name else base_url
 
 
 def connection_error_message(url: str, *, timed_out: bool, timeout_s: float, retries: int) -> str:

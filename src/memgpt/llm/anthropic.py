@@ -16,8 +16,11 @@ import anthropic
 
 from memgpt.llm import (
     connection_error_message,
+    is_official,
     resolve_api_key,
+    short,
     status_error_message,
+    where,
 )
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
 from memgpt.llm.tokens import estimate_tokens
@@ -38,7 +41,9 @@ class AnthropicChat:
         self.max_retries = max_retries
         # Explicit, so that ANTHROPIC_BASE_URL in the environment cannot silently redirect us.
         self.base_url = config.base_url or ANTHROPIC_BASE_URL
-        self.key_env = config.api_key_env or DEFAULT_KEY_ENV
+        self.key_env = config.api_key_env or (
+            DEFAULT_KEY_ENV if is_official(config, ANTHROPIC_HOST) else None
+        )
         self._client: anthropic.Anthropic | None = None
         self._key_missing = False
 
@@ -55,6 +60,8 @@ class AnthropicChat:
         }
         if system:
             request["system"] = system
+        if self.config.temperature is not None:
+            request["temperature"] = self.config.temperature
         if functions:
             request["tools"] = [
                 {
@@ -75,7 +82,7 @@ class AnthropicChat:
             raise LLMError(
                 status_error_message(
                     e.status_code,
-                    url=self.base_url,
+                    url=where(self.config, self.base_url),
                     model=self.config.model,
                     key_env=self.key_env,
                     key_missing=self._key_missing,
@@ -86,7 +93,10 @@ class AnthropicChat:
         except (anthropic.APIError, ValueError) as e:
             # ValueError: the SDK decodes the body with json.loads, which raises
             # JSONDecodeError or UnicodeDecodeError for garbled bytes
-            raise LLMError(f"The server at {self.base_url} sent an unusable answer ({e}).") from e
+            raise LLMError(
+                f"The server at {where(self.config, self.base_url)} sent an unusable answer "
+                f"({short(str(e))})."
+            ) from e
         return _reply(response)
 
     def _get_client(self) -> anthropic.Anthropic:
@@ -104,7 +114,7 @@ class AnthropicChat:
 
     def _connection_error(self, *, timed_out: bool) -> str:
         return connection_error_message(
-            self.base_url,
+            where(self.config, self.base_url),
             timed_out=timed_out,
             timeout_s=self.config.timeout_s,
             retries=self.max_retries,
@@ -177,12 +187,16 @@ def _reply(response: Any) -> LLMReply:
         if b.type == "tool_use"
     ]
     usage = response.usage
+    # input_tokens counts only the uncached part; the prompt is all three.
+    cached = (getattr(usage, "cache_read_input_tokens", None) or 0) if usage else 0
+    written = (getattr(usage, "cache_creation_input_tokens", None) or 0) if usage else 0
     return LLMReply(
         content="\n".join(texts) if texts else None,
         tool_calls=calls,
         finish_reason=response.stop_reason,
-        prompt_tokens=usage.input_tokens if usage else None,
+        prompt_tokens=usage.input_tokens + cached + written if usage else None,
         completion_tokens=usage.output_tokens if usage else None,
+        cached_prompt_tokens=cached if usage else None,
     )
 
 

@@ -29,8 +29,9 @@ class LLMReply(BaseModel):
     content: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
     finish_reason: str | None = None
-    prompt_tokens: int | None = None
+    prompt_tokens: int | None = None  # all of the prompt, cached part included
     completion_tokens: int | None = None
+    cached_prompt_tokens: int | None = None  # the part of the prompt read from a cache
 
     @model_validator(mode="after")
     def _valid_unicode(self) -> LLMReply:

@@ -346,10 +346,11 @@ class LocalLlama:
         grammar = None
         if functions:
             grammar = _grammar(json.dumps(call_schema(functions, room), sort_keys=True))
+        temperature = TEMPERATURE if self.config.temperature is None else self.config.temperature
         with self._model.lock:
             try:
                 result = llama.create_completion(
-                    tokens, max_tokens=room, temperature=TEMPERATURE, grammar=grammar
+                    tokens, max_tokens=room, temperature=temperature, grammar=grammar
                 )
             except (ValueError, RuntimeError) as exc:
                 raise LLMError(

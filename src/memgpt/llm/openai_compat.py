@@ -16,7 +16,9 @@ from memgpt.llm import (
     connection_error_message,
     is_official,
     resolve_api_key,
+    short,
     status_error_message,
+    where,
 )
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
 from memgpt.llm.tokens import TokenCounter, estimate_tokens, tiktoken_counter
@@ -35,7 +37,9 @@ class OpenAIChat:
         self.max_retries = max_retries
         # Explicit, so that OPENAI_BASE_URL in the environment cannot silently redirect us.
         self.base_url = config.base_url or OPENAI_BASE_URL
-        self.key_env = config.api_key_env or DEFAULT_KEY_ENV
+        self.key_env = config.api_key_env or (
+            DEFAULT_KEY_ENV if is_official(config, OPENAI_HOST) else None
+        )
         self._counter: TokenCounter = tiktoken_counter(config.model) or estimate_tokens
         self._client: openai.OpenAI | None = None
         self._key_missing = False
@@ -53,6 +57,8 @@ class OpenAIChat:
             request["max_completion_tokens"] = self.config.max_output_tokens
         else:
             request["max_tokens"] = self.config.max_output_tokens
+        if self.config.temperature is not None:
+            request["temperature"] = self.config.temperature
         if functions:
             request["tools"] = [{"type": "function", "function": f} for f in functions]
             request["tool_choice"] = "required"
@@ -66,7 +72,7 @@ class OpenAIChat:
             raise LLMError(
                 status_error_message(
                     e.status_code,
-                    url=self.base_url,
+                    url=where(self.config, self.base_url),
                     model=self.config.model,
                     key_env=self.key_env,
                     key_missing=self._key_missing,
@@ -77,7 +83,10 @@ class OpenAIChat:
         except (openai.APIError, ValueError) as e:
             # e.g. a body that is not a chat completion, or not JSON at all (the SDK's decoder
             # raises JSONDecodeError or UnicodeDecodeError, both ValueErrors, for garbled bytes)
-            raise LLMError(f"The server at {self.base_url} sent an unusable answer ({e}).") from e
+            raise LLMError(
+                f"The server at {where(self.config, self.base_url)} sent an unusable answer "
+                f"({short(str(e))})."
+            ) from e
         return _reply(response)
 
     def _get_client(self) -> openai.OpenAI:
@@ -95,7 +104,7 @@ class OpenAIChat:
 
     def _connection_error(self, *, timed_out: bool) -> str:
         return connection_error_message(
-            self.base_url,
+            where(self.config, self.base_url),
             timed_out=timed_out,
             timeout_s=self.config.timeout_s,
             retries=self.max_retries,
@@ -123,9 +132,11 @@ def _wire_message(m: ChatMessage) -> dict[str, Any]:
 
 def _reply(response: Any) -> LLMReply:
     usage = response.usage
+    details = getattr(usage, "prompt_tokens_details", None)
     tokens = {
         "prompt_tokens": usage.prompt_tokens if usage else None,
         "completion_tokens": usage.completion_tokens if usage else None,
+        "cached_prompt_tokens": getattr(details, "cached_tokens", None),
     }
     if not response.choices:
         # Nothing to pass on; the agent loop treats an empty reply as a bad output.
