@@ -108,8 +108,12 @@ REFUSED = {
     ),
     # A model file opens a path on the server; its error would tell which files exist.
     "model file": (
-        lambda d: _llm(d).update(provider="local", model="/etc/passwd"),
+        lambda d: _llm(d).update(provider="local", provider_name="local", model="/etc/passwd"),
         "does not let callers choose",
+    ),
+    "provider this server lacks": (
+        lambda d: _llm(d).update(provider_name="elsewhere"),
+        "Unknown provider 'elsewhere'; use one of the configured providers: openai, anthropic",
     ),
 }
 

@@ -22,8 +22,8 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from memgpt.errors import MemGPTError
-from memgpt.llm import OLLAMA_BASE_URL, parse_model_string
-from memgpt.schemas import AgentState, EventType, Message, Role, ToolCall, utcnow
+from memgpt.llm.providers import KINDS
+from memgpt.schemas import AgentState, EventType, LLMConfig, Message, Role, ToolCall, utcnow
 from memgpt.server import wire
 from memgpt.server.auth import Principal
 from memgpt.server.requests import CreateAgent, CreateBlock, CreateTool, clean_text
@@ -165,10 +165,12 @@ class _Message(_Entity):
 class _Model(_Entity):
     provider: str
     model: str
+    provider_name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
     context_window: int = Field(8192, gt=0)
     max_output_tokens: int = Field(1024, gt=0)
+    temperature: float | None = Field(None, ge=0, le=2)
     timeout_s: float = Field(60.0, gt=0)
 
 
@@ -298,19 +300,11 @@ def _plan(
         memory_blocks=[
             CreateBlock(**blocks[i].model_dump(exclude={"id"})) for i in entry.block_ids
         ],
-        model=model or (_handle(llm) if llm else None),
-        embedding=_embedding_handle(saved.embedding) if llm and saved.embedding else None,
+        model=model or (_handle(service, llm) if llm else None),
+        embedding=_embedding_handle(service, saved.embedding) if saved.embedding else None,
         context_window_limit=llm.context_window if llm else None,
+        max_tokens=llm.max_output_tokens if llm else None,
     )
-    if llm:
-        # The handle gives the model; settings it would not give (another URL, another
-        # key variable) would send this server's API keys where the file says.
-        given = parse_model_string(request.model)
-        if (llm.base_url, llm.api_key_env) != (given.base_url, given.api_key_env):
-            raise AgentFileError(
-                f"The agent file sets its model's base_url or api_key_env, which an import may "
-                f"not choose; import it with a model handle instead (e.g. {request.model!r})."
-            )
     messages = [
         Message(
             role=m.role,
@@ -327,16 +321,35 @@ def _plan(
     return _Plan(request, tool_names, messages, saved.summary, llm)
 
 
-def _handle(llm: _Model) -> str:
-    """The handle that gives this model (an Ollama model is an OpenAI-compatible one on
-    localhost)."""
-    if llm.provider == "openai" and llm.base_url == OLLAMA_BASE_URL:
-        return f"ollama/{llm.model}"
-    return f"{llm.provider}/{llm.model}"
+def _handle(service: AgentService, llm: _Model) -> str:
+    """The handle of the file's model, on this server's provider of that name (an unknown
+    one is refused with the list of those it has). A URL or key variable in the file must
+    be the provider's own: an import never sends this server's keys where a file says."""
+    config = LLMConfig(
+        provider=llm.provider if llm.provider in KINDS.values() else "openai",
+        provider_name=llm.provider_name,
+        model=llm.model,
+        base_url=llm.base_url,
+    )
+    resolved = service.models.resolve(config)
+    if any(
+        getattr(llm, f) not in (None, getattr(resolved, f)) for f in ("base_url", "api_key_env")
+    ):
+        raise AgentFileError(
+            f"The agent file sets its model's base_url or api_key_env to values provider "
+            f"{resolved.provider_name!r} of this server does not use; import it with a model "
+            f"handle instead (e.g. {resolved.handle!r})."
+        )
+    return resolved.handle
 
 
-def _embedding_handle(embedding: _Embedding) -> str:
-    if embedding.base_url or embedding.api_key_env:
+def _embedding_handle(service: AgentService, embedding: _Embedding) -> str:
+    default = service.models.default_embedding
+    own = (embedding.provider, embedding.model) == (default.provider, default.model)
+    if any(
+        getattr(embedding, f) not in (None, getattr(default, f) if own else None)
+        for f in ("base_url", "api_key_env")
+    ):
         raise AgentFileError(
             "The agent file sets its embedding model's base_url or api_key_env, which an "
             "import may not choose; remove them, or import it with a model handle."
@@ -388,7 +401,7 @@ def _create(service: AgentService, p: Principal, plan: _Plan) -> str:
     state.tool_names = plan.tool_names
     state.summary = plan.summary
     if plan.llm:
-        update = {"max_output_tokens": plan.llm.max_output_tokens, "timeout_s": plan.llm.timeout_s}
+        update = {"temperature": plan.llm.temperature, "timeout_s": plan.llm.timeout_s}
         state.llm = state.llm.model_copy(update=update)
     service.store.append_messages(agent_id, plan.messages)
     service.store.save_agent(state)

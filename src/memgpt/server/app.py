@@ -18,8 +18,18 @@ from memgpt.memory.recall import SearchError
 from memgpt.memory.working import MemoryEditError
 from memgpt.server.auth import ensure_anonymous_user
 from memgpt.server.deps import refuse_nul
-from memgpt.server.routes import agents, chat, health, memory, messages, sources, tools, ui
-from memgpt.server.service import AgentService, ConflictError, NotFoundError
+from memgpt.server.routes import (
+    agents,
+    chat,
+    health,
+    memory,
+    messages,
+    models,
+    sources,
+    tools,
+    ui,
+)
+from memgpt.server.service import AgentService, ConflictError, ModelCallError, NotFoundError
 from memgpt.server.settings import ServerSettings
 from memgpt.server.sources import SourceService
 from memgpt.server.steps import StepRunner
@@ -70,11 +80,12 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.sources = SourceService(app.state.service, settings)
     app.state.anonymous = ensure_anonymous_user(accounts) if settings.allow_anonymous else None
 
-    for module in (health, agents, memory, messages, tools, sources, chat, ui):
+    for module in (health, agents, memory, messages, models, tools, sources, chat, ui):
         app.include_router(module.router)
 
     for error, status in _STATUS:
         app.add_exception_handler(error, _handler(status))
+    app.add_exception_handler(ModelCallError, _model_call_failed)
     app.add_exception_handler(Exception, _internal_error)
 
     @app.api_route(
@@ -100,6 +111,14 @@ def _handler(status: int):
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     return handle
+
+
+async def _model_call_failed(request: Request, exc: ModelCallError) -> JSONResponse:
+    # 502: the model behind this server failed. Not to be retried by the SDK: the turn has
+    # ended and a retry would send the message again.
+    return JSONResponse(
+        {"detail": str(exc), **exc.result}, status_code=502, headers={"x-should-retry": "false"}
+    )
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -45,16 +45,31 @@ class _Body(BaseModel):
 
 
 class ModelSettings(_Body):
-    """Letta's `llm_config`: memgpt reads the model's handle and context window."""
+    """Letta's `llm_config`. The fields below are honoured; any other that is set is
+    refused by name (`memgpt.server.models`), never ignored."""
+
+    model_config = ConfigDict(extra="allow")
 
     handle: str | None = None
+    model: str | None = None
+    provider_name: str | None = None
+    model_endpoint_type: str | None = None
+    model_endpoint: str | None = None  # must be the provider's own: a request names no URL
     context_window: int | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, gt=0)
+    temperature: float | None = Field(None, ge=0, le=2)
 
 
 class EmbeddingSettings(_Body):
-    """Letta's `embedding_config`: memgpt reads the embedding model's handle."""
+    """Letta's `embedding_config`, honoured or refused as `llm_config` is."""
+
+    model_config = ConfigDict(extra="allow")
 
     handle: str | None = None
+    embedding_endpoint_type: str | None = None
+    embedding_endpoint: str | None = None
+    embedding_model: str | None = None
+    embedding_dim: int | None = Field(None, gt=0)
 
 
 class CreateBlock(_Body):
@@ -73,6 +88,7 @@ class CreateAgent(_Body):
     llm_config: ModelSettings | None = None
     embedding_config: EmbeddingSettings | None = None
     context_window_limit: int | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, gt=0)
     tags: list[str] | None = None
     tool_ids: list[str] | None = None
     tools: list[str] | None = None  # tool names
@@ -85,6 +101,9 @@ class UpdateAgent(_Body):
     model: str | None = None
     llm_config: ModelSettings | None = None
     context_window_limit: int | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, gt=0)
+    embedding: str | None = None
+    embedding_config: EmbeddingSettings | None = None
     tool_ids: list[str] | None = None
 
 

@@ -8,6 +8,7 @@ are blocking (SQLite, LLM calls); the routes run them in worker threads.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -20,27 +21,30 @@ from memgpt.agent.agent import Agent, agent_lock
 from memgpt.client import MemGPT
 from memgpt.embeddings import create_embedder
 from memgpt.errors import MemGPTError
-from memgpt.llm import create_llm, parse_model_string
+from memgpt.llm import create_llm
+from memgpt.llm.catalog import Catalog
 from memgpt.memory import archival
 from memgpt.schemas import (
     AgentState,
     Block,
-    EmbeddingConfig,
     EventType,
-    LLMConfig,
     Message,
     StopReason,
+    Usage,
     new_id,
 )
 from memgpt.server import wire
 from memgpt.server.auth import Principal
-from memgpt.server.requests import CreateAgent, ModelSettings, UpdateAgent, UpdateBlock
+from memgpt.server.models import ModelChoice, ModelChoiceError
+from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
 from memgpt.tools.base import BASE_FUNCTIONS
 from memgpt.tools.sandbox import user_function
 from memgpt.tools.schema import Function
+
+log = logging.getLogger(__name__)
 
 AGENT_CACHE_SIZE = 256  # open agents kept with their compiled queue; reopening rereads it
 
@@ -55,28 +59,24 @@ class ConflictError(MemGPTError):
     """The request clashes with what exists (a duplicate name)."""
 
 
-def embedding_from_handle(handle: str) -> EmbeddingConfig:
-    """ "provider/model" (or a bare provider) as Letta's `embedding` field gives it."""
-    provider, _, model = handle.partition("/")
-    if provider not in config.EMBEDDING_MODELS:
-        raise MemGPTError(
-            f"Unknown embedding {handle!r}; use one of {', '.join(config.EMBEDDING_MODELS)}, "
-            "e.g. 'openai/text-embedding-3-small'."
-        )
-    default_model, dim = config.EMBEDDING_MODELS[provider]
-    return EmbeddingConfig(provider=provider, model=model or default_model, dim=dim)
+class ModelCallError(MemGPTError):
+    """A model call failed and ended the turn; `result` holds what the turn committed."""
+
+    def __init__(self, message: str, result: dict[str, Any]):
+        super().__init__(message)
+        self.result = result
 
 
 class AgentService:
     def __init__(self, client: MemGPT, accounts: AccountStore, settings: ServerSettings):
         self.client, self.store, self.accounts = client, client.store, accounts
-        user_settings = config.load_settings()
-        self.default_model = settings.model or user_settings.model
-        self.default_embedding = (
-            embedding_from_handle(settings.embedding)
-            if settings.embedding
-            else user_settings.embedding_config()
-        )
+        # The providers are configured once, here: the config file and environment, with
+        # `memgpt server --model` choosing the default model as MEMGPT_MODEL would.
+        user = config.load_settings(settings.model)
+        self.models = ModelChoice(user.registry(), user.model, user.embedding_config())
+        if settings.embedding:
+            self.models.default_embedding = self.models.embedding(settings.embedding, None)
+        self.catalog = Catalog(self.models.providers)
         self.tool_isolation = settings.tool_isolation
         self._open: OrderedDict[str, Agent] = OrderedDict()
         self._open_guard = threading.Lock()
@@ -137,7 +137,7 @@ class AgentService:
         agent = Agent(
             state,
             self.store,
-            create_llm(state.llm),
+            create_llm(self.models.resolve(state.llm)),
             create_embedder(state.embedding),
             functions=self.functions(owner.organization_id, state),
         )
@@ -157,33 +157,10 @@ class AgentService:
         from memgpt.server.sources import agent_sources
         from memgpt.server.toolbox import agent_tools
 
-        return wire.agent(state, owner, agent_tools(self, p, state), agent_sources(self, state.id))
+        shown = state.model_copy(update={"llm": self.models.resolve(state.llm)})
+        return wire.agent(shown, owner, agent_tools(self, p, state), agent_sources(self, state.id))
 
     # agents
-
-    def _llm_config(
-        self, model: str | None, llm: ModelSettings | None, window: int | None
-    ) -> LLMConfig:
-        handle = model or (llm.handle if llm else None)
-        config_ = parse_model_string(handle or self.default_model)
-        if handle:
-            self._check_model_choice(config_)
-        window = window or (llm.context_window if llm else None)
-        return config_.model_copy(update={"context_window": window}) if window else config_
-
-    def _check_model_choice(self, config_: LLMConfig) -> None:
-        """Callers pick hosted models or the packaged local one. A model file on this
-        machine, or a scripted policy (a Python import), runs only as the server's own
-        default, which whoever started it chose: a caller naming another would have the
-        server open files or import code of the caller's choosing."""
-        if config_.provider not in ("local", "scripted") or config_ == parse_model_string("local"):
-            return
-        default = parse_model_string(self.default_model)
-        if (config_.provider, config_.model) != (default.provider, default.model):
-            raise MemGPTError(
-                f"This server does not let callers choose the {config_.provider} model "
-                f"{config_.model!r}; use a hosted model such as 'openai/gpt-4o-mini', or 'local'."
-            )
 
     def create_agent(self, p: Principal, req: CreateAgent) -> dict[str, Any]:
         name = req.name or new_id("agent")[6:14]
@@ -200,15 +177,15 @@ class AgentService:
         }
         if req.system:
             kwargs["system"] = req.system
-        handle = req.embedding or (req.embedding_config.handle if req.embedding_config else None)
-        embedding = embedding_from_handle(handle) if handle else self.default_embedding
+        model = self.models.llm(req.model, req.llm_config, req.context_window_limit, req.max_tokens)
+        embedding = self.models.embedding(req.embedding, req.embedding_config)
         with self.store.transaction():
             # The store's agent names are unique across organizations; names users see are
             # per organization and live in the ownership table.
             agent = self.client.create_agent(
                 f"{name}~{new_id('x')[2:10]}",
-                model=self._llm_config(req.model, req.llm_config, req.context_window_limit),
-                embedding=embedding,
+                model=model,
+                embedding=embedding or self.models.default_embedding,
                 blocks=extra,
                 **kwargs,
             )
@@ -262,18 +239,19 @@ class AgentService:
                 state.system = req.system
             if req.tags is not None:
                 state.tags = req.tags
-            if req.model or req.llm_config or req.context_window_limit:
-                model = req.model or (req.llm_config.handle if req.llm_config else None)
-                state.llm = (
-                    self._llm_config(model, req.llm_config, req.context_window_limit)
-                    if model
-                    else state.llm.model_copy(
-                        update={
-                            "context_window": req.context_window_limit or state.llm.context_window
-                        }
-                    )
+            llm = self.models.llm(
+                req.model, req.llm_config, req.context_window_limit, req.max_tokens, state.llm
+            )
+            if llm is not None:
+                state.llm = llm
+                create_llm(self.models.resolve(llm))  # one that cannot be built is refused
+            embedding = self.models.embedding(req.embedding, req.embedding_config)
+            if embedding is not None and embedding != state.embedding:
+                raise ModelChoiceError(
+                    "An agent keeps the embedding model its archival passages were embedded "
+                    "with; to use another, create a new agent with it and insert the passages "
+                    "there."
                 )
-                create_llm(state.llm)  # a model that cannot be built is refused before saving
             with self.store.transaction():
                 self.store.save_agent(state)
                 if req.name is not None:
@@ -383,8 +361,12 @@ class AgentService:
             result = wire.response(
                 wire.messages(response.messages, include_events=False),
                 response.stop_reason,
+                response.usage,
                 response.steps,
             )
+            if response.stop_reason == StopReason.LLM_ERROR:
+                log.warning("agent %s: %s", agent_id, response.error)
+                raise ModelCallError(response.error or "The model call failed.", result)
             if idempotency_key:
                 self.accounts.save_idempotent_response(
                     agent_id, idempotency_key, json.dumps(result)
@@ -406,7 +388,7 @@ class AgentService:
         # The chain stopped with the server, so processing ended there: the agent yielded.
         steps = sum(m.role == "assistant" for m in chain)
         result = wire.response(
-            wire.messages(chain, include_events=False), StopReason.END_TURN, steps
+            wire.messages(chain, include_events=False), StopReason.END_TURN, Usage(), steps
         )
         self.accounts.save_idempotent_response(agent_id, key, json.dumps(result))
         return result

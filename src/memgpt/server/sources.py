@@ -26,7 +26,7 @@ from memgpt.schemas import new_id, utcnow
 from memgpt.server import wire
 from memgpt.server.auth import Principal
 from memgpt.server.requests import CreateSource
-from memgpt.server.service import AgentService, ConflictError, NotFoundError, embedding_from_handle
+from memgpt.server.service import AgentService, ConflictError, NotFoundError
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import FileStatus, SourceOwner, UploadedFile
 from memgpt.store.base import Source
@@ -101,8 +101,10 @@ class SourceService:
     def create(self, p: Principal, req: CreateSource) -> dict[str, Any]:
         if any(o.name == req.name for o in self.accounts.owned_sources(p.organization_id)):
             raise ConflictError(f"A source named {req.name!r} already exists; pick another name.")
-        handle = req.embedding or (req.embedding_config.handle if req.embedding_config else None)
-        embedding = embedding_from_handle(handle) if handle else self.agents.default_embedding
+        models = self.agents.models
+        embedding = (
+            models.embedding(req.embedding, req.embedding_config) or models.default_embedding
+        )
         with self.store.transaction():
             # Store names are unique across organizations; the name users see is per
             # organization and lives in the ownership table, as agents' names do.

@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from memgpt.errors import MemGPTError
+from memgpt.server.service import ModelCallError
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,12 @@ class StepRunner:
                         yield piece
             try:
                 result = future.result()
+            except ModelCallError as exc:
+                # Letta's shape: the error, then the llm_api_error stop reason and usage.
+                yield _error("llm_error", str(exc))
+                yield exc.result["stop_reason"]
+                yield exc.result["usage"]
+                return
             except MemGPTError as exc:
                 yield _error("invalid_request", str(exc))
                 yield {"message_type": "stop_reason", "stop_reason": "error"}

@@ -23,6 +23,7 @@ from memgpt.schemas import (
     Message,
     Passage,
     StopReason,
+    Usage,
     inner_thoughts,
 )
 from memgpt.store.accounts import AgentOwner, SourceOwner, UploadedFile, UserTool
@@ -63,13 +64,17 @@ def _time(value) -> str:
 
 
 def llm_config(config: LLMConfig) -> dict[str, Any]:
+    """Letta's llm_config; each field is one a create or modify accepts back unchanged."""
     return {
         "model": config.model,
         "model_endpoint_type": _LLM_ENDPOINTS[config.provider],
         "model_endpoint": config.base_url,
+        "provider_name": config.provider_name,
         "context_window": config.context_window,
         "max_tokens": config.max_output_tokens,
-        "handle": f"{config.provider}/{config.model}",
+        "temperature": config.temperature,
+        "put_inner_thoughts_in_kwargs": True,
+        "handle": config.handle,
     }
 
 
@@ -115,7 +120,7 @@ def agent(
         "tags": state.tags,
         "llm_config": llm_config(state.llm),
         "embedding_config": embedding_config(state.embedding),
-        "model": f"{state.llm.provider}/{state.llm.model}",
+        "model": state.llm.handle,
         "embedding": f"{state.embedding.provider}/{state.embedding.model}",
         "memory": {
             "blocks": blocks,
@@ -260,13 +265,26 @@ def stop_reason(reason: StopReason) -> dict[str, Any]:
     return {"message_type": "stop_reason", "stop_reason": STOP_REASONS[reason]}
 
 
-def usage(steps: int) -> dict[str, Any]:
-    # The backends do not report token counts to the loop yet; only the steps are known.
-    return {"message_type": "usage_statistics", "step_count": steps}
+def usage(spent: Usage, steps: int | None = None) -> dict[str, Any]:
+    """Letta's usage statistics; `steps` counts a step whose model call failed too."""
+    return {
+        "message_type": "usage_statistics",
+        "prompt_tokens": spent.prompt_tokens,
+        "completion_tokens": spent.completion_tokens,
+        "total_tokens": spent.total_tokens,
+        "cached_input_tokens": spent.cached_prompt_tokens,
+        "step_count": spent.step_count if steps is None else steps,
+    }
 
 
-def response(wire_messages: list[dict[str, Any]], reason: StopReason, steps: int) -> dict[str, Any]:
-    return {"messages": wire_messages, "stop_reason": stop_reason(reason), "usage": usage(steps)}
+def response(
+    wire_messages: list[dict[str, Any]], reason: StopReason, spent: Usage, steps: int
+) -> dict[str, Any]:
+    return {
+        "messages": wire_messages,
+        "stop_reason": stop_reason(reason),
+        "usage": usage(spent, steps),
+    }
 
 
 # archival memory

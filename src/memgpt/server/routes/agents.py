@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from memgpt.server import agentfile
+from memgpt.server import agentfile, wire
 from memgpt.server.deps import Caller, Limit, Service
 from memgpt.server.requests import CreateAgent, UpdateAgent, clean_text
 from memgpt.server.uploads import receive_form, upload_body
@@ -75,6 +75,13 @@ def update_agent(agent_id: str, body: UpdateAgent, p: Caller, service: Service) 
 def delete_agent(agent_id: str, p: Caller, service: Service) -> Response:
     service.delete_agent(p, agent_id)
     return Response(status_code=200, content="null", media_type="application/json")
+
+
+@router.get("/{agent_id}/usage")
+def agent_usage(agent_id: str, p: Caller, service: Service) -> dict[str, Any]:
+    """The tokens the agent's steps have used, summed over its life (memgpt's own route)."""
+    state, _owner = service.state(p, agent_id)
+    return wire.usage(state.usage)
 
 
 @router.get("/{agent_id}/export")
