@@ -30,6 +30,7 @@ from memgpt.schemas import (
     Response,
     StopReason,
     ToolCall,
+    Usage,
     utcnow,
 )
 from memgpt.store.base import Source, Store
@@ -42,6 +43,16 @@ SUMMARY_FRACTION = 0.1  # the most of the window the recursive summary may take
 
 _locks: dict[str, threading.RLock] = {}
 _locks_guard = threading.Lock()
+
+
+def reply_usage(reply: LLMReply) -> Usage:
+    """One model call's tokens, as the backend reported them (0 where it did not)."""
+    return Usage(
+        prompt_tokens=reply.prompt_tokens or 0,
+        completion_tokens=reply.completion_tokens or 0,
+        cached_prompt_tokens=reply.cached_prompt_tokens or 0,
+        step_count=1,
+    )
 
 
 def agent_lock(agent_id: str) -> threading.RLock:
@@ -116,7 +127,7 @@ class Agent(ConversationActions):
         with self._exclusive():
             self._reload()
             self._check_fits(event)
-            pending, produced, failures = [event], [], 0
+            pending, produced, failures, usage = [event], [], 0, Usage()
             for step in range(1, self.state.max_chained_steps + 1):
                 try:
                     context = self._fit_main_context(pending)
@@ -129,21 +140,30 @@ class Agent(ConversationActions):
                         else StopReason.CONTEXT_TOO_SMALL
                     )
                     return Response(
-                        messages=produced + pending, stop_reason=stop, steps=step, error=str(exc)
+                        messages=produced + pending,
+                        stop_reason=stop,
+                        steps=step,
+                        error=str(exc),
+                        usage=usage,
                     )
+                spent = reply_usage(reply)
+                usage = usage.plus(spent)
+                # Saved with the step's commit: the agent's totals count committed steps only.
+                self.state.usage = self.state.usage.plus(spent)
                 outcome = self._run_step(pending, reply)
                 produced += outcome.messages
                 if on_step is not None:
                     on_step(outcome.messages)
                 failures = failures + 1 if outcome.failed else 0
                 if failures >= MAX_CONSECUTIVE_FAILURES:
-                    return Response(
-                        messages=produced, stop_reason=StopReason.INVALID_FUNCTION_CALL, steps=step
-                    )
+                    stop = StopReason.INVALID_FUNCTION_CALL
+                    return Response(messages=produced, stop_reason=stop, steps=step, usage=usage)
                 pending = outcome.follow_up + self._memory_pressure_alert()
                 if not pending:
-                    return Response(messages=produced, stop_reason=StopReason.END_TURN, steps=step)
-            return Response(messages=produced, stop_reason=StopReason.MAX_STEPS, steps=step)
+                    stop = StopReason.END_TURN
+                    return Response(messages=produced, stop_reason=stop, steps=step, usage=usage)
+            stop = StopReason.MAX_STEPS
+            return Response(messages=produced, stop_reason=stop, steps=step, usage=usage)
 
     # one step
 

@@ -122,6 +122,18 @@ def _context(session: Session, arg: str) -> None:
     session.console.print(table)
 
 
+@command(
+    "/usage", "/usage", "tokens the agent's steps have used: prompt (cached), completion, total"
+)
+def _usage(session: Session, arg: str) -> None:
+    used = session.agent.store.get_agent(session.agent.id).usage
+    session.console.print(
+        f"{used.step_count} steps: {used.prompt_tokens} prompt tokens "
+        f"({used.cached_prompt_tokens} cached), {used.completion_tokens} completion, "
+        f"{used.total_tokens} total"
+    )
+
+
 @command("/pop", "/pop [N]", "undo the last N messages (default 3), back to a whole step")
 def _pop(session: Session, arg: str) -> None:
     removed = session.agent.pop(_count(arg, 3, "/pop [N]"))
