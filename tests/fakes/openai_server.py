@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -57,6 +58,8 @@ class FakeHTTPServer:
         self.gets: list[str] = []  # paths of GET requests (model listings)
         self.headers: list[dict[str, str]] = []  # of every request, GET or POST, in order
         self.models: list[str] = []  # what a model listing answers
+        self.last_spec: Spec = {}
+        self.stream_ended_at: float | None = None  # time.monotonic() of a stream's end
         self.failures: list[BaseException] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -98,10 +101,15 @@ class FakeHTTPServer:
         """The answer to GET `path`, or None for 404."""
         return None
 
+    def chunks(self, rendered: dict[str, Any]) -> list[dict[str, Any]]:
+        """A rendered reply as the stream of chunks that adds up to it."""
+        raise NotImplementedError
+
     def _answer(self, request: dict[str, Any]) -> tuple[int, dict[str, Any] | bytes, bool]:
         """(status, body, whether the client may retry)."""
         try:
             spec = self.policy(request)
+            self.last_spec = spec
         except Exception as e:
             self.failures.append(e)
             return 500, self.error_body(500, f"fake server policy failed: {e!r}"), False
@@ -136,7 +144,34 @@ class FakeHTTPServer:
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
-                self._send(*server._answer(body))
+                status, payload, retry = server._answer(body)
+                if body.get("stream") and status == 200 and isinstance(payload, dict):
+                    self._stream(server.chunks(payload), server.last_spec)
+                else:
+                    self._send(status, payload, retry)
+
+            def _stream(self, chunks: list[dict[str, Any]], spec: Spec) -> None:
+                """Server-sent events, `chunk_delay_s` apart; `cut_after` N chunks drops
+                the connection mid-reply."""
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                try:
+                    for i, chunk in enumerate(chunks):
+                        if i == spec.get("cut_after"):
+                            self.wfile.flush()
+                            self.connection.shutdown(2)  # mid-reply, no [DONE]
+                            return
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        self.wfile.flush()
+                        server._closing.wait(spec.get("chunk_delay_s", 0))
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError, OSError):
+                    return
+                finally:
+                    server.stream_ended_at = time.monotonic()
 
             def _send(
                 self, status: int, payload: dict[str, Any] | bytes, retry: bool = True
@@ -208,6 +243,58 @@ class FakeOpenAIServer(FakeHTTPServer):
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"error": {"message": message, "type": "fake_error", "code": status}}
+
+    def chunks(self, rendered: dict[str, Any]) -> list[dict[str, Any]]:
+        """Content and each call's arguments in pieces of 6 characters, then the finish
+        reason, then the usage, as OpenAI streams with include_usage."""
+        choice = rendered["choices"][0]
+        message = choice["message"]
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {
+                "id": rendered["id"],
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": rendered["model"],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+
+        out = [chunk({"role": "assistant"})]
+        text = message.get("content") or ""
+        out += [chunk({"content": text[i : i + 6]}) for i in range(0, len(text), 6)]
+        for index, call in enumerate(message.get("tool_calls", [])):
+            head = {"index": index, "id": call["id"], "type": "function"}
+            out.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                **head,
+                                "function": {"name": call["function"]["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            )
+            args = call["function"]["arguments"]
+            out += [
+                chunk(
+                    {"tool_calls": [{"index": index, "function": {"arguments": args[i : i + 6]}}]}
+                )
+                for i in range(0, len(args), 6)
+            ]
+        out.append(chunk({}, choice["finish_reason"]))
+        usage = {k: v for k, v in rendered.items() if k in ("id", "model")}
+        out.append(
+            {
+                **usage,
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "choices": [],
+                "usage": rendered["usage"],
+            }
+        )
+        return out
 
     def listing(self, path: str) -> dict[str, Any] | None:
         if path != "/v1/models":

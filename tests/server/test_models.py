@@ -307,3 +307,57 @@ def test_export_imports_back_on_the_same_server(fake_openai, tmp_path):
     assert copy.llm_config.handle == "openai/test-model"
     assert copy.llm_config.model_endpoint == fake.base_url
     assert len(fake.requests) == 2
+
+
+LONG = "Here is a reply long enough to arrive in many small pieces over the stream."
+
+
+def test_token_deltas_arrive_before_the_model_finishes(fake_openai, tmp_path):
+    fake = fake_openai(lambda request: {**reply(LONG), "chunk_delay_s": 0.02})
+    with serving(
+        tmp_path, {"GW_KEY": GW_KEY}, GATEWAY.format(gw=fake.base_url, ollama=fake.base_url)
+    ) as (url, key):
+        agent = SDK(url, key).create_agent("s")
+        first_piece_at, events = None, []
+        with httpx.stream(
+            "POST",
+            f"{url}/v1/agents/{agent.id}/messages/stream",
+            json={"input": "hi", "stream_tokens": True},
+            headers={"Authorization": f"Bearer {key}"},
+        ) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    events.append(json.loads(line[6:]))
+                    if first_piece_at is None and events[-1]["message_type"] == "assistant_message":
+                        first_piece_at = time.monotonic()
+        chunks = SDK(url, key).stream(agent.id, "again", tokens=True)
+    assert fake.requests[0]["stream"] is True
+    assert first_piece_at is not None and first_piece_at < fake.stream_ended_at
+    said = [e for e in events if e["message_type"] == "assistant_message"]
+    assert len(said) > 5 and "".join(e["content"] for e in said) == LONG
+    assert len({e["id"] for e in said}) == 1  # pieces of one message, not the message again
+    thoughts = [e["reasoning"] for e in events if e["message_type"] == "reasoning_message"]
+    assert "".join(thoughts) == "Answering."
+    assert [e["message_type"] for e in events[-2:]] == ["stop_reason", "usage_statistics"]
+    sdk_said = [c.content for c in chunks if c.message_type == "assistant_message"]
+    assert len(sdk_said) > 5 and "".join(sdk_said) == LONG
+
+
+def test_a_stream_cut_mid_reply_loses_nothing_acknowledged(fake_openai, tmp_path):
+    replies = iter([reply("first answer"), {**reply(LONG), "cut_after": 8}])
+    fake = fake_openai(lambda request: next(replies))
+    with serving(
+        tmp_path, {"GW_KEY": GW_KEY}, GATEWAY.format(gw=fake.base_url, ollama=fake.base_url)
+    ) as (url, key):
+        http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
+        agent = http.post("/v1/agents/", json={"name": "c"}).json()
+        stream = f"/v1/agents/{agent['id']}/messages/stream"
+        first = http.post(stream, json={"input": "one", "stream_tokens": True}).text
+        cut = http.post(stream, json={"input": "two", "stream_tokens": True}).text
+        history = http.get(f"/v1/agents/{agent['id']}/messages", params={"limit": 100}).json()
+    assert '"stop_reason": "end_turn"' in first
+    assert '"stop_reason": "llm_api_error"' in cut and "broke off" in cut
+    said = [m["content"] for m in history if m["message_type"] == "assistant_message"]
+    users = [m["content"] for m in history if m["message_type"] == "user_message"]
+    assert said == ["first answer"]  # nothing of the cut reply was committed
+    assert [u for u in users if u in ("one", "two")] == ["one", "two"]

@@ -31,11 +31,14 @@ from memgpt.schemas import (
     StopReason,
     ToolCall,
     Usage,
+    new_id,
     utcnow,
 )
 from memgpt.store.base import Source, Store
 from memgpt.tools.base import BASE_FUNCTIONS, FunctionContext
 from memgpt.tools.schema import ArgumentError, Function
+
+OnStepDelta = Callable[[str, str, str], None]  # (message id, field, text)
 
 MAX_CONSECUTIVE_FAILURES = 3
 RESULT_FRACTION = 0.2  # the most of the window one function result may take
@@ -120,18 +123,24 @@ class Agent(ConversationActions):
         return self.process(events.login())
 
     def process(
-        self, event: Message, on_step: Callable[[list[Message]], None] | None = None
+        self,
+        event: Message,
+        on_step: Callable[[list[Message]], None] | None = None,
+        on_delta: OnStepDelta | None = None,
     ) -> Response:
         """Handle one event to the end of its chain of steps. `on_step` sees each step's
-        messages once they are committed (the server streams them from there)."""
+        messages once they are committed (the server streams them from there);
+        `on_delta(message_id, field, text)` sees the model's reply as it is written, for
+        backends that stream (it is not committed until the step is)."""
         with self._exclusive():
             self._reload()
             self._check_fits(event)
             pending, produced, failures, usage = [event], [], 0, Usage()
             for step in range(1, self.state.max_chained_steps + 1):
+                message_id = new_id("message")  # the deltas name the message they build
                 try:
                     context = self._fit_main_context(pending)
-                    reply = self.llm.chat(context.messages, self.schemas)
+                    reply = self._ask(context.messages, message_id, on_delta)
                 except (LLMError, ContextTooSmallError) as exc:
                     self._commit(pending, FunctionContext(self.state, self.store, self.embedder))
                     stop = (
@@ -150,7 +159,7 @@ class Agent(ConversationActions):
                 usage = usage.plus(spent)
                 # Saved with the step's commit: the agent's totals count committed steps only.
                 self.state.usage = self.state.usage.plus(spent)
-                outcome = self._run_step(pending, reply)
+                outcome = self._run_step(pending, reply, message_id)
                 produced += outcome.messages
                 if on_step is not None:
                     on_step(outcome.messages)
@@ -167,10 +176,22 @@ class Agent(ConversationActions):
 
     # one step
 
-    def _run_step(self, pending: list[Message], reply: LLMReply) -> StepOutcome:
+    def _ask(
+        self, messages: list[ChatMessage], message_id: str, on_delta: OnStepDelta | None
+    ) -> LLMReply:
+        if on_delta is None or not getattr(self.llm, "streams", False):
+            return self.llm.chat(messages, self.schemas)
+        return self.llm.chat(  # type: ignore[call-arg]
+            messages, self.schemas, on_delta=functools.partial(on_delta, message_id)
+        )
+
+    def _run_step(self, pending: list[Message], reply: LLMReply, message_id: str) -> StepOutcome:
         """Run the model's call and commit the step: event, call, result and edits, atomically."""
         assistant = Message(
-            role="assistant", text=(reply.content or "").strip(), tool_calls=reply.tool_calls
+            id=message_id,
+            role="assistant",
+            text=(reply.content or "").strip(),
+            tool_calls=reply.tool_calls,
         )
         ctx = FunctionContext(self.state, self.store, self.embedder)
         calls = reply.tool_calls

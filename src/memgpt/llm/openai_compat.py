@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import openai
 
 from memgpt.llm import (
@@ -21,6 +22,7 @@ from memgpt.llm import (
     where,
 )
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
+from memgpt.llm.streaming import THOUGHTS, FieldStream, OnDelta, watched_fields
 from memgpt.llm.tokens import TokenCounter, estimate_tokens, tiktoken_counter
 from memgpt.schemas import LLMConfig, ToolCall, new_id
 
@@ -47,7 +49,15 @@ class OpenAIChat:
     def count_tokens(self, text: str) -> int:
         return self._counter(text)
 
-    def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+    streams = True  # `chat` takes on_delta
+
+    def chat(
+        self,
+        messages: list[ChatMessage],
+        functions: list[FunctionSchema],
+        on_delta: OnDelta | None = None,
+    ) -> LLMReply:
+        """One completion; with `on_delta`, streamed, its text handed on as it arrives."""
         request: dict[str, Any] = {
             "model": self.config.model,
             "messages": [_wire_message(m) for m in messages],
@@ -62,8 +72,19 @@ class OpenAIChat:
         if functions:
             request["tools"] = [{"type": "function", "function": f} for f in functions]
             request["tool_choice"] = "required"
+        if on_delta is not None:
+            request["stream"] = True
+            request["stream_options"] = {"include_usage": True}
         try:
             response = self._get_client().chat.completions.create(**request)
+            if on_delta is not None:
+                reply = _streamed_reply(response, on_delta)
+                if reply.finish_reason is None:  # the server closed it before the end
+                    raise LLMError(
+                        f"The stream from {where(self.config, self.base_url)} broke off before "
+                        "the reply was complete: try again."
+                    )
+                return reply
         except openai.APITimeoutError as e:
             raise LLMError(self._connection_error(timed_out=True)) from e
         except openai.APIConnectionError as e:
@@ -79,6 +100,11 @@ class OpenAIChat:
                     retries=self.max_retries,
                     detail=_detail(e),
                 )
+            ) from e
+        except httpx.HTTPError as e:  # a stream cut off after it began
+            raise LLMError(
+                f"The stream from {where(self.config, self.base_url)} broke off "
+                f"({short(str(e)) or type(e).__name__}): try again."
             ) from e
         except (openai.APIError, ValueError) as e:
             # e.g. a body that is not a chat completion, or not JSON at all (the SDK's decoder
@@ -130,14 +156,57 @@ def _wire_message(m: ChatMessage) -> dict[str, Any]:
     return {"role": m.role, "content": m.content}
 
 
-def _reply(response: Any) -> LLMReply:
-    usage = response.usage
+def _tokens(usage: Any) -> dict[str, int | None]:
     details = getattr(usage, "prompt_tokens_details", None)
-    tokens = {
+    return {
         "prompt_tokens": usage.prompt_tokens if usage else None,
         "completion_tokens": usage.completion_tokens if usage else None,
         "cached_prompt_tokens": getattr(details, "cached_tokens", None),
     }
+
+
+def _streamed_reply(stream: Any, on_delta: OnDelta) -> LLMReply:
+    """The reply a stream of chunks adds up to. The free text and the first call's
+    inner thoughts (and message, for send_message) go to `on_delta` as they arrive."""
+    content: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    finish, usage = None, None
+    fields: FieldStream | None = None
+    for chunk in stream:
+        usage = chunk.usage or usage
+        if not chunk.choices:
+            continue
+        choice = chunk.choices[0]
+        finish = choice.finish_reason or finish
+        if choice.delta.content:
+            content.append(choice.delta.content)
+            on_delta(THOUGHTS, choice.delta.content)
+        for part in choice.delta.tool_calls or []:
+            call = calls.setdefault(part.index, {"id": None, "name": "", "arguments": []})
+            call["id"] = part.id or call["id"]
+            if part.function is None:
+                continue
+            call["name"] += part.function.name or ""
+            if part.function.arguments and part.index == min(calls):
+                if fields is None:
+                    fields = FieldStream(watched_fields(call["name"]), on_delta)
+                fields.feed(part.function.arguments)
+            call["arguments"].append(part.function.arguments or "")
+    return LLMReply(
+        content="".join(content) or None,
+        tool_calls=[
+            ToolCall(
+                id=c["id"] or new_id("call"), name=c["name"], arguments="".join(c["arguments"])
+            )
+            for _, c in sorted(calls.items())
+        ],
+        finish_reason=finish,
+        **_tokens(usage),
+    )
+
+
+def _reply(response: Any) -> LLMReply:
+    tokens = _tokens(response.usage)
     if not response.choices:
         # Nothing to pass on; the agent loop treats an empty reply as a bad output.
         return LLMReply(**tokens)

@@ -342,8 +342,10 @@ class AgentService:
         *,
         idempotency_key: str | None = None,
         on_messages: OnMessages | None = None,
+        on_delta: OnMessages | None = None,
     ) -> dict[str, Any]:
-        """Process one user message; a repeated idempotency key returns the first answer."""
+        """Process one user message; a repeated idempotency key returns the first answer.
+        `on_delta` receives the reply's pieces as the model writes them (token streaming)."""
         agent = self.open(p, agent_id)
         with agent_lock(agent_id):
             if idempotency_key and (done := self._first_answer(agent_id, idempotency_key)):
@@ -357,7 +359,13 @@ class AgentService:
             event = events.user_message(text)
             if idempotency_key:
                 event.id = _keyed_message_id(agent_id, idempotency_key)
-            response = agent.process(event, on_step if on_messages else None)
+
+            def on_piece(message_id: str, field: str, text: str) -> None:
+                on_delta([wire.delta(message_id, field, text)])
+
+            response = agent.process(
+                event, on_step if on_messages else None, on_piece if on_delta else None
+            )
             result = wire.response(
                 wire.messages(response.messages, include_events=False),
                 response.stop_reason,

@@ -24,7 +24,8 @@ from memgpt.server.service import ModelCallError
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Work = Callable[[Callable[[list[dict[str, Any]]], None] | None], dict[str, Any]]
+OnMessages = Callable[[list[dict[str, Any]]], None]
+Work = Callable[[OnMessages | None, OnMessages | None], dict[str, Any]]
 _PIECE = re.compile(r"\s*\S+|\s+")
 _STREAMED_TEXT = {"reasoning_message": "reasoning", "assistant_message": "content"}
 
@@ -54,28 +55,42 @@ class StepRunner:
         self, agent_id: str, work: Work, *, tokens: bool, ping_s: float | None
     ) -> AsyncIterator[dict[str, Any]]:
         """One message, its Letta messages yielded step by step as each step commits, then
-        the stop reason and usage. `tokens` splits texts into word-sized pieces sharing the
-        message id (the backends give whole replies; this is the finest the loop has)."""
+        the stop reason and usage. With `tokens`, the reasoning and the message text come
+        as the model writes them, when its backend streams; otherwise each step's texts
+        are split into word-sized pieces once it commits. Pieces share their message's id."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue()
+        # (whether these are deltas, the Letta messages); None when the work is done.
+        queue: asyncio.Queue[tuple[bool, list[dict[str, Any]]] | None] = asyncio.Queue()
+        streamed: set[tuple[str, str]] = set()  # (id, message_type) already sent as deltas
 
         def on_messages(messages: list[dict[str, Any]]) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, messages)
+            loop.call_soon_threadsafe(queue.put_nowait, (False, messages))
+
+        def on_delta(pieces: list[dict[str, Any]]) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, (True, pieces))
 
         async with self.turn(agent_id):
-            future = loop.run_in_executor(self.pool, work, on_messages)
+            future = loop.run_in_executor(
+                self.pool, partial(work, on_messages, on_delta if tokens else None)
+            )
             future.add_done_callback(lambda _: loop.call_soon_threadsafe(queue.put_nowait, None))
             while True:
                 try:
-                    batch = await asyncio.wait_for(queue.get(), ping_s)
+                    item = await asyncio.wait_for(queue.get(), ping_s)
                 except TimeoutError:
                     yield {"message_type": "ping"}
                     continue
-                if batch is None:
+                if item is None:
                     break
+                deltas, batch = item
                 for message in batch:
-                    for piece in _pieces(message) if tokens else [message]:
-                        yield piece
+                    key = (message["id"], message["message_type"])
+                    if deltas:
+                        streamed.add(key)
+                        yield message
+                    elif key not in streamed:  # else its text went out as it was written
+                        for piece in _pieces(message) if tokens else [message]:
+                            yield piece
             try:
                 result = future.result()
             except ModelCallError as exc:

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from memgpt.agent import events
+from memgpt.llm.streaming import THOUGHTS
 from memgpt.schemas import (
     AgentState,
     Block,
@@ -236,6 +237,15 @@ def _assistant(m: Message) -> list[dict[str, Any]]:
             {**_base(m, "tool_call_message"), "tool_call": wire_call, "tool_calls": [wire_call]}
         )
     return parts
+
+
+def delta(message_id: str, field: str, text: str) -> dict[str, Any]:
+    """A piece of a reply still being written: Letta's token-streaming chunk, sharing the
+    id of the message it becomes."""
+    base = _base(Message(id=message_id, role="assistant"), "reasoning_message")
+    if field == THOUGHTS:
+        return {**base, "reasoning": text, "source": "reasoner_model"}
+    return {**base, "message_type": "assistant_message", "content": text}
 
 
 def _tool_return(m: Message) -> dict[str, Any]:

@@ -37,8 +37,8 @@ async def chat_completions(body: ChatCompletion, p: Caller, service: Service, st
     agent_id = await steps.run(service.resolve, p, body.model)
     text = user[-1].text()
 
-    def work(on_messages):
-        return service.send(p, agent_id, text, on_messages=on_messages)
+    def work(on_messages, on_delta=None):
+        return service.send(p, agent_id, text, on_messages=on_messages, on_delta=on_delta)
 
     cid = new_id("chatcmpl")
     if not body.stream:

@@ -56,8 +56,8 @@ async def _send(
     service.owner(p, agent_id)
     send = partial(service.send, p, agent_id, body.text(), idempotency_key=key or body.otid())
 
-    def work(on_messages):
-        return send(on_messages=on_messages)
+    def work(on_messages, on_delta=None):
+        return send(on_messages=on_messages, on_delta=on_delta)
 
     if not stream:
         return await steps.call(agent_id, work)
