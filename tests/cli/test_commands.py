@@ -29,7 +29,9 @@ def env(tmp_path, monkeypatch) -> dict[str, str]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MEMGPT_HOME", str(tmp_path))
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # nothing listens on the discard port
-    return {**os.environ, "PYTHONPATH": str(ROOT), "MEMGPT_EMBEDDING": "hash"}
+    # This checkout's sources first, whatever checkout the environment was installed from.
+    path = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    return {**os.environ, "PYTHONPATH": path, "MEMGPT_EMBEDDING": "hash"}
 
 
 def memgpt(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
@@ -189,7 +191,7 @@ def test_wrong_key(env):
         env["OPENAI_API_KEY"] = "sk-wrong"
         result = memgpt(env, "run", "--agent", "x", stdin="")
     assert result.returncode == 1
-    assert "rejected the API key in OPENAI_API_KEY" in result.stdout
+    assert "rejected the API key in OPENAI_API_KEY" in " ".join(result.stdout.split())
 
 
 def test_corrupt_config_file(env, tmp_path):
@@ -211,3 +213,24 @@ def test_an_agent_moves_to_another_model_and_resumes_without_naming_it(env):
     again = memgpt(env, "run", "--yes", "--first", stdin="still loud?\n/exit\n")
     assert "model scripted/tests.cli.policy:shout" in again.stdout
     assert "sam: STILL LOUD?" in again.stdout, again.stderr
+
+
+def test_run_streams_from_the_configured_server_and_shows_usage(env):
+    arguments = json.dumps({"inner_thoughts": "Greeting.", "message": "hi there"})
+    usage = {
+        "prompt_tokens": 120,
+        "completion_tokens": 7,
+        "prompt_tokens_details": {"cached_tokens": 64},
+    }
+    spec = {"tool_calls": [{"name": "send_message", "arguments": arguments}], "usage": usage}
+    with FakeOpenAIServer(lambda request: spec) as server:
+        env.update(MEMGPT_MODEL="openai/m", MEMGPT_BASE_URL=server.base_url)
+        result = memgpt(env, "run", "--agent", "x", stdin="hello\n/usage\n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert server.requests[-1]["stream"] is True  # the user's message (after the login)
+    assert "hi there" in result.stdout
+    n = len(server.requests)
+    used = (
+        f"{n} steps: {120 * n} prompt tokens ({64 * n} cached), {7 * n} completion, {127 * n} total"
+    )
+    assert used in result.stdout

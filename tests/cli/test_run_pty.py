@@ -27,7 +27,8 @@ def env(tmp_path) -> dict[str, str]:
         "MEMGPT_HOME": str(tmp_path),
         "MEMGPT_MODEL": "scripted/tests.cli.policy:policy",
         "MEMGPT_EMBEDDING": "hash",
-        "PYTHONPATH": str(ROOT),  # so the child process can import the policy
+        # This checkout's sources, and the tests so the child can import the policy.
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
         "PROMPT_TOOLKIT_NO_CPR": "1",  # pexpect does not answer cursor-position queries
         "TERM": "xterm",
     }

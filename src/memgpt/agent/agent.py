@@ -108,9 +108,14 @@ class Agent(ConversationActions):
 
     # events
 
-    def send(self, text: str, on_step: Callable[[list[Message]], None] | None = None) -> Response:
+    def send(
+        self,
+        text: str,
+        on_step: Callable[[list[Message]], None] | None = None,
+        on_delta: OnStepDelta | None = None,
+    ) -> Response:
         """A user message: the agent processes it and replies through send_message."""
-        return self.process(events.user_message(text), on_step)
+        return self.process(events.user_message(text), on_step, on_delta)
 
     def heartbeat(self) -> Response | None:
         """A timed heartbeat; None while the agent has paused them."""

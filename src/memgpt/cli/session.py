@@ -20,6 +20,7 @@ from memgpt.cli import slash
 from memgpt.cli.render import Renderer
 from memgpt.client import MemGPT
 from memgpt.errors import MemGPTError
+from memgpt.llm.streaming import MESSAGE
 from memgpt.schemas import Message, Response, StopReason
 
 OnStep = Callable[[list[Message]], None]
@@ -37,19 +38,32 @@ class Session:
         self.renderer = Renderer(console, agent.state.name, debug)
 
     def step(
-        self, action: Callable[[OnStep], Response | None], typed: bool = True
+        self, action: Callable[..., Response | None], typed: bool = True, stream: bool = False
     ) -> Response | None:
         """Run one event to its end under a spinner, showing each step as it commits;
-        Ctrl-C abandons the unfinished step safely."""
+        Ctrl-C abandons the unfinished step safely. With `stream`, `action` also takes an
+        on_delta, and the spinner's line shows the reply as the model writes it."""
         shown: set[str] = set()
+        writing = {"id": "", "field": "", "text": ""}
 
         def show(messages: list[Message]) -> None:
             self.renderer.messages(messages, typed=typed)
             shown.update(m.id for m in messages)
 
         try:
-            with self.console.status(f"{self.agent.state.name} is thinking…", spinner="dots"):
-                response = action(show)
+            name = self.agent.state.name
+            with self.console.status(f"{name} is thinking…", spinner="dots") as status:
+
+                def write(message_id: str, field: str, text: str) -> None:
+                    if (writing["id"], writing["field"]) != (message_id, field):
+                        writing.update(id=message_id, field=field, text="")
+                    writing["text"] += text
+                    label = f"{name}: " if field == MESSAGE else "thinking: "
+                    width = max(self.console.width - len(label) - 4, 10)
+                    line = " ".join(writing["text"].split())[-width:]
+                    status.update(Text.assemble((label, "bold cyan"), (line, "")))
+
+                response = action(show, write) if stream else action(show)
         except KeyboardInterrupt:
             self.agent.recover_from_interrupt()
             self.say(
@@ -79,7 +93,12 @@ class Session:
                     if not slash.dispatch(self, line):
                         return
                 else:
-                    self.step(lambda on_step, text=line: self.agent.send(text, on_step))
+                    self.step(
+                        lambda on_step, on_delta, text=line: self.agent.send(
+                            text, on_step, on_delta
+                        ),
+                        stream=True,
+                    )
             except MemGPTError as exc:  # one sentence; the chat goes on
                 self.say(str(exc), "bold red")
 
