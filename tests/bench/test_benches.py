@@ -123,3 +123,12 @@ def test_tokens(tmp_path):
 )
 def test_rouge_l_recall(prediction, answer, expected):
     assert common.rouge_l_recall(prediction, answer) == expected
+
+
+def test_server_streaming_reports_time_to_first_token():
+    from memgpt.bench.server import run_streaming
+
+    result = run_streaming(3)
+    assert result["streamed_messages"] == 3
+    # The first piece comes while the model is still writing the rest.
+    assert result["first_token_median_ms"] < result["whole_reply_median_ms"]

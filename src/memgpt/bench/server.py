@@ -2,7 +2,9 @@
 
 Starts `python -m memgpt.server` on a fresh database and prints JSON: cold start to the
 first healthy response, message round trip (median and p90 over N messages), and the
-server's resident memory after them.
+server's resident memory after them. With `--streaming N`, also N token-streamed messages
+to a model that streams its reply in small pieces (`memgpt.bench.stream_model`): time to
+the first piece of the reply against time to the whole of it.
 """
 
 from __future__ import annotations
@@ -45,13 +47,19 @@ def free_port() -> int:
 
 
 def start(
-    home: str | Path, database: str | Path, port: int, stderr: IO[str] | None = None
+    home: str | Path,
+    database: str | Path,
+    port: int,
+    stderr: IO[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
-    """`python -m memgpt.server` on loopback with the instant model and hash embeddings."""
+    """`python -m memgpt.server` on loopback with hash embeddings and the instant model,
+    unless `env` names another (MEMGPT_MODEL)."""
     command = [sys.executable, "-m", "memgpt.server", "--port", str(port), "--no-auth"]
-    command += ["--database", str(database), "--model", INSTANT, "--embedding", "hash"]
-    command += ["--log-level", "warning"]
-    env = {**os.environ, "MEMGPT_HOME": str(home)}
+    command += ["--database", str(database), "--embedding", "hash", "--log-level", "warning"]
+    if not (env and "MEMGPT_MODEL" in env):
+        command += ["--model", INSTANT]
+    env = {**os.environ, **(env or {}), "MEMGPT_HOME": str(home)}
     return subprocess.Popen(command, env=env, stderr=stderr)
 
 
@@ -95,10 +103,53 @@ def run(messages: int = 100) -> dict[str, float]:
             server.wait(10)
 
 
+def run_streaming(messages: int) -> dict[str, float]:
+    from memgpt.bench.stream_model import StreamingModel
+
+    port = free_port()
+    with tempfile.TemporaryDirectory() as home, StreamingModel() as model:
+        env = {"MEMGPT_MODEL": "openai/bench-stream", "MEMGPT_BASE_URL": model.base_url}
+        server = start(home, f"{home}/memgpt.db", port, env=env)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                wait_healthy(client, server)
+                agent_id = client.post("/v1/agents/", json={"name": "bench"}).json()["id"]
+                first, whole = [], []
+                for i in range(messages):
+                    body = {"input": f"hello {i}", "stream_tokens": True}
+                    t, seen = time.perf_counter(), None
+                    url = f"/v1/agents/{agent_id}/messages/stream"
+                    with client.stream("POST", url, json=body) as response:
+                        for line in response.iter_lines():
+                            if seen is None and '"assistant_message"' in line:
+                                seen = time.perf_counter() - t
+                    if seen is None:
+                        raise RuntimeError("the streamed reply had no assistant message")
+                    first.append(seen)
+                    whole.append(time.perf_counter() - t)
+            return {
+                "first_token_median_ms": round(1000 * statistics.median(first), 1),
+                "first_token_p90_ms": round(1000 * statistics.quantiles(first, n=10)[-1], 1),
+                "whole_reply_median_ms": round(1000 * statistics.median(whole), 1),
+                "model_stream_ms": round(1000 * model.piece_delay_s * len(model.chunks()), 1),
+                "streamed_messages": messages,
+            }
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="memgpt bench server")
     parser.add_argument("--messages", type=int, default=100)
-    print(json.dumps(run(parser.parse_args(argv).messages)))
+    parser.add_argument(
+        "--streaming", type=int, default=0, metavar="N", help="also N token-streamed messages"
+    )
+    args = parser.parse_args(argv)
+    figures = run(args.messages)
+    if args.streaming:
+        figures |= run_streaming(args.streaming)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
