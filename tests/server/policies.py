@@ -4,7 +4,8 @@ Commands in the user's message pick the function call, so tests drive every mess
 type through the real loop: plain text is echoed with send_message; "remember X"
 edits core memory, "archive X" saves a passage, "search X" searches archival memory,
 "use TOOL ARG" calls a tool (each with a
-heartbeat, then a reply quoting the result); "slow X" takes SLOW_S seconds before replying.
+heartbeat, then a reply quoting the result); "slow X" takes SLOW_S seconds before replying;
+"fail X" fails as a model call does.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 
-from memgpt.llm.base import ChatMessage, FunctionSchema, LLMReply
+from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
 from memgpt.llm.scripted import call
 
 SLOW_S = 0.5  # long enough that overlap, or its absence, shows above scheduling noise
@@ -47,6 +48,8 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
         return call(name, f"Calling {name}.", sides=int(arg), request_heartbeat=True)
     if command == "slow":
         time.sleep(SLOW_S)
+    if command == "fail":  # the model's provider failing, as a backend reports it
+        raise LLMError(f"The model failed on purpose ({rest}): try again later.")
     return call("send_message", f"The user said {text!r}.", message=f"echo: {text}")
 
 

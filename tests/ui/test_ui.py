@@ -212,3 +212,14 @@ def test_page_load_time(browser, ui_server):
     dcl = sorted(t[0] for t in timings)[len(timings) // 2]
     load = sorted(t[1] for t in timings)[len(timings) // 2]
     report["load_ms"] = f"DOMContentLoaded {dcl:.0f} ms, load {load:.0f} ms (median of 5)"
+
+
+def test_a_model_failure_and_each_turns_usage_are_shown(page, ui_server, fresh_key, shoot):
+    create_agent(page, "usage-ui")
+    send(page, "hello")
+    expect(page.locator(".msg.event.usage").last).to_contain_text("1 step(s)")
+    send(page, "fail the provider")
+    expect(page.locator(".msg.event.error").last).to_have_text(
+        "The model failed on purpose (the provider): try again later."
+    )
+    shoot(page, "model-failure")

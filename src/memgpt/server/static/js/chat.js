@@ -192,15 +192,26 @@ async function send(text) {
   say("The agent is thinking…");
   let lastId = null;
   let refreshing = Promise.resolve();
+  const notes = []; // shown again after the transcript is reloaded from the listing
+  const note = (line, kind) => {
+    notes.push([line, kind]);
+    systemNote(line, kind);
+  };
   try {
     await stream(
       `/v1/agents/${agentId}/messages/stream`,
       { messages: [{ role: "user", content: text }], stream_tokens: true },
       (event) => {
         if (event.message_type === "stop_reason" && event.stop_reason !== "end_turn") {
-          systemNote(`The agent stopped: ${event.stop_reason.replaceAll("_", " ")}.`, "event system_alert");
+          note(`The agent stopped: ${event.stop_reason.replaceAll("_", " ")}.`, "event system_alert");
         } else if (event.message_type === "error_message") {
-          systemNote(event.message, "event error");
+          note(event.message, "event error");
+        } else if (event.message_type === "usage_statistics") {
+          note(
+            `${event.step_count} step(s), ${event.total_tokens} tokens: ${event.prompt_tokens} prompt ` +
+              `(${event.cached_input_tokens ?? 0} cached), ${event.completion_tokens} completion.`,
+            "event usage",
+          );
         } else {
           add(event);
         }
@@ -217,6 +228,7 @@ async function send(text) {
     // The stream leaves out events (heartbeats, memory alerts): the listing has them.
     if (app.agent?.id === agentId) {
       await load();
+      for (const [line, kind] of notes) systemNote(line, kind);
       await app.refresh();
     }
     setBusy(false);
