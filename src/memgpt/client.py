@@ -20,7 +20,7 @@ from memgpt.embeddings.base import Embedder
 from memgpt.errors import AgentNotFoundError, ContextTooSmallError
 from memgpt.ingest.pipeline import LoadSettings, LoadSummary, load_into_source
 from memgpt.ingest.progress import LoadProgress
-from memgpt.llm import create_llm, parse_model_string
+from memgpt.llm import create_llm
 from memgpt.llm.base import LLMClient
 from memgpt.memory import archival
 from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, new_id
@@ -68,7 +68,7 @@ class MemGPT:
     ) -> Agent:
         """Create and store a new agent. `llm`/`embedder` override the clients the configs
         would build (tests pass a scripted model)."""
-        llm_config = model if isinstance(model, LLMConfig) else parse_model_string(model)
+        llm_config = model if isinstance(model, LLMConfig) else config.model_config(model)
         llm = llm or create_llm(llm_config)
         embedding = embedding or EmbeddingConfig(provider="local", model="all-MiniLM-L6-v2")
         state = AgentState(
@@ -108,7 +108,7 @@ class MemGPT:
                 f"There is no agent named {name_or_id!r}; list them with `memgpt list agents`."
             )
         if model is not None and llm is None:
-            llm = create_llm(model if isinstance(model, LLMConfig) else parse_model_string(model))
+            llm = create_llm(model if isinstance(model, LLMConfig) else config.model_config(model))
         agent = Agent(
             state,
             self.store,

@@ -187,6 +187,12 @@ def load_settings(model: str | None = None) -> Settings:
     return settings
 
 
+def model_config(handle: str) -> LLMConfig:
+    """A "provider/model" handle, resolved against the configured providers."""
+    registry = load_settings().registry()
+    return registry.resolve(registry.config(handle))
+
+
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write the settings that differ from the defaults; return the file's path."""
     path = path or config_path()

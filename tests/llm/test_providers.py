@@ -152,3 +152,19 @@ def test_configure_writes_a_named_provider(_home):
         "api_key_env": "GW_KEY",
         "context_window": 32000,
     }
+
+
+def test_the_python_api_uses_the_configured_providers(_home, tmp_path):
+    from memgpt import MemGPT
+    from memgpt.schemas import EmbeddingConfig
+
+    _write(_home, '[providers.gw]\nkind = "openai-compatible"\nbase_url = "http://gw:8000/v1"\n')
+    client = MemGPT(tmp_path / "api.db")
+    try:
+        agent = client.create_agent("a", model="gw/m1", embedding=EmbeddingConfig(provider="hash"))
+        assert (agent.llm.config.provider_name, agent.llm.config.base_url) == (
+            "gw",
+            "http://gw:8000/v1",
+        )
+    finally:
+        client.close()
