@@ -80,7 +80,7 @@ def export(service: AgentService, p: Principal, agent_id: str) -> dict[str, Any]
                 "tags": state.tags,
                 "block_ids": [b["id"] for b in blocks],
                 "tool_ids": [t["id"] for t in tools],
-                "llm_config": wire.llm_config(state.llm),
+                "llm_config": wire.llm_config(service.models.resolve(state.llm)),
                 "embedding_config": wire.embedding_config(state.embedding),
                 "messages": [_message(m) for m in history],
                 "in_context_message_ids": [m.id for m in history if m.in_context],
