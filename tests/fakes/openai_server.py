@@ -51,6 +51,7 @@ class FakeHTTPServer:
 
     path = "/"
     url_suffix = ""
+    named_events = False  # whether each streamed chunk goes with an `event:` line (its type)
 
     def __init__(self, policy: Policy):
         self.policy = policy
@@ -163,7 +164,8 @@ class FakeHTTPServer:
                             self.wfile.flush()
                             self.connection.shutdown(2)  # mid-reply, no [DONE]
                             return
-                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        named = f"event: {chunk['type']}\n" if server.named_events else ""
+                        self.wfile.write(f"{named}data: {json.dumps(chunk)}\n\n".encode())
                         self.wfile.flush()
                         server._closing.wait(spec.get("chunk_delay_s", 0))
                     self.wfile.write(b"data: [DONE]\n\n")

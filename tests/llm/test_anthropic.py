@@ -47,6 +47,44 @@ class FakeAnthropicServer(FakeHTTPServer):
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"type": "error", "error": {"type": "fake_error", "message": message}}
 
+    named_events = True
+
+    def chunks(self, rendered: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Messages API's stream of events for a rendered reply, text and tool input
+        in pieces of 6 characters."""
+        usage = rendered["usage"]
+        start = {**rendered, "content": [], "stop_reason": None}
+        out: list[dict[str, Any]] = [
+            {"type": "message_start", "message": {**start, "usage": {**usage, "output_tokens": 1}}}
+        ]
+        for index, block in enumerate(rendered["content"]):
+            if block["type"] == "text":
+                head, text, kind = {"type": "text", "text": ""}, block["text"], "text_delta"
+            else:
+                head = {**block, "input": {}}
+                text, kind = json.dumps(block["input"]), "input_json_delta"
+            out.append({"type": "content_block_start", "index": index, "content_block": head})
+            key = "text" if kind == "text_delta" else "partial_json"
+            out += [
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": kind, key: text[i : i + 6]},
+                }
+                for i in range(0, len(text), 6)
+            ]
+            out.append({"type": "content_block_stop", "index": index})
+        delta = {"stop_reason": rendered["stop_reason"], "stop_sequence": None}
+        out.append(
+            {
+                "type": "message_delta",
+                "delta": delta,
+                "usage": {"output_tokens": usage["output_tokens"]},
+            }
+        )
+        out.append({"type": "message_stop"})
+        return out
+
 
 SEARCH = {
     "name": "archival_memory_search",
@@ -259,3 +297,38 @@ def test_timeout_is_reported_with_the_limit() -> None:
         )
         with pytest.raises(LLMError, match=r"did not answer within 0\.2 s"):
             llm.chat([ChatMessage(role="user", content="x")], [])
+
+
+def test_a_streamed_reply_equals_the_whole_one(monkeypatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    arguments = json.dumps({"inner_thoughts": "Looking it up.", "message": "Found it!"})
+    usage = {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 300}
+    spec = {
+        "content": "Let me see.",
+        "tool_calls": [{"name": "send_message", "arguments": arguments}],
+        "usage": usage,
+    }
+    pieces: list[tuple[str, str]] = []
+    with FakeAnthropicServer(script(spec, spec)) as server:
+        streamed = _client(server).chat(
+            [ChatMessage(role="user", content="x")], [SEARCH], lambda f, t: pieces.append((f, t))
+        )
+        whole = _client(server).chat([ChatMessage(role="user", content="x")], [SEARCH])
+    assert server.requests[0]["stream"] is True
+    assert json.loads(streamed.tool_calls[0].arguments) == json.loads(arguments)
+    assert (streamed.content, streamed.finish_reason) == (whole.content, whole.finish_reason)
+    assert (streamed.prompt_tokens, streamed.cached_prompt_tokens, streamed.completion_tokens) == (
+        310,
+        300,
+        5,
+    )
+    assert "".join(t for f, t in pieces if f == "message") == "Found it!"
+    assert "".join(t for f, t in pieces if f == "inner_thoughts") == "Let me see.Looking it up."
+
+
+def test_a_cut_stream_is_an_error(monkeypatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    arguments = json.dumps({"inner_thoughts": "Looking it up.", "message": "Found it!"})
+    spec = {"tool_calls": [{"name": "send_message", "arguments": arguments}], "cut_after": 4}
+    with FakeAnthropicServer(script(spec)) as server, pytest.raises(LLMError, match="broke off"):
+        _client(server).chat([ChatMessage(role="user", content="x")], [SEARCH], lambda f, t: None)

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import anthropic
+import httpx
 
 from memgpt.llm import (
     connection_error_message,
@@ -23,6 +24,7 @@ from memgpt.llm import (
     where,
 )
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
+from memgpt.llm.streaming import THOUGHTS, FieldStream, OnDelta, watched_fields
 from memgpt.llm.tokens import estimate_tokens
 from memgpt.schemas import LLMConfig, ToolCall
 
@@ -51,7 +53,15 @@ class AnthropicChat:
         # Claude's tokenizer is not available offline (and tiktoken's is not a bound for it).
         return estimate_tokens(text)
 
-    def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+    streams = True  # `chat` takes on_delta
+
+    def chat(
+        self,
+        messages: list[ChatMessage],
+        functions: list[FunctionSchema],
+        on_delta: OnDelta | None = None,
+    ) -> LLMReply:
+        """One completion; with `on_delta`, streamed, its text handed on as it arrives."""
         system, turns = to_anthropic(messages)
         request: dict[str, Any] = {
             "model": self.config.model,
@@ -73,6 +83,15 @@ class AnthropicChat:
             ]
             request["tool_choice"] = {"type": "any"}
         try:
+            if on_delta is not None:
+                events = self._get_client().messages.create(**request, stream=True)
+                reply = _streamed_reply(events, on_delta)
+                if reply.finish_reason is None:  # the server closed it before the end
+                    raise LLMError(
+                        f"The stream from {where(self.config, self.base_url)} broke off before "
+                        "the reply was complete: try again."
+                    )
+                return reply
             response = self._get_client().messages.create(**request)
         except anthropic.APITimeoutError as e:
             raise LLMError(self._connection_error(timed_out=True)) from e
@@ -89,6 +108,11 @@ class AnthropicChat:
                     retries=self.max_retries,
                     detail=_detail(e),
                 )
+            ) from e
+        except httpx.HTTPError as e:  # a stream cut off after it began
+            raise LLMError(
+                f"The stream from {where(self.config, self.base_url)} broke off "
+                f"({short(str(e)) or type(e).__name__}): try again."
             ) from e
         except (anthropic.APIError, ValueError) as e:
             # ValueError: the SDK decodes the body with json.loads, which raises
@@ -179,6 +203,56 @@ def _input(call: ToolCall) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"raw_arguments": call.arguments}
 
 
+def _streamed_reply(events: Any, on_delta: OnDelta) -> LLMReply:
+    """The reply a stream of events adds up to. The text and the first tool call's inner
+    thoughts (and message, for send_message) go to `on_delta` as they arrive."""
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    usage: dict[str, int] = {}
+    finish = None
+    fields: FieldStream | None = None
+    for event in events:
+        if event.type == "message_start":
+            usage = _usage_counts(event.message.usage)
+        elif event.type == "content_block_start" and event.content_block.type == "tool_use":
+            block = event.content_block
+            calls.append({"id": block.id, "name": block.name, "json": []})
+            if fields is None:
+                fields = FieldStream(watched_fields(block.name), on_delta)
+        elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+            texts.append(event.delta.text)
+            on_delta(THOUGHTS, event.delta.text)
+        elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
+            calls[-1]["json"].append(event.delta.partial_json)
+            if len(calls) == 1 and fields is not None:
+                fields.feed(event.delta.partial_json)
+        elif event.type == "message_delta":
+            finish = event.delta.stop_reason or finish
+            usage["output_tokens"] = event.usage.output_tokens
+    prompt = usage.get("input_tokens", 0) + usage.get("cached", 0) + usage.get("written", 0)
+    return LLMReply(
+        content="".join(texts) or None,
+        tool_calls=[
+            ToolCall(id=c["id"], name=c["name"], arguments="".join(c["json"]) or "{}")
+            for c in calls
+        ],
+        finish_reason=finish,
+        prompt_tokens=prompt if usage else None,
+        completion_tokens=usage.get("output_tokens"),
+        cached_prompt_tokens=usage.get("cached") if usage else None,
+    )
+
+
+def _usage_counts(usage: Any) -> dict[str, int]:
+    return {
+        "input_tokens": usage.input_tokens or 0,
+        "output_tokens": usage.output_tokens or 0,
+        # input_tokens counts only the uncached part; the prompt is all three.
+        "cached": getattr(usage, "cache_read_input_tokens", None) or 0,
+        "written": getattr(usage, "cache_creation_input_tokens", None) or 0,
+    }
+
+
 def _reply(response: Any) -> LLMReply:
     texts = [b.text for b in response.content if b.type == "text"]
     calls = [
@@ -186,17 +260,16 @@ def _reply(response: Any) -> LLMReply:
         for b in response.content
         if b.type == "tool_use"
     ]
-    usage = response.usage
-    # input_tokens counts only the uncached part; the prompt is all three.
-    cached = (getattr(usage, "cache_read_input_tokens", None) or 0) if usage else 0
-    written = (getattr(usage, "cache_creation_input_tokens", None) or 0) if usage else 0
+    counts = _usage_counts(response.usage) if response.usage else None
     return LLMReply(
         content="\n".join(texts) if texts else None,
         tool_calls=calls,
         finish_reason=response.stop_reason,
-        prompt_tokens=usage.input_tokens + cached + written if usage else None,
-        completion_tokens=usage.output_tokens if usage else None,
-        cached_prompt_tokens=cached if usage else None,
+        prompt_tokens=sum(counts[k] for k in ("input_tokens", "cached", "written"))
+        if counts
+        else None,
+        completion_tokens=counts["output_tokens"] if counts else None,
+        cached_prompt_tokens=counts["cached"] if counts else None,
     )
 
 
