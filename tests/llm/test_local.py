@@ -150,3 +150,19 @@ def test_truncated_gguf_says_what_to_do(client: LocalLlama, tmp_path) -> None:
     bad.write_bytes(client.model_path.read_bytes()[:100_000])
     with pytest.raises(LLMError, match="corrupt or of an unsupported architecture"):
         LocalLlama(LLMConfig(provider="local", model=str(bad)))
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_streamed_call_hands_on_its_text_as_it_is_written(
+    client: LocalLlama, attempt: int
+) -> None:
+    pieces: list[tuple[str, str]] = []
+    reply = client.chat(CONVERSATION, FUNCTIONS, lambda f, t: pieces.append((f, t)))
+    [call] = reply.tool_calls
+    arguments = json.loads(call.arguments)
+    thoughts = "".join(t for f, t in pieces if f == "inner_thoughts")
+    assert thoughts == arguments.get("inner_thoughts", "")
+    said = "".join(t for f, t in pieces if f == "message")
+    assert said == (arguments.get("message", "") if call.name == "send_message" else "")
+    assert len(pieces) > 1  # token by token, not the whole text at the end
+    assert reply.completion_tokens and reply.prompt_tokens

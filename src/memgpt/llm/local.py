@@ -19,6 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
+from memgpt.llm.streaming import (
+    MESSAGE,
+    SEND_MESSAGE,
+    THOUGHTS,
+    FieldStream,
+    OnDelta,
+    watched_fields,
+)
 from memgpt.schemas import LLMConfig, ToolCall, new_id
 
 if TYPE_CHECKING:
@@ -334,7 +342,16 @@ class LocalLlama:
             tokens = tokens[1:]  # the template already wrote its own BOS
         return tokens
 
-    def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+    streams = True  # `chat` takes on_delta
+
+    def chat(
+        self,
+        messages: list[ChatMessage],
+        functions: list[FunctionSchema],
+        on_delta: OnDelta | None = None,
+    ) -> LLMReply:
+        """One completion; with `on_delta`, the call's thoughts and message (or the plain
+        text) are handed on token by token as the model writes them."""
         llama = self._model.llama
         tokens = self._prompt_tokens(messages, functions)
         room = min(self.config.max_output_tokens, self._n_ctx - len(tokens))
@@ -350,8 +367,14 @@ class LocalLlama:
         with self._model.lock:
             try:
                 result = llama.create_completion(
-                    tokens, max_tokens=room, temperature=temperature, grammar=grammar
+                    tokens,
+                    max_tokens=room,
+                    temperature=temperature,
+                    grammar=grammar,
+                    stream=on_delta is not None,
                 )
+                if on_delta is not None:
+                    result = _gathered(result, len(tokens), on_delta, functions)
             except (ValueError, RuntimeError) as exc:
                 raise LLMError(
                     f"The local model failed to generate ({exc}); retry, or use a smaller context."
@@ -380,6 +403,33 @@ class LocalLlama:
                 f"The model's chat template cannot render this conversation ({exc}); use a "
                 "model whose template accepts system, user and assistant turns."
             ) from None
+
+
+def _gathered(
+    chunks: Any, prompt_tokens: int, on_delta: OnDelta, functions: list[FunctionSchema]
+) -> dict[str, Any]:
+    """A streamed completion gathered into the shape of a whole one, its text handed to
+    `on_delta` as it comes: a call's thoughts and message (inside the grammar's
+    {"arguments": {...}, "function": ...}), or plain text as thoughts. A stream does not
+    report usage: each chunk is one token."""
+    # The name comes after the arguments (the grammar's keys are sorted), so a message is
+    # shown as it is written only when send_message is the one function that has one.
+    speaking = {
+        f["name"] for f in functions if MESSAGE in f.get("parameters", {}).get("properties", {})
+    }
+    watched = watched_fields(SEND_MESSAGE if speaking == {SEND_MESSAGE} else "")
+    fields = FieldStream(watched, on_delta, level=2) if functions else None
+    texts, finish = [], None
+    for chunk in chunks:
+        choice = chunk["choices"][0]
+        texts.append(choice["text"])
+        finish = choice["finish_reason"] or finish
+        if fields is not None:
+            fields.feed(choice["text"])
+        elif choice["text"]:
+            on_delta(THOUGHTS, choice["text"])
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(texts)}
+    return {"choices": [{"text": "".join(texts), "finish_reason": finish}], "usage": usage}
 
 
 def _parse_call(text: str) -> dict[str, Any]:

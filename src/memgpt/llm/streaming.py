@@ -31,8 +31,10 @@ class FieldStream:
     """Feed it the arguments' JSON text in pieces; it calls `on_delta` with new text of
     the watched top-level string fields."""
 
-    def __init__(self, watched: set[str], on_delta: OnDelta):
-        self.watched, self.on_delta = watched, on_delta
+    def __init__(self, watched: set[str], on_delta: OnDelta, level: int = 1):
+        """`level`: the depth of the object holding the fields (1: the top level; 2: an
+        object inside it, as the local model's {"function": ..., "arguments": {...}})."""
+        self.watched, self.on_delta, self.level = watched, on_delta, level
         self._depth = 0
         self._in_string = False
         self._is_key = False  # the string being read is a top-level key
@@ -49,15 +51,17 @@ class FieldStream:
                 self._string_char(ch, out)
             elif ch == '"':
                 self._in_string = True
-                self._is_key = self._depth == 1 and not self._after_colon
+                self._is_key = self._depth == self.level and not self._after_colon
                 self._key = []
             elif ch in "{[":
                 self._depth += 1
+                if self._depth == self.level:  # the object holding the fields opens
+                    self._after_colon, self._field = False, None
             elif ch in "}]":
                 self._depth -= 1
-            elif ch == ":" and self._depth == 1:
+            elif ch == ":" and self._depth == self.level:
                 self._after_colon = True
-            elif ch == "," and self._depth == 1:
+            elif ch == "," and self._depth == self.level:
                 self._after_colon, self._field = False, None
         if out and self._field is not None:
             self.on_delta(self._field, "".join(out))
@@ -76,7 +80,7 @@ class FieldStream:
             self._in_string = False
             if self._is_key:
                 self._field = "".join(self._key)
-            elif self._depth == 1:
+            elif self._depth == self.level:
                 # The value is done: flush it under its own field before another starts.
                 if out and self._field in self.watched:
                     self.on_delta(self._field, "".join(out))
@@ -107,5 +111,5 @@ class FieldStream:
     def _keep(self, text: str, out: list[str]) -> None:
         if self._is_key:
             self._key.append(text)
-        elif self._depth == 1 and self._field in self.watched:
+        elif self._depth == self.level and self._field in self.watched:
             out.append(text)
