@@ -111,6 +111,10 @@ REFUSED = {
         lambda d: _llm(d).update(provider="local", provider_name="local", model="/etc/passwd"),
         "does not let callers choose",
     ),
+    "unnamed provider this server lacks": (
+        lambda d: _llm(d).update(provider="mystery", provider_name=None),
+        "Unknown provider 'mystery'; use one of the configured providers",
+    ),
     "provider this server lacks": (
         lambda d: _llm(d).update(provider_name="elsewhere"),
         "Unknown provider 'elsewhere'; use one of the configured providers: openai, anthropic",

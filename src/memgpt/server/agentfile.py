@@ -22,8 +22,8 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from memgpt.errors import MemGPTError
-from memgpt.llm.providers import KINDS
-from memgpt.schemas import AgentState, EventType, LLMConfig, Message, Role, ToolCall, utcnow
+from memgpt.llm.providers import OLLAMA_BASE_URL
+from memgpt.schemas import AgentState, EventType, Message, Role, ToolCall, utcnow
 from memgpt.server import wire
 from memgpt.server.auth import Principal
 from memgpt.server.requests import CreateAgent, CreateBlock, CreateTool, clean_text
@@ -325,13 +325,15 @@ def _handle(service: AgentService, llm: _Model) -> str:
     """The handle of the file's model, on this server's provider of that name (an unknown
     one is refused with the list of those it has). A URL or key variable in the file must
     be the provider's own: an import never sends this server's keys where a file says."""
-    config = LLMConfig(
-        provider=llm.provider if llm.provider in KINDS.values() else "openai",
-        provider_name=llm.provider_name,
-        model=llm.model,
-        base_url=llm.base_url,
-    )
-    resolved = service.models.resolve(config)
+    # Files from before providers had names name the backend (Ollama by its address).
+    legacy = "ollama" if (llm.provider, llm.base_url) == ("openai", OLLAMA_BASE_URL) else None
+    name = llm.provider_name or legacy or llm.provider
+    resolved = service.models.resolve(service.models.providers.config(f"{name}/{llm.model}"))
+    if resolved.provider != llm.provider:
+        raise AgentFileError(
+            f"The agent file's model is a {llm.provider} model, but provider {name!r} of this "
+            f"server serves {resolved.provider} ones; import it with a model handle instead."
+        )
     if any(
         getattr(llm, f) not in (None, getattr(resolved, f)) for f in ("base_url", "api_key_env")
     ):
