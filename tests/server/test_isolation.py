@@ -87,6 +87,7 @@ MATRIX = [
     ("PATCH", "/v1/agents/{agent}", {"name": "pwned"}),
     ("DELETE", "/v1/agents/{agent}", None),
     ("GET", "/v1/agents/{agent}/export", None),
+    ("GET", "/v1/agents/{agent}/usage", None),
     ("GET", "/v1/agents/{agent}/core-memory", None),
     ("GET", "/v1/agents/{agent}/core-memory/blocks", None),
     ("GET", "/v1/agents/{agent}/core-memory/blocks/human", None),
