@@ -120,6 +120,29 @@ def test_docx(tmp_path: Path) -> None:
     assert "north" in text
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "libreoffice.docx",
+            ["# Harbour log", "The ferry to Ardmore leaves at seven.", "4 m", "Fuel is sold"],
+        ),
+        (
+            "pandoc.docx",
+            ["# Field notes", "logs the weather at dawn and dusk.", "1012 hPa", "Thursdays"],
+        ),
+    ],
+)
+def test_docx_from_other_producers(name: str, expected: list[str]) -> None:
+    # Word files written by LibreOffice and pandoc (see fixtures/README.md), not python-docx.
+    text = text_of(load_file(FIXTURES / name))
+    for fragment in expected:
+        assert fragment in text
+
+
 def test_json_is_reindented(tmp_path: Path) -> None:
     value = {"name": "Ada", "langs": ["en", "fr"], "note": "naïve"}
     text = text_of(load_file(write(tmp_path / "d.json", json.dumps(value))))

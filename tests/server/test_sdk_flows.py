@@ -1,5 +1,5 @@
 """The issue's flows through the official SDK, unchanged: this file runs with the 1.x
-line in the main environment and with 0.1.307 in .venv-sdk01 (tests/server/make_sdk01_venv.sh)."""
+line in the main environment and with 0.1.307 in .venv-sdk01 (the lock's `sdk01` group; scripts/test)."""
 
 from __future__ import annotations
 

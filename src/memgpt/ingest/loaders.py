@@ -1,9 +1,10 @@
 """Turn files on disk into text segments for archival memory.
 
 Each supported format goes through a maintained parser: pypdf for PDFs (one
-segment per page, so a passage can cite its page), markitdown's converters for
-HTML and Word files, the standard library's `json` and `csv` for those. Plain
-text is decoded as strict UTF-8.
+segment per page, so a passage can cite its page), mammoth for Word files,
+markitdown's HTML converter for HTML (and for the HTML mammoth makes), the
+standard library's `json` and `csv` for those. Plain text is decoded as strict
+UTF-8.
 
 A file that cannot be loaded raises `LoadError` carrying a `LoadProblem`: one
 sentence that names the file, what is wrong, and what to do. `load_all` turns
@@ -203,17 +204,17 @@ def _pdf_segments(data: bytes, fail: _Fail) -> tuple[Segment, ...]:
 
 
 def _docx_text(data: bytes, fail: _Fail) -> str:
-    # markitdown is imported on first use: it pulls in magika and onnxruntime (seconds of
-    # import time), which plain-text loads and `import memgpt.ingest.chunking` should not pay.
-    from markitdown import StreamInfo
-    from markitdown.converters import DocxConverter
+    # mammoth reads the document itself. markitdown's DocxConverter first rewrites the
+    # XML through BeautifulSoup, and with lxml 6.2 that rewrite drops the `w:` prefixes,
+    # leaving mammoth no body to find: every .docx failed to load.
+    import mammoth
 
     try:
-        result = DocxConverter().convert(io.BytesIO(data), StreamInfo(extension=".docx"))
+        html = mammoth.convert_to_html(io.BytesIO(data)).value
     # Parsing goes through zipfile, XML and mammoth; a damaged file fails in any of them.
     except Exception as e:
         raise fail(f"is not a readable Word document ({type(e).__name__}).") from e
-    return result.markdown
+    return _html_text(html)
 
 
 def _html_text(text: str) -> str:
