@@ -22,6 +22,7 @@ from memgpt.embeddings import create_embedder
 from memgpt.errors import MemGPTError
 from memgpt.llm import create_llm, parse_model_string
 from memgpt.memory import archival
+from memgpt.memory.archival import query_vector
 from memgpt.schemas import (
     AgentState,
     Block,
@@ -431,7 +432,7 @@ class AgentService:
         self, p: Principal, agent_id: str, query: str, top_k: int
     ) -> dict[str, Any]:
         self.owner(p, agent_id)
-        vector = self.open(p, agent_id).embedder.embed([query])[0]
+        vector = query_vector(self.open(p, agent_id).embedder, query)
         hits = self.store.search_passages(agent_id, vector, top_k)
         results = [
             {

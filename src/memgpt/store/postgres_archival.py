@@ -406,7 +406,7 @@ class PostgresArchivalMixin:
         (candidates of both rankings, each capped at the depth), as on SQLite."""
         filters = filters or ArchivalFilter()
         where, params = self._scope(agent_id, filters)
-        depth = search_depth(offset, limit, self.count_passages(agent_id))
+        depth = search_depth(limit, self.count_passages(agent_id))
         if depth == 0:
             return [], 0
         text = self._text_ranking(query, where, params, depth)
@@ -437,7 +437,7 @@ class PostgresArchivalMixin:
     ) -> list[tuple[Passage, float]]:
         """Vector similarity alone, best first."""
         where, params = self._scope(agent_id, ArchivalFilter())
-        depth = search_depth(offset, limit, self.count_passages(agent_id))
+        depth = search_depth(limit, self.count_passages(agent_id))
         if depth == 0:
             return []
         ranking = self._vector_ranking(embedding, where, params, depth)[offset : offset + limit]
