@@ -262,3 +262,14 @@ def test_an_empty_query_gets_the_same_sentence_from_recall_and_archival(agent, s
             recall.search_text(agent.store, agent.id, "  ")
         else:
             archival.search(agent.store, agent.embedder, agent.id, "  ")
+
+
+def test_archival_keyword_ranking_drops_stopwords(agent):
+    texts = [
+        "what did you do? what did you see? what did you eat?",
+        "what did you think of it, and what did you buy there?",
+        "we planned the kayak trip for the long weekend in the north of the country",
+    ]
+    agent.store.insert_passages(agent.id, [archival.make_passage(agent.embedder, t) for t in texts])
+    found, _ = agent.store.search_archival(agent.id, "what did you say about the kayak", None, 5)
+    assert [h.passage.text for h in found] == [texts[2]]

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import tantivy
 
+from memgpt.store.base import content_words
+
 _ANALYZER = "memgpt_en"
 _BATCH = 8192
 _WRITER_HEAP = 64 * 2**20
@@ -158,9 +160,10 @@ class TextIndex:
     # searching
 
     def terms(self, query: str) -> list[str]:
-        """The query's words as the index stores them (no query syntax: text is text)."""
+        """The query's content words as the index stores them (no query syntax: text is
+        text). tantivy's own stopword list is short: it keeps "what", "did", "you"."""
         # Half a surrogate pair (possible in JSON) cannot cross into Rust; it is no word anyway.
-        text = query.encode("utf-8", "replace").decode("utf-8")
+        text = " ".join(content_words(query)).encode("utf-8", "replace").decode("utf-8")
         return list(dict.fromkeys(self._analyzer.analyze(text)))
 
     def search(
