@@ -4,7 +4,8 @@
 # environment (which conflicts with the 1.x line), and it installs in seconds.
 uv_venv=.venv-uv
 uv_version=$(sed -n 's/^uv==\([^ ]*\).*/\1/p' scripts/uv-requirements.txt)
-installed=$("$uv_venv/bin/uv" --version 2>/dev/null | cut -d' ' -f2)
+# (Under `set -e -o pipefail`: a missing uv must not end the script here.)
+installed=$("$uv_venv/bin/uv" --version 2>/dev/null | cut -d' ' -f2 || true)
 if [ "$installed" != "$uv_version" ]; then
     python3 -m venv --clear "$uv_venv"
     "$uv_venv/bin/python" -m pip install --quiet --require-hashes -r scripts/uv-requirements.txt
