@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from memgpt.schemas import storable_text
+from memgpt.server.bounds import BlockLimit, ContextWindow
 
 NUL_REFUSED = "Text may not contain NUL characters (\\u0000); remove them and send it again."
 # Deeper JSON is refused: walking it (here, in pydantic, in json.dumps) on top of the
@@ -48,7 +49,7 @@ class ModelSettings(_Body):
     """Letta's `llm_config`: memgpt reads the model's handle and context window."""
 
     handle: str | None = None
-    context_window: int | None = Field(None, gt=0)
+    context_window: ContextWindow | None = None
 
 
 class EmbeddingSettings(_Body):
@@ -60,7 +61,7 @@ class EmbeddingSettings(_Body):
 class CreateBlock(_Body):
     label: str
     value: str = ""
-    limit: int | None = Field(None, gt=0)
+    limit: BlockLimit | None = None
     description: str | None = None
 
 
@@ -72,7 +73,7 @@ class CreateAgent(_Body):
     embedding: str | None = None  # a handle: "openai/text-embedding-3-small", "hash/hash-384"
     llm_config: ModelSettings | None = None
     embedding_config: EmbeddingSettings | None = None
-    context_window_limit: int | None = Field(None, gt=0)
+    context_window_limit: ContextWindow | None = None
     tags: list[str] | None = None
     tool_ids: list[str] | None = None
     tools: list[str] | None = None  # tool names
@@ -84,7 +85,7 @@ class UpdateAgent(_Body):
     tags: list[str] | None = None
     model: str | None = None
     llm_config: ModelSettings | None = None
-    context_window_limit: int | None = Field(None, gt=0)
+    context_window_limit: ContextWindow | None = None
     tool_ids: list[str] | None = None
 
 
@@ -126,7 +127,7 @@ class SendMessage(_Body):
 
 class UpdateBlock(_Body):
     value: str | None = None
-    limit: int | None = Field(None, gt=0)
+    limit: BlockLimit | None = None
     description: str | None = None
 
 

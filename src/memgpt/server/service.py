@@ -35,6 +35,7 @@ from memgpt.schemas import (
 )
 from memgpt.server import wire
 from memgpt.server.auth import Principal
+from memgpt.server.bounds import check_output_budget
 from memgpt.server.requests import CreateAgent, ModelSettings, UpdateAgent, UpdateBlock
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
@@ -170,7 +171,9 @@ class AgentService:
         if handle:
             self._check_model_choice(config_)
         window = window or (llm.context_window if llm else None)
-        return config_.model_copy(update={"context_window": window}) if window else config_
+        return _fitting(
+            config_.model_copy(update={"context_window": window}) if window else config_
+        )
 
     def _check_model_choice(self, config_: LLMConfig) -> None:
         """Callers pick hosted models or the packaged local one. A model file on this
@@ -203,6 +206,10 @@ class AgentService:
             kwargs["system"] = req.system
         handle = req.embedding or (req.embedding_config.handle if req.embedding_config else None)
         embedding = embedding_from_handle(handle) if handle else self.default_embedding
+        tools = [*(req.tool_ids or []), *(req.tools or [])]
+        # Everything a request names is resolved before the first write: a refusal leaves
+        # no agent behind.
+        tool_names = resolve_tools(self, p, [*BASE_FUNCTIONS, *tools]) if tools else []
         with self.store.transaction():
             # The store's agent names are unique across organizations; names users see are
             # per organization and live in the ownership table.
@@ -217,15 +224,12 @@ class AgentService:
                 if label in blocks and blocks[label].limit:
                     agent.state.block(label).limit = blocks[label].limit
             agent.state.tags = req.tags or []
+            agent.state.tool_names = tool_names
             self.store.save_agent(agent.state)
             owner = AgentOwner(
                 agent_id=agent.id, organization_id=p.organization_id, user_id=p.user_id, name=name
             )
             self.accounts.set_agent_owner(owner)
-        if req.tool_ids or req.tools:
-            from memgpt.server.toolbox import attach_tools
-
-            attach_tools(self, p, agent.id, [*(req.tool_ids or []), *(req.tools or [])])
         return self.render(p, *self.state(p, agent.id))
 
     def list_agents(
@@ -259,6 +263,8 @@ class AgentService:
     def update_agent(self, p: Principal, agent_id: str, req: UpdateAgent) -> dict[str, Any]:
         with agent_lock(agent_id):
             state, owner = self.state(p, agent_id)
+            if req.tool_ids is not None:
+                state.tool_names = resolve_tools(self, p, req.tool_ids)
             if req.system is not None:
                 state.system = req.system
             if req.tags is not None:
@@ -268,10 +274,13 @@ class AgentService:
                 state.llm = (
                     self._llm_config(model, req.llm_config, req.context_window_limit)
                     if model
-                    else state.llm.model_copy(
-                        update={
-                            "context_window": req.context_window_limit or state.llm.context_window
-                        }
+                    else _fitting(
+                        state.llm.model_copy(
+                            update={
+                                "context_window": req.context_window_limit
+                                or state.llm.context_window
+                            }
+                        )
                     )
                 )
                 create_llm(state.llm)  # a model that cannot be built is refused before saving
@@ -280,10 +289,6 @@ class AgentService:
                 if req.name is not None:
                     self.accounts.set_agent_owner(owner.model_copy(update={"name": req.name}))
             self.forget(agent_id)
-        if req.tool_ids is not None:
-            from memgpt.server.toolbox import set_tools
-
-            set_tools(self, p, agent_id, req.tool_ids)
         return self.render(p, *self.state(p, agent_id))
 
     def delete_agent(self, p: Principal, agent_id: str) -> None:
@@ -449,6 +454,20 @@ class AgentService:
         self.owner(p, agent_id)
         if not self.store.delete_passage(agent_id, passage_id):
             raise NotFoundError(f"Agent {agent_id!r} has no passage {passage_id!r}.")
+
+
+def _fitting(llm: LLMConfig) -> LLMConfig:
+    """`llm`, if its output budget leaves the prompt room in its window."""
+    if problem := check_output_budget(llm.context_window, llm.max_output_tokens):
+        raise MemGPTError(f"The model's {problem}.")
+    return llm
+
+
+def resolve_tools(service: AgentService, p: Principal, ids: list[str]) -> list[str]:
+    """Tool names, each once, from ids or names; NotFoundError for one the caller lacks."""
+    from memgpt.server.toolbox import tool_name  # toolbox builds on this module
+
+    return list(dict.fromkeys(tool_name(service, p, i) for i in ids))
 
 
 def _keyed_message_id(agent_id: str, key: str) -> str:

@@ -47,7 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from pydantic import ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from memgpt.errors import MemGPTError
 from memgpt.tools import bubblewrap
@@ -190,9 +190,30 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.kill()  # unsandboxed, or bwrap did not exit: does nothing once it has exited
 
 
+class _Answer(BaseModel):
+    """The runner's answer. The tool shares the runner's process and can write on its
+    stdout too, so nothing in the answer is taken on trust: a field missing or of another
+    type makes the whole answer unreadable, a failed run."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    ok: bool
+    result: str = ""
+    error: str = "the tool gave no answer"
+    tool_schema: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    stdout: str = ""
+    stderr: str = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> _Answer:
+        if self.ok and not {"result", "tool_schema"} & self.model_fields_set:
+            raise ValueError("a successful answer carries a result or a schema")
+        return self
+
+
 def _run_child(
     request: dict[str, Any], timeout_s: float, memory_bytes: int, isolation: Isolation
-) -> dict[str, Any]:
+) -> _Answer:
     """The runner's answer. Raises `SandboxUnavailableError` when the sandbox cannot start."""
     command, fds = [sys.executable, "-I", "-c", _RUNNER], []
     cpu_s = int(timeout_s) + 1
@@ -207,14 +228,16 @@ def _run_child(
         for fd in fds:
             os.close(fd)
     if returncode is None:
-        return {"ok": False, "error": f"the tool ran longer than {timeout_s:g} s and was stopped"}
+        return _Answer(ok=False, error=f"the tool ran longer than {timeout_s:g} s and was stopped")
     try:
-        return json.loads(stdout)
+        return _Answer.model_validate_json(stdout)
     except ValueError:
         if fds and stderr.startswith("bwrap: "):  # bwrap's own failure, before Python ran
             raise bubblewrap.failed(stderr) from None
+        if returncode == 0:  # the tool wrote on the runner's own stdout, then left
+            return _Answer(ok=False, error="the tool's answer could not be read", stderr=stderr)
         error = _failure(returncode, stderr, memory_bytes, cpu_s)
-        return {"ok": False, "error": error, "stderr": stderr}
+        return _Answer(ok=False, error=error, stderr=stderr)
 
 
 def _failure(returncode: int, stderr: str, memory_bytes: int, cpu_s: int) -> str:
@@ -249,9 +272,11 @@ def describe(
     answer = _run_child(
         {"mode": "describe", "source": source, "name": name}, timeout_s, MEMORY_BYTES, isolation
     )
-    if not answer["ok"]:
-        raise ToolSourceError(f"The tool source could not be loaded: {answer['error']}.")
-    return answer["schema"]
+    if not answer.ok:
+        raise ToolSourceError(f"The tool source could not be loaded: {answer.error}.")
+    if not isinstance(answer.tool_schema.get("name"), str):
+        raise ToolSourceError("The tool source could not be loaded: it gave no usable schema.")
+    return answer.tool_schema
 
 
 def public_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -286,8 +311,8 @@ def run(
         answer = _run_child(request, timeout_s, memory_bytes, isolation)
     except SandboxUnavailableError as exc:
         return ToolRun(False, str(exc))
-    result = answer["result"] if answer["ok"] else answer["error"]
-    return ToolRun(answer["ok"], result, answer.get("stdout", ""), answer.get("stderr", ""))
+    result = answer.result if answer.ok else answer.error
+    return ToolRun(answer.ok, result, answer.stdout, answer.stderr)
 
 
 _JSON_TYPES: dict[str, Any] = {
