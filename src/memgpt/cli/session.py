@@ -20,6 +20,7 @@ from memgpt.cli import slash
 from memgpt.cli.render import Renderer
 from memgpt.client import MemGPT
 from memgpt.errors import MemGPTError
+from memgpt.private import private_dir
 from memgpt.schemas import Message, Response, StopReason
 
 OnStep = Callable[[list[Message]], None]
@@ -128,7 +129,7 @@ def prompt_reader(console: Console) -> Callable[[], str]:
     from prompt_toolkit.formatted_text import FormattedText
     from prompt_toolkit.history import FileHistory
 
-    config.home().mkdir(parents=True, exist_ok=True)
+    private_dir(config.home())
     session: PromptSession[str] = PromptSession(history=FileHistory(str(config.home() / "history")))
     label = FormattedText([("bold ansigreen", "you: ")])
     return lambda: session.prompt(label)

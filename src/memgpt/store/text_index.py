@@ -29,6 +29,7 @@ from pathlib import Path
 
 import tantivy
 
+from memgpt.private import private_dir
 from memgpt.store.base import content_words
 
 _ANALYZER = "memgpt_en"
@@ -79,13 +80,13 @@ class TextIndex:
 
     def _open(self) -> tantivy.Index:
         if self._index is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
             try:
                 index = tantivy.Index(self._schema, path=str(self.directory), reuse=True)
             except (OSError, ValueError):
                 # Unreadable, or written with another schema: the database can refill it.
                 shutil.rmtree(self.directory)
-                self.directory.mkdir(parents=True)
+                private_dir(self.directory)
                 index = tantivy.Index(self._schema, path=str(self.directory))
                 self.rebuilt = True
             index.register_tokenizer(_ANALYZER, self._analyzer)
