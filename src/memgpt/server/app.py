@@ -18,6 +18,8 @@ from memgpt.memory.recall import SearchError
 from memgpt.memory.working import MemoryEditError
 from memgpt.server.auth import ensure_anonymous_user
 from memgpt.server.deps import refuse_nul
+from memgpt.server.edge import Edge
+from memgpt.server.fairness import TooBusyError, WorkPool
 from memgpt.server.routes import agents, chat, health, memory, messages, sources, tools, ui
 from memgpt.server.service import AgentService, ConflictError, NotFoundError
 from memgpt.server.settings import ServerSettings
@@ -25,6 +27,7 @@ from memgpt.server.sources import SourceService
 from memgpt.server.steps import StepRunner
 from memgpt.store.accounts import accounts_for
 from memgpt.store.base import Store
+from memgpt.tools import sandbox
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.steps.pool.shutdown(wait=False, cancel_futures=True)
+        app.state.tool_runs.close()
+        app.state.imports.close()
         app.state.sources.close()
         client.close()
 
@@ -67,14 +72,19 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.accounts = accounts
     app.state.service = AgentService(client, accounts, settings)
     app.state.steps = StepRunner(settings.step_workers)
+    app.state.tool_runs = WorkPool("tool runs", settings.tool_workers, settings.tools_per_org)
+    app.state.imports = WorkPool("imports", settings.import_workers, settings.imports_per_org)
+    sandbox.MEMORY.total = settings.sandbox_memory_bytes
     app.state.sources = SourceService(app.state.service, settings)
     app.state.anonymous = ensure_anonymous_user(accounts) if settings.allow_anonymous else None
+    app.add_middleware(Edge)
 
     for module in (health, agents, memory, messages, tools, sources, chat, ui):
         app.include_router(module.router)
 
     for error, status in _STATUS:
         app.add_exception_handler(error, _handler(status))
+    app.add_exception_handler(TooBusyError, _too_busy)
     app.add_exception_handler(Exception, _internal_error)
 
     @app.api_route(
@@ -102,9 +112,18 @@ def _handler(status: int):
     return handle
 
 
+async def _too_busy(request: Request, exc: TooBusyError) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(exc)}, status_code=429, headers={"retry-after": str(exc.retry_after_s)}
+    )
+
+
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    # Starlette raises the error again once this is sent, and uvicorn then drops the
+    # connection: saying so keeps a keep-alive client from sending its next request on it.
     return JSONResponse(
         {"detail": f"Internal server error ({type(exc).__name__}); see the server log."},
         status_code=500,
+        headers={"connection": "close"},
     )

@@ -23,8 +23,8 @@ It does not guard against kernel bugs (the tool shares the host's kernel, as in 
 namespace sandbox), and it can read what the installation holds: the Python and memgpt
 code, the installed packages and host-wide figures in /proc (CPU, memory, load). Outside
 its namespace it is still the server's OS user, so run the server as an unprivileged user.
-The limits are per call: many tools running at once are bounded only by the server's
-worker threads.
+The limits are per call; all calls together reserve at most `TOTAL_MEMORY_BYTES`, and
+a call waits for room.
 
 Where bubblewrap is missing or cannot make namespaces, describing or running a tool fails
 with a sentence saying what to do, never falling back to an unconfined run. A server that
@@ -43,7 +43,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -57,6 +58,9 @@ from memgpt.tools.schema import INNER_THOUGHTS, REQUEST_HEARTBEAT, Function
 TIMEOUT_S = 10.0
 MEMORY_BYTES = 512 * 2**20
 FILE_BYTES = 16 * 2**20  # the most the tool may write to one file, its answer included
+# What all sandboxes together may reserve (memory limit plus /tmp): a call waits for room
+# rather than many at once taking the host's memory. The server sets its own.
+TOTAL_MEMORY_BYTES = 8 * 2**30
 
 # Runs in the child: read a request on stdin, answer one JSON object on stdout.
 _RUNNER = r"""
@@ -190,6 +194,30 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.kill()  # unsandboxed, or bwrap did not exit: does nothing once it has exited
 
 
+class MemoryBudget:
+    """Memory reserved by running sandboxes, at most `total` bytes at once."""
+
+    def __init__(self, total: int):
+        self.total, self.used = total, 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        size = min(size, self.total)  # one call larger than the budget runs alone
+        with self._changed:
+            self._changed.wait_for(lambda: self.used + size <= self.total)
+            self.used += size
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.used -= size
+                self._changed.notify_all()
+
+
+MEMORY = MemoryBudget(TOTAL_MEMORY_BYTES)
+
+
 class _Answer(BaseModel):
     """The runner's answer. The tool shares the runner's process and can write on its
     stdout too, so nothing in the answer is taken on trust: a field missing or of another
@@ -221,9 +249,14 @@ def _run_child(
         if not isolation.disabled:
             fds.append(bubblewrap.filter_pipe())
             command = bubblewrap.command(isolation, fds[0]) + command
-        returncode, stdout, stderr = _spawn(
-            command, fds, json.dumps(request), timeout_s, lambda: _limit_child(memory_bytes, cpu_s)
-        )
+        with MEMORY.hold(memory_bytes + bubblewrap.TMP_BYTES):
+            returncode, stdout, stderr = _spawn(
+                command,
+                fds,
+                json.dumps(request),
+                timeout_s,
+                lambda: _limit_child(memory_bytes, cpu_s),
+            )
     finally:
         for fd in fds:
             os.close(fd)

@@ -1,0 +1,83 @@
+"""One organization's flood of tool runs does not move another's message latency, is
+refused past its share with 429 and Retry-After, and all sandboxes together stay within
+their memory budget."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from memgpt.server.fairness import TOOLS_PER_ORG
+from memgpt.server.settings import ServerSettings
+from memgpt.tools import bubblewrap, sandbox
+from memgpt.tools.sandbox import MEMORY_BYTES, Isolation
+from tests.server.live import live_server
+
+SLEEPER = (
+    "def nap(seconds: float) -> str:\n    import time\n    time.sleep(seconds)\n    return 'ok'\n"
+)
+SANDBOX_BYTES = MEMORY_BYTES + bubblewrap.TMP_BYTES
+
+
+def _settings(tmp_path, **kwargs) -> ServerSettings:
+    return ServerSettings(
+        database=tmp_path / "memgpt.db",
+        model="scripted/tests.server.policies:instant",
+        embedding="hash",
+        tool_isolation=Isolation(disabled=True),  # bubblewrap or not, the pools are the same
+        **kwargs,
+    )
+
+
+def _run(url: str, key: str, seconds: float) -> httpx.Response:
+    body = {"source_code": SLEEPER, "args": {"seconds": seconds}}
+    headers = {"Authorization": f"Bearer {key}"}
+    return httpx.post(f"{url}/v1/tools/run", json=body, headers=headers, timeout=60)
+
+
+def _p50(http: httpx.Client, agent_id: str, n: int = 15) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        http.post(f"/v1/agents/{agent_id}/messages", json={"input": "hi"}).raise_for_status()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def test_a_tool_flood_from_one_org_leaves_another_orgs_messages_alone(tmp_path):
+    with live_server(_settings(tmp_path)) as live:
+        headers = {"Authorization": f"Bearer {live.key_a}"}
+        with httpx.Client(base_url=live.url, headers=headers, timeout=30) as http:
+            agent_id = http.post("/v1/agents/", json={"name": "a"}).json()["id"]
+            _p50(http, agent_id, 3)  # warm: the agent opens once
+            idle = _p50(http, agent_id)
+            with ThreadPoolExecutor(40) as flood:
+                runs = [flood.submit(_run, live.url, live.key_b, 6) for _ in range(40)]
+                time.sleep(1.5)  # the admitted sandboxes have started and sleep
+                busy = _p50(http, agent_id)
+                assert _run(live.url, live.key_a, 0).json()["status"] == "success"
+                answers = [r.result() for r in runs]
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * TOOLS_PER_ORG + [429] * (40 - TOOLS_PER_ORG)
+    refused = next(a for a in answers if a.status_code == 429)
+    assert refused.headers["retry-after"] == "5"
+    assert "already has 4 tool runs running" in refused.json()["detail"]
+    print(
+        f"org A message p50: idle {idle * 1000:.1f} ms, during org B's flood {busy * 1000:.1f} ms"
+    )
+    assert busy < 2 * idle + 0.005
+
+
+def test_sandboxes_together_stay_within_the_memory_budget(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox.MEMORY, "total", sandbox.MEMORY.total)  # restored after
+    settings = _settings(tmp_path, sandbox_memory_bytes=2 * SANDBOX_BYTES)
+    with live_server(settings) as live, ThreadPoolExecutor(4) as pool:
+        start = time.monotonic()
+        keys = [live.key_a, live.key_a, live.key_b, live.key_b]
+        answers = list(pool.map(lambda key: _run(live.url, key, 1.0), keys))
+        elapsed = time.monotonic() - start
+    assert all(a.json()["status"] == "success" for a in answers)
+    assert elapsed >= 2.0  # four naps of a second, two at a time
