@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import os
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -269,3 +271,58 @@ def test_same_file_twice_has_same_hash(tmp_path: Path) -> None:
     a = load_file(write(tmp_path / "a.txt", "same bytes"))
     b = load_file(write(tmp_path / "b.txt", "same bytes"))
     assert a.content_hash == b.content_hash
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as status:
+        return int(next(x for x in status if x.startswith("VmRSS:")).split()[1]) * 1024
+
+
+def _bomb(parts: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+PARAGRAPH = b"<w:p><w:r><w:t>bomb</w:t></w:r></w:p>"
+DOCUMENT = b'<?xml version="1.0"?><w:document xmlns:w="w"><w:body>'
+
+
+@pytest.mark.parametrize(
+    "parts, options, says",
+    [
+        # The probe's file: 31 KB holding a 10 MB document.xml.
+        (
+            {"word/document.xml": DOCUMENT + PARAGRAPH * (10 * 2**20 // len(PARAGRAPH))},
+            LoadOptions(),
+            "zip bomb",
+        ),
+        ({"word/document.xml": b" " * (17 * 2**20)}, LoadOptions(), "of XML, over the limit"),
+        ({"media/photo.jpg": os.urandom(2**20)}, LoadOptions(max_unpacked_bytes=2**19), "unpacks"),
+        ({f"word/part{i}.xml": b"<a/>" for i in range(2001)}, LoadOptions(), "2,001 parts"),
+    ],
+)
+def test_a_docx_bomb_is_refused_at_once(
+    tmp_path: Path, parts: dict, options: LoadOptions, says: str
+) -> None:
+    path = tmp_path / "bomb.docx"
+    path.write_bytes(_bomb(parts))
+    before, start = _rss(), time.monotonic()
+    with pytest.raises(LoadError) as caught:
+        load_file(path, options)
+    assert time.monotonic() - start < 1.0
+    assert _rss() - before < 50 * 2**20
+    assert says in str(caught.value) and str(caught.value).startswith(f"{path}: ")
+
+
+def test_a_pdf_over_the_page_limit_is_refused(tmp_path: Path) -> None:
+    writer = PdfWriter()
+    for _ in range(4):
+        writer.add_blank_page(72, 72)
+    path = tmp_path / "pages.pdf"
+    with open(path, "wb") as f:
+        writer.write(f)
+    with pytest.raises(LoadError, match="has 4 pages, over the limit of 3; split it"):
+        load_file(path, LoadOptions(max_pdf_pages=3))

@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import os
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,13 @@ class LoadError(Exception):
 @dataclass(frozen=True, slots=True)
 class LoadOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
+    # A zip-based file (.docx) is checked before it is opened: a few kilobytes can unpack
+    # to gigabytes, and the XML parser's time and memory grow with what it unpacks.
+    max_unpacked_bytes: int = 4 * DEFAULT_MAX_BYTES
+    max_xml_bytes: int = 16 * 2**20  # the XML parts: about a minute of parsing at most
+    max_entries: int = 2000
+    max_ratio: int = 100  # unpacked to packed size, for parts over a megabyte unpacked
+    max_pdf_pages: int = 5000
     # Used only after strict UTF-8 fails, e.g. "cp1252" for old Windows exports.
     fallback_encoding: str | None = None
 
@@ -145,8 +153,9 @@ def load_file(path: str | os.PathLike[str], options: LoadOptions | None = None) 
         raise fail(f"could not be read ({e.strerror}); check its permissions.") from e
 
     if ext == ".pdf":
-        segments = _pdf_segments(data, fail)
+        segments = _pdf_segments(data, opts.max_pdf_pages, fail)
     elif ext == ".docx":
+        _check_zip(data, opts, fail)
         segments = _single(_docx_text(data, fail))
     else:
         text = _decode(data, opts.fallback_encoding, fail)
@@ -184,7 +193,38 @@ def _decode(data: bytes, fallback: str | None, fail: _Fail) -> str:
             raise fail(f"is neither UTF-8 nor valid {fallback}; re-save it as UTF-8.") from e2
 
 
-def _pdf_segments(data: bytes, fail: _Fail) -> tuple[Segment, ...]:
+def _check_zip(data: bytes, opts: LoadOptions, fail: _Fail) -> None:
+    """Refuse a zip whose directory says it unpacks too far, before anything is unpacked.
+    The sizes are the directory's claims; zipfile stops reading a part at its claimed
+    size and fails on a wrong CRC, so a part cannot unpack to more than it claims."""
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError) as e:
+        raise fail(f"is not a readable Word document ({type(e).__name__}).") from e
+    if len(entries) > opts.max_entries:
+        raise fail(
+            f"holds {len(entries):,} parts, over the limit of {opts.max_entries:,}; "
+            "it is not an ordinary document."
+        )
+    unpacked = sum(e.file_size for e in entries)
+    xml = sum(e.file_size for e in entries if e.filename.endswith((".xml", ".rels")))
+    for what, size, limit in (
+        ("", unpacked, opts.max_unpacked_bytes),
+        (" of XML", xml, opts.max_xml_bytes),
+    ):
+        if size > limit:
+            raise fail(
+                f"unpacks to {size:,} bytes{what}, over the limit of {limit:,}; split the document."
+            )
+    for e in entries:
+        if e.file_size > 2**20 and e.file_size > opts.max_ratio * max(e.compress_size, 1):
+            raise fail(
+                f"has a part ({e.filename}) that unpacks over {opts.max_ratio} times its "
+                "packed size, as a zip bomb does; it is not an ordinary document."
+            )
+
+
+def _pdf_segments(data: bytes, max_pages: int, fail: _Fail) -> tuple[Segment, ...]:
     if not data.startswith(b"%PDF-"):
         raise fail("is not a PDF (no %PDF- header); check the file.")
     try:
@@ -192,6 +232,10 @@ def _pdf_segments(data: bytes, fail: _Fail) -> tuple[Segment, ...]:
         # Many "encrypted" PDFs only restrict editing and open with an empty password.
         if reader.is_encrypted and not reader.decrypt(""):
             raise fail("is password-protected; decrypt it first (e.g. qpdf --decrypt).")
+        if len(reader.pages) > max_pages:
+            raise fail(
+                f"has {len(reader.pages):,} pages, over the limit of {max_pages:,}; split it."
+            )
         pages = [page.extract_text() or "" for page in reader.pages]
     except LoadError:
         raise
