@@ -326,3 +326,20 @@ def test_a_pdf_over_the_page_limit_is_refused(tmp_path: Path) -> None:
         writer.write(f)
     with pytest.raises(LoadError, match="has 4 pages, over the limit of 3; split it"):
         load_file(path, LoadOptions(max_pdf_pages=3))
+
+
+def test_a_docx_past_its_parse_time_is_stopped(tmp_path: Path) -> None:
+    """Within every size limit, yet slow to parse: the child is stopped at its deadline."""
+    words = [os.urandom(4).hex() for _ in range(4000)]
+    body = b"".join(
+        b"<w:p><w:r><w:t>" + " ".join(words[i : i + 8]).encode() + b"</w:t></w:r></w:p>"
+        for i in range(0, 4000, 8)
+    )
+    path = tmp_path / "slow.docx"
+    path.write_bytes(
+        _bomb({"word/document.xml": DOCUMENT + body * 100 + b"</w:body></w:document>"})
+    )
+    start = time.monotonic()
+    with pytest.raises(LoadError, match="took longer than 0.5 s to parse; split it"):
+        load_file(path, LoadOptions(parse_timeout_s=0.5))
+    assert time.monotonic() - start < 3

@@ -31,6 +31,9 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
+from memgpt.ingest import isolated
+from memgpt.ingest.isolated import PARSE_MEMORY_BYTES, PARSE_TIMEOUT_S
+
 # Builds the LoadError for the file being loaded from a reason sentence.
 _Fail = Callable[[str], "LoadError"]
 
@@ -90,6 +93,9 @@ class LoadOptions:
     max_entries: int = 2000
     max_ratio: int = 100  # unpacked to packed size, for parts over a megabyte unpacked
     max_pdf_pages: int = 5000
+    # PDF and Word files are parsed in a child process with these limits (`isolated`).
+    parse_timeout_s: float = PARSE_TIMEOUT_S
+    parse_memory_bytes: int = PARSE_MEMORY_BYTES
     # Used only after strict UTF-8 fails, e.g. "cp1252" for old Windows exports.
     fallback_encoding: str | None = None
 
@@ -152,11 +158,18 @@ def load_file(path: str | os.PathLike[str], options: LoadOptions | None = None) 
     except OSError as e:
         raise fail(f"could not be read ({e.strerror}); check its permissions.") from e
 
-    if ext == ".pdf":
-        segments = _pdf_segments(data, opts.max_pdf_pages, fail)
-    elif ext == ".docx":
-        _check_zip(data, opts, fail)
-        segments = _single(_docx_text(data, fail))
+    if ext in (".pdf", ".docx"):
+        if ext == ".docx":
+            _check_zip(data, opts, fail)
+        parsed = isolated.parse(
+            ext,
+            data,
+            opts.max_pdf_pages,
+            fail,
+            timeout_s=opts.parse_timeout_s,
+            memory_bytes=opts.parse_memory_bytes,
+        )
+        segments = tuple(Segment(text, page=page) for text, page in parsed)
     else:
         text = _decode(data, opts.fallback_encoding, fail)
         if ext in HTML_EXTENSIONS:
