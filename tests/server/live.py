@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from memgpt.server.app import create_app
 from memgpt.server.connections import ConnectionLimits
-from memgpt.server.serve import uvicorn_config
+from memgpt.server.serve import uvicorn_options
 from memgpt.server.settings import ServerSettings
 from tests.server.conftest import free_port
 
@@ -39,7 +39,8 @@ def live_server(
         org = accounts.create_organization(f"org {name}")
         keys.append(accounts.create_api_key(accounts.create_user(org.id, f"user {name}").id))
     port = free_port()
-    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, limits, "critical"))
+    options = uvicorn_options("127.0.0.1", port, limits, "critical")
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

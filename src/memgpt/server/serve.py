@@ -50,26 +50,21 @@ def serve(
     if max_json_bytes is not None:
         settings.max_json_bytes = max_json_bytes
     app = create_app(settings)
-    uvicorn.Server(uvicorn_config(app, host, port, connection_limits, log_level)).run()
+    uvicorn.run(app, **uvicorn_options(host, port, connection_limits, log_level))
 
 
-def uvicorn_config(
-    app: Any,
-    host: str,
-    port: int,
-    limits: ConnectionLimits | None = None,
-    log_level: str = "info",
-) -> uvicorn.Config:
-    """How uvicorn serves the app: h11 with deadlines for headers and bodies and a cap
-    on open connections (`connections`)."""
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        timeout_keep_alive=KEEP_ALIVE_S,
-        http=partial(TimedH11Protocol, limits=limits or ConnectionLimits()),
-    )
+def uvicorn_options(
+    host: str, port: int, limits: ConnectionLimits | None = None, log_level: str = "info"
+) -> dict[str, Any]:
+    """How uvicorn serves the app (`uvicorn.run` and `uvicorn.Config` take the same): h11
+    with deadlines for headers and bodies and a cap on open connections (`connections`)."""
+    return {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "timeout_keep_alive": KEEP_ALIVE_S,
+        "http": partial(TimedH11Protocol, limits=limits or ConnectionLimits()),
+    }
 
 
 def create_key(
