@@ -7,6 +7,7 @@ the same mode. Existing files and folders keep the mode their owner gave them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -25,5 +26,6 @@ def private_dir(path: Path) -> Path:
 def private_file(path: Path) -> Path:
     """`path`, created empty and 0600 unless it exists, in a private folder if new."""
     private_dir(path.parent)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    with contextlib.suppress(FileExistsError):  # an existing file keeps its mode
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
     return path

@@ -75,7 +75,7 @@ def test_a_tool_flood_from_one_org_leaves_another_orgs_messages_alone(tmp_path):
     assert statuses == [200] * TOOLS_PER_ORG + [429] * (40 - TOOLS_PER_ORG)
     refused = next(a for a in answers if a.status_code == 429)
     assert refused.headers["retry-after"] == "5"
-    assert "already has 4 tool runs running" in refused.json()["detail"]
+    assert "as many tool runs running as it may at once (4)" in refused.json()["detail"]
 
 
 def test_sandboxes_together_stay_within_the_memory_budget(tmp_path, monkeypatch):

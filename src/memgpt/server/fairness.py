@@ -45,8 +45,8 @@ class WorkPool:
         with self._guard:
             if self._held[organization_id] >= self.per_org:
                 raise TooBusyError(
-                    f"Your organization already has {self.per_org} {self.kind} running; "
-                    "wait for one to finish, then try again."
+                    f"Your organization has as many {self.kind} running as it may at once "
+                    f"({self.per_org}); wait for one to finish, then try again."
                 )
             self._held[organization_id] += 1
         future = self.pool.submit(fn, *args)
