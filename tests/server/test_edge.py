@@ -53,11 +53,13 @@ def _rss() -> int:
     return int(line.split()[1]) * 1024
 
 
-def _post_huge(live: Live, headers: str, total: int) -> tuple[bytes, int]:
+def _post_huge(
+    live: Live, headers: str, total: int, path: str = "/v1/agents/"
+) -> tuple[bytes, int]:
     """POST `total` zero bytes (as much as the server takes); its answer, and the bytes sent."""
     sock = socket.create_connection(("127.0.0.1", live.port))
     sock.settimeout(10)
-    head = f"POST /v1/agents/ HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n"
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n"
     sock.sendall(head.encode())
     chunk, sent = b"0" * MB, 0
     chunked = "chunked" in headers
@@ -93,6 +95,14 @@ def test_a_300_mb_body_costs_the_server_no_memory(live, headers, status):
     assert _rss() - before < 20 * MB
     if status == b"413":
         assert b"over the server's 8,388,608-byte limit for JSON" in answer
+
+
+def test_an_upload_without_a_key_is_refused_before_it_is_read(live):
+    before = _rss()
+    headers = "Content-Type: multipart/form-data; boundary=x\r\nTransfer-Encoding: chunked\r\n"
+    answer, _ = _post_huge(live, headers, 300 * MB, "/v1/agents/import")
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert _rss() - before < 20 * MB
 
 
 def test_a_body_within_the_limit_still_works(live):
