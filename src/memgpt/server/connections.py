@@ -14,7 +14,7 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-HEADER_TIMEOUT_S = 10.0  # from the connection, or the last response, to a request's headers
+HEADER_TIMEOUT_S = 10.0  # from a connection, or a request's first byte, to its last header
 BODY_TIMEOUT_S = 30.0  # the longest pause between two pieces of a body
 MAX_CONNECTIONS = 1000  # a process's usual limit is 1,024 descriptors; the server needs some
 
