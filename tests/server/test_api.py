@@ -37,6 +37,8 @@ def test_errors_are_json_with_the_right_status(http_a, agent_id):
         "/v1/agents/",
         json={"name": "x", "tool_rules": [], "memory_blocks": [{"label": "h", "x": 1}]},
     )
+    no_base_tools = http_a.post("/v1/agents/", json={"name": "x", "include_base_tools": False})
+    assert no_base_tools.status_code == 422
     assert unknown.status_code == 400 and unknown.json()["detail"] == (
         "memgpt does not implement `memory_blocks.0.x`, `tool_rules` in this request; remove them "
         "(/openapi.json lists the fields each request takes)."

@@ -77,6 +77,8 @@ class CreateAgent(_Body):
     tags: list[str] | None = None
     tool_ids: list[str] | None = None
     tools: list[str] | None = None  # tool names
+    # Every memgpt agent has the base memory functions; only the default is accepted.
+    include_base_tools: Literal[True] = True
 
 
 class UpdateAgent(_Body):
