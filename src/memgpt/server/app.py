@@ -9,6 +9,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -85,6 +87,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     for error, status in _STATUS:
         app.add_exception_handler(error, _handler(status))
     app.add_exception_handler(TooBusyError, _too_busy)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
 
     @app.api_route(
@@ -115,6 +118,25 @@ def _handler(status: int):
 async def _too_busy(request: Request, exc: TooBusyError) -> JSONResponse:
     return JSONResponse(
         {"detail": str(exc)}, status_code=429, headers={"retry-after": str(exc.retry_after_s)}
+    )
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """A field memgpt does not implement is a 400 naming it (see requests.py); any other
+    invalid input keeps FastAPI's 422."""
+    unknown = [
+        ".".join(map(str, e["loc"][1:])) for e in exc.errors() if e["type"] == "extra_forbidden"
+    ]
+    if not unknown:
+        return await request_validation_exception_handler(request, exc)
+    names = ", ".join(f"`{name}`" for name in unknown)
+    return JSONResponse(
+        {
+            "detail": f"memgpt does not implement {names} in this request; remove "
+            f"{'it' if len(unknown) == 1 else 'them'} (/openapi.json lists the fields each "
+            "request takes)."
+        },
+        status_code=400,
     )
 
 

@@ -1,5 +1,6 @@
-"""Request bodies in Letta's shapes. Fields memgpt does not use are accepted and ignored
-(`extra="ignore"`), so SDK calls that send them still work.
+"""Request bodies in Letta's shapes. A field memgpt does not implement is refused, never
+accepted and ignored (`extra="forbid"`; the app answers 400 naming it): an application
+that sends `tool_rules` or `block_ids` must learn that they do nothing here.
 
 Text in a body never holds NUL (refused: PostgreSQL cannot store it) or a lone surrogate
 (JSON can carry one, UTF-8 cannot: it becomes U+FFFD, as in `Agent.send`).
@@ -37,7 +38,7 @@ def clean_text(value: Any, depth: int = 0) -> Any:
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
@@ -77,6 +78,8 @@ class CreateAgent(_Body):
     tags: list[str] | None = None
     tool_ids: list[str] | None = None
     tools: list[str] | None = None  # tool names
+    # Every memgpt agent has the base memory functions; only the default is accepted.
+    include_base_tools: Literal[True] = True
 
 
 class UpdateAgent(_Body):
