@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memgpt.errors import MemGPTError
+from memgpt.private import private_dir
 
 if TYPE_CHECKING:
     from memgpt.llm.providers import Providers
@@ -211,7 +212,7 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
         section, key, _env = LAYOUT[f.name]
         sections.setdefault(section, {})[key] = value
     body = tomli_w.dumps(sections)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
     tmp.write_text("# memgpt settings; environment variables override them.\n\n" + body)
     tmp.replace(path)  # never leave a half-written config behind
@@ -278,6 +279,6 @@ def add_text(kind: str, name: str, text: str) -> Path:
     if not text.strip():
         raise ConfigError(f"The {kind} text is empty; give it with --text or --file.")
     path = texts_dir(kind) / f"{name}.txt"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     path.write_text(text.strip() + "\n", encoding="utf-8")
     return path

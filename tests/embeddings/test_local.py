@@ -68,6 +68,12 @@ def test_shape_dtype_and_normalization(model: LocalMiniLM) -> None:
     assert model.embed([]).shape == (0, 384)
 
 
+def test_lone_surrogates_embed_like_the_replacement_character(model: LocalMiniLM) -> None:
+    # JSON and Python strings can carry a lone surrogate; the tokenizer raised TypeError.
+    hostile, replaced = model.embed(["caf\ud800e", "caf\ufffde"])
+    np.testing.assert_allclose(hostile, replaced, atol=1e-6)
+
+
 def test_semantics(model: LocalMiniLM) -> None:
     query, related, unrelated = model.embed(
         ["When is my sister's birthday?", "My sister was born on March 3rd.", "The server crashed."]

@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import os
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -118,6 +120,29 @@ def test_docx(tmp_path: Path) -> None:
     assert "# Report" in text
     assert "The quarterly numbers went up." in text
     assert "north" in text
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "libreoffice.docx",
+            ["# Harbour log", "The ferry to Ardmore leaves at seven.", "4 m", "Fuel is sold"],
+        ),
+        (
+            "pandoc.docx",
+            ["# Field notes", "logs the weather at dawn and dusk.", "1012 hPa", "Thursdays"],
+        ),
+    ],
+)
+def test_docx_from_other_producers(name: str, expected: list[str]) -> None:
+    # Word files written by LibreOffice and pandoc (see fixtures/README.md), not python-docx.
+    text = text_of(load_file(FIXTURES / name))
+    for fragment in expected:
+        assert fragment in text
 
 
 def test_json_is_reindented(tmp_path: Path) -> None:
@@ -246,3 +271,75 @@ def test_same_file_twice_has_same_hash(tmp_path: Path) -> None:
     a = load_file(write(tmp_path / "a.txt", "same bytes"))
     b = load_file(write(tmp_path / "b.txt", "same bytes"))
     assert a.content_hash == b.content_hash
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as status:
+        return int(next(x for x in status if x.startswith("VmRSS:")).split()[1]) * 1024
+
+
+def _bomb(parts: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+PARAGRAPH = b"<w:p><w:r><w:t>bomb</w:t></w:r></w:p>"
+DOCUMENT = b'<?xml version="1.0"?><w:document xmlns:w="w"><w:body>'
+
+
+@pytest.mark.parametrize(
+    "parts, options, says",
+    [
+        # The probe's file: 31 KB holding a 10 MB document.xml.
+        (
+            {"word/document.xml": DOCUMENT + PARAGRAPH * (10 * 2**20 // len(PARAGRAPH))},
+            LoadOptions(),
+            "zip bomb",
+        ),
+        ({"word/document.xml": b" " * (17 * 2**20)}, LoadOptions(), "of XML, over the limit"),
+        ({"media/photo.jpg": os.urandom(2**20)}, LoadOptions(max_unpacked_bytes=2**19), "unpacks"),
+        ({f"word/part{i}.xml": b"<a/>" for i in range(2001)}, LoadOptions(), "2,001 parts"),
+    ],
+)
+def test_a_docx_bomb_is_refused_at_once(
+    tmp_path: Path, parts: dict, options: LoadOptions, says: str
+) -> None:
+    path = tmp_path / "bomb.docx"
+    path.write_bytes(_bomb(parts))
+    before, start = _rss(), time.monotonic()
+    with pytest.raises(LoadError) as caught:
+        load_file(path, options)
+    assert time.monotonic() - start < 1.0
+    assert _rss() - before < 50 * 2**20
+    assert says in str(caught.value) and str(caught.value).startswith(f"{path}: ")
+
+
+def test_a_pdf_over_the_page_limit_is_refused(tmp_path: Path) -> None:
+    writer = PdfWriter()
+    for _ in range(4):
+        writer.add_blank_page(72, 72)
+    path = tmp_path / "pages.pdf"
+    with open(path, "wb") as f:
+        writer.write(f)
+    with pytest.raises(LoadError, match="has 4 pages, over the limit of 3; split it"):
+        load_file(path, LoadOptions(max_pdf_pages=3))
+
+
+def test_a_docx_past_its_parse_time_is_stopped(tmp_path: Path) -> None:
+    """Within every size limit, yet slow to parse: the child is stopped at its deadline."""
+    words = [os.urandom(4).hex() for _ in range(4000)]
+    body = b"".join(
+        b"<w:p><w:r><w:t>" + " ".join(words[i : i + 8]).encode() + b"</w:t></w:r></w:p>"
+        for i in range(0, 4000, 8)
+    )
+    path = tmp_path / "slow.docx"
+    path.write_bytes(
+        _bomb({"word/document.xml": DOCUMENT + body * 100 + b"</w:body></w:document>"})
+    )
+    start = time.monotonic()
+    with pytest.raises(LoadError, match="took longer than 0.5 s to parse; split it"):
+        load_file(path, LoadOptions(parse_timeout_s=0.5))
+    assert time.monotonic() - start < 3

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from memgpt.memory import archival
+from memgpt.memory import archival, recall
 from memgpt.memory.recall import SearchError
+from memgpt.store.sqlite_archival import CANDIDATE_DEPTH
 
 
 @pytest.fixture
@@ -219,3 +220,56 @@ def test_keyword_ranking_respects_scope_beyond_the_first_fetch(make_agent, monke
         "one walrus swims far away today",
     }
     assert all(h.text_rank is not None for h in hits)
+
+
+def test_a_querys_total_does_not_depend_on_the_page_asked_for(agent):
+    # More matches than either ranking's candidate depth, so a deep page cannot widen it.
+    texts = [f"owl sighting number {i} in the old forest" for i in range(CANDIDATE_DEPTH + 30)]
+    agent.store.insert_passages(agent.id, [archival.make_passage(agent.embedder, t) for t in texts])
+    q = agent.embedder.embed(["owl"])[0]
+    totals = {
+        agent.store.search_archival(agent.id, "owl", q, 5, offset)[1] for offset in (0, 50, 10**12)
+    }
+    assert len(totals) == 1
+    first = archival.search(agent.store, agent.embedder, agent.id, "owl")
+    past = archival.search(agent.store, agent.embedder, agent.id, "owl", 10**12)
+    total = totals.pop()
+    assert f" of {total} (page 0" in first
+    assert f"there are {total} results" in past
+
+
+def test_paging_embeds_the_query_once(agent):
+    calls = []
+    embed = agent.embedder.embed
+
+    def counting(texts):
+        calls.append(list(texts))
+        return embed(texts)
+
+    agent.embedder.embed = counting
+    for i in range(12):
+        archival.insert(agent.store, agent.embedder, agent.id, f"note {i} about herons")
+    calls.clear()
+    for page in range(3):
+        archival.search(agent.store, agent.embedder, agent.id, "herons nesting", page)
+    assert calls == [["herons nesting"]]
+
+
+@pytest.mark.parametrize("search", ["recall", "archival"])
+def test_an_empty_query_gets_the_same_sentence_from_recall_and_archival(agent, search):
+    with pytest.raises(SearchError, match="query is empty; say what to look for."):
+        if search == "recall":
+            recall.search_text(agent.store, agent.id, "  ")
+        else:
+            archival.search(agent.store, agent.embedder, agent.id, "  ")
+
+
+def test_archival_keyword_ranking_drops_stopwords(agent):
+    texts = [
+        "what did you do? what did you see? what did you eat?",
+        "what did you think of it, and what did you buy there?",
+        "we planned the kayak trip for the long weekend in the north of the country",
+    ]
+    agent.store.insert_passages(agent.id, [archival.make_passage(agent.embedder, t) for t in texts])
+    found, _ = agent.store.search_archival(agent.id, "what did you say about the kayak", None, 5)
+    assert [h.passage.text for h in found] == [texts[2]]

@@ -131,3 +131,25 @@ def test_bad_dates_say_how_to_write_them(agent):
         recall.search_date(agent.store, agent.id, "last tuesday", "2024-01-01")
     with pytest.raises(SearchError, match="before start_date"):
         recall.search_date(agent.store, agent.id, "2024-02-01", "2024-01-01")
+
+
+def test_stopwords_carry_no_weight(agent):
+    # Before stopwords were dropped, "what did you" outweighed the one word that matters.
+    add_user_messages(
+        agent,
+        [
+            "what did you do? what did you see? what did you eat?",
+            "what did you think of it, and what did you buy there?",
+            "we planned the kayak trip for the long weekend in the north of the country",
+        ],
+    )
+    first = hits(recall.search_text(agent.store, agent.id, "what did you say about the kayak"))
+    assert [h["text"] for h in first] == [
+        "we planned the kayak trip for the long weekend in the north of the country"
+    ]
+
+
+def test_a_query_of_only_stopwords_still_finds_its_matches(agent):
+    add_user_messages(agent, ["what did you do", "nothing much", "what did you say"])
+    first = hits(recall.search_text(agent.store, agent.id, "what did you"))
+    assert {h["text"] for h in first} == {"what did you say", "what did you do"}

@@ -34,7 +34,7 @@ def test_a_retry_after_a_kill_before_the_saved_answer_is_not_a_second_message(
         database=tmp_path / "memgpt.db", allow_anonymous=True, model=INSTANT, embedding="hash"
     )
     app = create_app(settings)
-    with TestClient(app) as http:
+    with TestClient(app, base_url="http://127.0.0.1") as http:
         agent_id = http.post("/v1/agents/", json={"name": "a"}).json()["id"]
         body = {"messages": [{"role": "user", "content": "only once"}]}
         headers = {}

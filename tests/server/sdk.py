@@ -17,6 +17,8 @@ import letta_client
 
 SDK_VERSION = version("letta-client")
 LEGACY = SDK_VERSION.startswith("0.")
+# What each line raises for an error status (both carry `status_code`).
+APIError = letta_client.core.api_error.ApiError if LEGACY else letta_client.APIStatusError
 
 
 class SDK:

@@ -229,7 +229,7 @@ def test_a_file_over_the_upload_limit_is_413_before_it_is_read(tmp_path):
         embedding="hash",
         max_upload_bytes=1000,
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         big = {"metadata": {"format": "memgpt-agent-file/1"}, "agents": [], "pad": "x" * 50_000}
         response = _import(client, big)
         assert response.status_code == 413 and "limit" in response.json()["detail"]

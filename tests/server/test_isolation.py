@@ -201,7 +201,7 @@ def test_keys_are_required_and_checked(server, tmp_path):
     bad = httpx.get(f"{server.url}/v1/agents/", headers={"Authorization": "Bearer sk-memgpt-x.y"})
     assert bad.status_code == 401 and "not valid" in bad.json()["detail"]
     app = create_app(ServerSettings(database=tmp_path / "db", model=POLICY, embedding="hash"))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         response = client.get("/v1/agents/")
         assert response.status_code == 401 and "API key is required" in response.json()["detail"]
         assert client.get("/v1/health/").status_code == 200  # health needs no key

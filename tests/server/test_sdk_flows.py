@@ -1,5 +1,5 @@
 """The issue's flows through the official SDK, unchanged: this file runs with the 1.x
-line in the main environment and with 0.1.307 in .venv-sdk01 (tests/server/make_sdk01_venv.sh)."""
+line in the main environment and with 0.1.307 in .venv-sdk01 (the lock's `sdk01` group; scripts/test)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.server.sdk import LEGACY, SDK
+from tests.server.sdk import LEGACY, SDK, APIError
 
 DICE = '''
 def roll_dice(sides: int) -> str:
@@ -206,3 +206,14 @@ def test_source_upload_wait_until_processed_attach(sdk, agent):
     assert sdk.agent_source_ids(agent.id) == []
     sdk.delete_source(source.id)
     assert source.id not in [s.id for s in sdk.list_sources()]
+
+
+def test_a_field_memgpt_does_not_implement_is_refused_by_name(sdk):
+    # Accepted and ignored, it would leave an application running without what it asked for.
+    with pytest.raises(APIError) as info:
+        sdk.agents.create(
+            name=f"x-{uuid.uuid4().hex[:6]}", block_ids=["block-1"], enable_sleeptime=True
+        )
+    assert info.value.status_code == 400
+    assert "`block_ids`, `enable_sleeptime`" in str(info.value)
+    assert not [a for a in sdk.list_agents() if a.name.startswith("x-")]

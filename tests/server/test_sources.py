@@ -24,7 +24,7 @@ def client(tmp_path_factory):
         embedding="hash",
         max_upload_bytes=LIMIT,
     )
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as c:
         yield c
 
 

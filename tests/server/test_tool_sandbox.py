@@ -75,7 +75,7 @@ def test_without_bubblewrap_tools_cannot_be_created_or_run(tmp_path):
         embedding="hash",
         tool_isolation=Isolation(bwrap=str(tmp_path / "no-bwrap")),
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         created = client.post("/v1/tools/", json={"source_code": ORDINARY})
         sentence = created.json()["detail"]
         assert created.status_code == 400

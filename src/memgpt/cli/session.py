@@ -21,6 +21,7 @@ from memgpt.cli.render import Renderer
 from memgpt.client import MemGPT
 from memgpt.errors import MemGPTError
 from memgpt.llm.streaming import MESSAGE
+from memgpt.private import private_dir
 from memgpt.schemas import Message, Response, StopReason
 
 OnStep = Callable[[list[Message]], None]
@@ -147,7 +148,7 @@ def prompt_reader(console: Console) -> Callable[[], str]:
     from prompt_toolkit.formatted_text import FormattedText
     from prompt_toolkit.history import FileHistory
 
-    config.home().mkdir(parents=True, exist_ok=True)
+    private_dir(config.home())
     session: PromptSession[str] = PromptSession(history=FileHistory(str(config.home() / "history")))
     label = FormattedText([("bold ansigreen", "you: ")])
     return lambda: session.prompt(label)

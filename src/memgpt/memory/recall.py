@@ -15,6 +15,14 @@ class SearchError(Exception):
     """A search the agent asked for is malformed; the text says how to fix it."""
 
 
+def check_search(query: str, page: int) -> None:
+    """The same rules for a recall and an archival search."""
+    if page < 0:
+        raise SearchError("page must be 0 or more.")
+    if not query.strip():
+        raise SearchError("query is empty; say what to look for.")
+
+
 def page_header(
     total: int, page: int, shown: int, page_size: int = PAGE_SIZE, counted_to: int | None = None
 ) -> str:
@@ -50,8 +58,7 @@ def _format(messages: list[Message], total: int, page: int, counted_to: int | No
 
 
 def search_text(store: Store, agent_id: str, query: str, page: int = 0) -> str:
-    if page < 0:
-        raise SearchError("page must be 0 or more.")
+    check_search(query, page)
     hits, total = store.search_messages(agent_id, query, PAGE_SIZE, page * PAGE_SIZE)
     return _format(hits, total, page, counted_to=store.search_count_limit)
 

@@ -6,6 +6,12 @@ import argparse
 import sys
 
 from memgpt.errors import MemGPTError
+from memgpt.server.connections import (
+    BODY_TIMEOUT_S,
+    HEADER_TIMEOUT_S,
+    MAX_CONNECTIONS,
+    ConnectionLimits,
+)
 from memgpt.server.serve import create_key, serve
 from memgpt.server.settings import DEFAULT_PORT
 
@@ -40,6 +46,29 @@ def main(argv: list[str] | None = None) -> int:
         help="largest document upload accepted, in MiB (default 50); larger ones get 413",
     )
     parser.add_argument(
+        "--max-json-mb",
+        type=float,
+        help="largest JSON request body accepted, in MiB (default 8); larger ones get 413",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=HEADER_TIMEOUT_S,
+        help=f"seconds a client has to send a request's headers (default {HEADER_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=BODY_TIMEOUT_S,
+        help=f"longest pause within a request's body, in seconds (default {BODY_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=MAX_CONNECTIONS,
+        help=f"open connections past which new ones are closed (default {MAX_CONNECTIONS})",
+    )
+    parser.add_argument(
         "--unsandboxed-tools",
         action="store_true",
         help="run user tools without bubblewrap, with the server's files and network in "
@@ -56,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             model=args.model,
             embedding=args.embedding,
             max_upload_bytes=int(args.max_upload_mb * 2**20) if args.max_upload_mb else None,
+            max_json_bytes=int(args.max_json_mb * 2**20) if args.max_json_mb else None,
+            connection_limits=ConnectionLimits(
+                args.header_timeout, args.body_timeout, args.max_connections
+            ),
             unsandboxed_tools=args.unsandboxed_tools,
             log_level=args.log_level,
         )

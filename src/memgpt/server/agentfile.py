@@ -16,16 +16,23 @@ them (settings a handle would not give, such as another URL, are refused).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from memgpt.errors import MemGPTError
 from memgpt.llm.providers import OLLAMA_BASE_URL
 from memgpt.schemas import AgentState, EventType, Message, Role, ToolCall, utcnow
 from memgpt.server import wire
 from memgpt.server.auth import Principal
+from memgpt.server.bounds import (
+    BlockLimit,
+    ContextWindow,
+    OutputTokens,
+    TimeoutS,
+    Timestamp,
+    check_output_budget,
+)
 from memgpt.server.requests import CreateAgent, CreateBlock, CreateTool, clean_text
 from memgpt.server.service import AgentService, ConflictError
 from memgpt.server.toolbox import prepare_tool
@@ -134,7 +141,7 @@ class _Block(_Entity):
     id: str
     label: str = Field(min_length=1)
     value: str = ""
-    limit: int | None = Field(None, gt=0)
+    limit: BlockLimit | None = None
     description: str | None = None
 
 
@@ -158,7 +165,7 @@ class _Message(_Entity):
     tool_calls: list[ToolCall] = []
     tool_call_id: str | None = None
     name: str | None = None
-    created_at: AwareDatetime  # compared with the server's own, which carry a zone
+    created_at: Timestamp  # compared with the server's own, which carry a zone
     in_context: bool = True
 
 
@@ -168,10 +175,16 @@ class _Model(_Entity):
     provider_name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
-    context_window: int = Field(8192, gt=0)
-    max_output_tokens: int = Field(1024, gt=0)
+    context_window: ContextWindow = 8192
+    max_output_tokens: OutputTokens = 1024
     temperature: float | None = Field(None, ge=0, le=2)
-    timeout_s: float = Field(60.0, gt=0)
+    timeout_s: TimeoutS = 60.0
+
+    @model_validator(mode="after")
+    def _fits(self) -> _Model:
+        if problem := check_output_budget(self.context_window, self.max_output_tokens):
+            raise ValueError(problem)
+        return self
 
 
 class _Embedding(_Entity):
@@ -313,7 +326,7 @@ def _plan(
             tool_calls=m.tool_calls,
             tool_call_id=m.tool_call_id,
             name=m.name,
-            created_at=m.created_at.astimezone(UTC),
+            created_at=m.created_at,
             in_context=m.in_context,
         )
         for m in entry.messages

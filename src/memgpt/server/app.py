@@ -9,6 +9,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -18,6 +20,8 @@ from memgpt.memory.recall import SearchError
 from memgpt.memory.working import MemoryEditError
 from memgpt.server.auth import ensure_anonymous_user
 from memgpt.server.deps import refuse_nul
+from memgpt.server.edge import Edge
+from memgpt.server.fairness import TooBusyError, WorkPool
 from memgpt.server.routes import (
     agents,
     chat,
@@ -35,6 +39,7 @@ from memgpt.server.sources import SourceService
 from memgpt.server.steps import StepRunner
 from memgpt.store.accounts import accounts_for
 from memgpt.store.base import Store
+from memgpt.tools import sandbox
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.steps.pool.shutdown(wait=False, cancel_futures=True)
+        app.state.tool_runs.close()
+        app.state.imports.close()
         app.state.sources.close()
         client.close()
 
@@ -77,8 +84,12 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.accounts = accounts
     app.state.service = AgentService(client, accounts, settings)
     app.state.steps = StepRunner(settings.step_workers)
+    app.state.tool_runs = WorkPool("tool runs", settings.tool_workers, settings.tools_per_org)
+    app.state.imports = WorkPool("imports", settings.import_workers, settings.imports_per_org)
+    sandbox.MEMORY.total = settings.sandbox_memory_bytes
     app.state.sources = SourceService(app.state.service, settings)
     app.state.anonymous = ensure_anonymous_user(accounts) if settings.allow_anonymous else None
+    app.add_middleware(Edge)
 
     for module in (health, agents, memory, messages, models, tools, sources, chat, ui):
         app.include_router(module.router)
@@ -86,6 +97,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     for error, status in _STATUS:
         app.add_exception_handler(error, _handler(status))
     app.add_exception_handler(ModelCallError, _model_call_failed)
+    app.add_exception_handler(TooBusyError, _too_busy)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
 
     @app.api_route(
@@ -121,9 +134,37 @@ async def _model_call_failed(request: Request, exc: ModelCallError) -> JSONRespo
     )
 
 
+async def _too_busy(request: Request, exc: TooBusyError) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(exc)}, status_code=429, headers={"retry-after": str(exc.retry_after_s)}
+    )
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """A field memgpt does not implement is a 400 naming it (see requests.py); any other
+    invalid input keeps FastAPI's 422."""
+    unknown = [
+        ".".join(map(str, e["loc"][1:])) for e in exc.errors() if e["type"] == "extra_forbidden"
+    ]
+    if not unknown:
+        return await request_validation_exception_handler(request, exc)
+    names = ", ".join(f"`{name}`" for name in unknown)
+    return JSONResponse(
+        {
+            "detail": f"memgpt does not implement {names} in this request; remove "
+            f"{'it' if len(unknown) == 1 else 'them'} (/openapi.json lists the fields each "
+            "request takes)."
+        },
+        status_code=400,
+    )
+
+
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    # Starlette raises the error again once this is sent, and uvicorn then drops the
+    # connection: saying so keeps a keep-alive client from sending its next request on it.
     return JSONResponse(
         {"detail": f"Internal server error ({type(exc).__name__}); see the server log."},
         status_code=500,
+        headers={"connection": "close"},
     )

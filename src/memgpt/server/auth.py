@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
+from starlette.datastructures import Headers, State
 
 from memgpt.store.accounts import AccountStore
 
@@ -22,13 +23,13 @@ class Principal:
     organization_id: str
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(headers: Headers) -> str | None:
     """The key from `Authorization: Bearer ...` (both SDK lines) or `X-API-Key`."""
-    header = request.headers.get("authorization", "")
+    header = headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None
 
 
 def ensure_anonymous_user(accounts: AccountStore) -> Principal:
@@ -43,9 +44,15 @@ def ensure_anonymous_user(accounts: AccountStore) -> Principal:
 async def authenticate(request: Request) -> Principal:
     """FastAPI dependency: the caller, or 401. It runs on the event loop (one indexed read)
     rather than in a thread, so requests reach their handlers in the order they arrived,
-    which is the order an agent's queue keeps."""
-    state = request.app.state
-    token = bearer_token(request)
+    which is the order an agent's queue keeps. A request with a body was authenticated
+    already, before its body was read (`edge`)."""
+    known = getattr(request.state, "principal", None)
+    return known or principal_from_headers(request.app.state, request.headers)
+
+
+def principal_from_headers(state: State, headers: Headers) -> Principal:
+    """The caller the headers name, or HTTPException 401."""
+    token = bearer_token(headers)
     if token is None:
         if state.anonymous is not None:
             return state.anonymous

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 
 from memgpt.server.auth import Principal, authenticate
+from memgpt.server.fairness import WorkPool
 from memgpt.server.requests import NUL_REFUSED
 from memgpt.server.service import AgentService
 from memgpt.server.steps import StepRunner
@@ -20,9 +21,19 @@ def _steps(request: Request) -> StepRunner:
     return request.app.state.steps
 
 
+def _tool_runs(request: Request) -> WorkPool:
+    return request.app.state.tool_runs
+
+
+def _imports(request: Request) -> WorkPool:
+    return request.app.state.imports
+
+
 Caller = Annotated[Principal, Depends(authenticate)]
 Service = Annotated[AgentService, Depends(_service)]
 Steps = Annotated[StepRunner, Depends(_steps)]
+ToolRuns = Annotated[WorkPool, Depends(_tool_runs)]
+Imports = Annotated[WorkPool, Depends(_imports)]
 
 # The most results one request may ask for. It bounds SQL LIMIT and OFFSET (SQLite and
 # PostgreSQL refuse numbers past 64 bits, PostgreSQL negative ones) and the depth of a

@@ -1,5 +1,6 @@
-"""Request bodies in Letta's shapes. Fields memgpt does not use are accepted and ignored
-(`extra="ignore"`), so SDK calls that send them still work.
+"""Request bodies in Letta's shapes. A field memgpt does not implement is refused, never
+accepted and ignored (`extra="forbid"`; the app answers 400 naming it): an application
+that sends `tool_rules` or `block_ids` must learn that they do nothing here.
 
 Text in a body never holds NUL (refused: PostgreSQL cannot store it) or a lone surrogate
 (JSON can carry one, UTF-8 cannot: it becomes U+FFFD, as in `Agent.send`).
@@ -12,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from memgpt.schemas import storable_text
+from memgpt.server.bounds import BlockLimit, ContextWindow, OutputTokens
 
 NUL_REFUSED = "Text may not contain NUL characters (\\u0000); remove them and send it again."
 # Deeper JSON is refused: walking it (here, in pydantic, in json.dumps) on top of the
@@ -36,7 +38,7 @@ def clean_text(value: Any, depth: int = 0) -> Any:
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
@@ -55,8 +57,8 @@ class ModelSettings(_Body):
     provider_name: str | None = None
     model_endpoint_type: str | None = None
     model_endpoint: str | None = None  # must be the provider's own: a request names no URL
-    context_window: int | None = Field(None, gt=0)
-    max_tokens: int | None = Field(None, gt=0)
+    context_window: ContextWindow | None = None
+    max_tokens: OutputTokens | None = None
     temperature: float | None = Field(None, ge=0, le=2)
 
 
@@ -75,7 +77,7 @@ class EmbeddingSettings(_Body):
 class CreateBlock(_Body):
     label: str
     value: str = ""
-    limit: int | None = Field(None, gt=0)
+    limit: BlockLimit | None = None
     description: str | None = None
 
 
@@ -87,11 +89,13 @@ class CreateAgent(_Body):
     embedding: str | None = None  # a handle: "openai/text-embedding-3-small", "hash/hash-384"
     llm_config: ModelSettings | None = None
     embedding_config: EmbeddingSettings | None = None
-    context_window_limit: int | None = Field(None, gt=0)
-    max_tokens: int | None = Field(None, gt=0)
+    context_window_limit: ContextWindow | None = None
+    max_tokens: OutputTokens | None = None
     tags: list[str] | None = None
     tool_ids: list[str] | None = None
     tools: list[str] | None = None  # tool names
+    # Every memgpt agent has the base memory functions; only the default is accepted.
+    include_base_tools: Literal[True] = True
 
 
 class UpdateAgent(_Body):
@@ -100,8 +104,8 @@ class UpdateAgent(_Body):
     tags: list[str] | None = None
     model: str | None = None
     llm_config: ModelSettings | None = None
-    context_window_limit: int | None = Field(None, gt=0)
-    max_tokens: int | None = Field(None, gt=0)
+    context_window_limit: ContextWindow | None = None
+    max_tokens: OutputTokens | None = None
     embedding: str | None = None
     embedding_config: EmbeddingSettings | None = None
     tool_ids: list[str] | None = None
@@ -145,7 +149,7 @@ class SendMessage(_Body):
 
 class UpdateBlock(_Body):
     value: str | None = None
-    limit: int | None = Field(None, gt=0)
+    limit: BlockLimit | None = None
     description: str | None = None
 
 

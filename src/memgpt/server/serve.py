@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import uvicorn
+
+from memgpt.server.connections import ConnectionLimits, TimedH11Protocol
 from memgpt.server.settings import DEFAULT_PORT, ServerSettings
 from memgpt.tools.sandbox import Isolation
 
@@ -23,12 +28,12 @@ def serve(
     model: str | None = None,
     embedding: str | None = None,
     max_upload_bytes: int | None = None,
+    max_json_bytes: int | None = None,
+    connection_limits: ConnectionLimits | None = None,
     unsandboxed_tools: bool = False,
     log_level: str = "info",
 ) -> None:
     """Serve until interrupted. Raises `ServerConfigError` for settings that cannot work."""
-    import uvicorn
-
     from memgpt.server.app import create_app
 
     settings = ServerSettings(
@@ -42,8 +47,24 @@ def serve(
     )
     if max_upload_bytes is not None:
         settings.max_upload_bytes = max_upload_bytes
+    if max_json_bytes is not None:
+        settings.max_json_bytes = max_json_bytes
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_S)
+    uvicorn.run(app, **uvicorn_options(host, port, connection_limits, log_level))
+
+
+def uvicorn_options(
+    host: str, port: int, limits: ConnectionLimits | None = None, log_level: str = "info"
+) -> dict[str, Any]:
+    """How uvicorn serves the app (`uvicorn.run` and `uvicorn.Config` take the same): h11
+    with deadlines for headers and bodies and a cap on open connections (`connections`)."""
+    return {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "timeout_keep_alive": KEEP_ALIVE_S,
+        "http": partial(TimedH11Protocol, limits=limits or ConnectionLimits()),
+    }
 
 
 def create_key(

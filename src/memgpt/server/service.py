@@ -24,10 +24,12 @@ from memgpt.errors import MemGPTError
 from memgpt.llm import create_llm
 from memgpt.llm.catalog import Catalog
 from memgpt.memory import archival
+from memgpt.memory.archival import query_vector
 from memgpt.schemas import (
     AgentState,
     Block,
     EventType,
+    LLMConfig,
     Message,
     StopReason,
     Usage,
@@ -35,6 +37,7 @@ from memgpt.schemas import (
 )
 from memgpt.server import wire
 from memgpt.server.auth import Principal
+from memgpt.server.bounds import check_output_budget
 from memgpt.server.models import ModelChoice, ModelChoiceError
 from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock
 from memgpt.server.settings import ServerSettings
@@ -178,7 +181,13 @@ class AgentService:
         if req.system:
             kwargs["system"] = req.system
         model = self.models.llm(req.model, req.llm_config, req.context_window_limit, req.max_tokens)
+        assert model is not None  # without a current model, one is always chosen
+        model = _fitting(model)
         embedding = self.models.embedding(req.embedding, req.embedding_config)
+        tools = [*(req.tool_ids or []), *(req.tools or [])]
+        # Everything a request names is resolved before the first write: a refusal leaves
+        # no agent behind.
+        tool_names = resolve_tools(self, p, [*BASE_FUNCTIONS, *tools]) if tools else []
         with self.store.transaction():
             # The store's agent names are unique across organizations; names users see are
             # per organization and live in the ownership table.
@@ -193,15 +202,12 @@ class AgentService:
                 if label in blocks and blocks[label].limit:
                     agent.state.block(label).limit = blocks[label].limit
             agent.state.tags = req.tags or []
+            agent.state.tool_names = tool_names
             self.store.save_agent(agent.state)
             owner = AgentOwner(
                 agent_id=agent.id, organization_id=p.organization_id, user_id=p.user_id, name=name
             )
             self.accounts.set_agent_owner(owner)
-        if req.tool_ids or req.tools:
-            from memgpt.server.toolbox import attach_tools
-
-            attach_tools(self, p, agent.id, [*(req.tool_ids or []), *(req.tools or [])])
         return self.render(p, *self.state(p, agent.id))
 
     def list_agents(
@@ -235,6 +241,8 @@ class AgentService:
     def update_agent(self, p: Principal, agent_id: str, req: UpdateAgent) -> dict[str, Any]:
         with agent_lock(agent_id):
             state, owner = self.state(p, agent_id)
+            if req.tool_ids is not None:
+                state.tool_names = resolve_tools(self, p, req.tool_ids)
             if req.system is not None:
                 state.system = req.system
             if req.tags is not None:
@@ -243,7 +251,7 @@ class AgentService:
                 req.model, req.llm_config, req.context_window_limit, req.max_tokens, state.llm
             )
             if llm is not None:
-                state.llm = llm
+                state.llm = _fitting(llm)
                 create_llm(self.models.resolve(llm))  # one that cannot be built is refused
             embedding = self.models.embedding(req.embedding, req.embedding_config)
             if embedding is not None and embedding != state.embedding:
@@ -257,10 +265,6 @@ class AgentService:
                 if req.name is not None:
                     self.accounts.set_agent_owner(owner.model_copy(update={"name": req.name}))
             self.forget(agent_id)
-        if req.tool_ids is not None:
-            from memgpt.server.toolbox import set_tools
-
-            set_tools(self, p, agent_id, req.tool_ids)
         return self.render(p, *self.state(p, agent_id))
 
     def delete_agent(self, p: Principal, agent_id: str) -> None:
@@ -421,7 +425,7 @@ class AgentService:
         self, p: Principal, agent_id: str, query: str, top_k: int
     ) -> dict[str, Any]:
         self.owner(p, agent_id)
-        vector = self.open(p, agent_id).embedder.embed([query])[0]
+        vector = query_vector(self.open(p, agent_id).embedder, query)
         hits = self.store.search_passages(agent_id, vector, top_k)
         results = [
             {
@@ -438,6 +442,20 @@ class AgentService:
         self.owner(p, agent_id)
         if not self.store.delete_passage(agent_id, passage_id):
             raise NotFoundError(f"Agent {agent_id!r} has no passage {passage_id!r}.")
+
+
+def _fitting(llm: LLMConfig) -> LLMConfig:
+    """`llm`, if its output budget leaves the prompt room in its window."""
+    if problem := check_output_budget(llm.context_window, llm.max_output_tokens):
+        raise MemGPTError(f"The model's {problem}.")
+    return llm
+
+
+def resolve_tools(service: AgentService, p: Principal, ids: list[str]) -> list[str]:
+    """Tool names, each once, from ids or names; NotFoundError for one the caller lacks."""
+    from memgpt.server.toolbox import tool_name  # toolbox builds on this module
+
+    return list(dict.fromkeys(tool_name(service, p, i) for i in ids))
 
 
 def _keyed_message_id(agent_id: str, key: str) -> str:

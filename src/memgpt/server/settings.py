@@ -8,9 +8,12 @@ from pathlib import Path
 
 from memgpt.errors import MemGPTError
 from memgpt.ingest.loaders import DEFAULT_MAX_BYTES
-from memgpt.tools.sandbox import SANDBOXED, Isolation
+from memgpt.server.fairness import IMPORT_WORKERS, IMPORTS_PER_ORG, TOOL_WORKERS, TOOLS_PER_ORG
+from memgpt.tools.sandbox import SANDBOXED, TOTAL_MEMORY_BYTES, Isolation
 
 DEFAULT_PORT = 8283  # Letta's port, so SDK code written for it needs no change
+# Ample for any message, tool source or block a context window can hold.
+DEFAULT_MAX_JSON_BYTES = 8 * 2**20
 
 
 class ServerConfigError(MemGPTError):
@@ -40,6 +43,16 @@ class ServerSettings:
     ping_interval_s: float = 5.0  # keep-alive pings on a stream, when the client asks
     # Larger uploads are refused with 413 before they are read; the loader's own limit.
     max_upload_bytes: int = DEFAULT_MAX_BYTES
+    # Larger JSON bodies are refused with 413 as soon as they pass it (`edge`).
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES
+    # Bounded pools for direct tool runs and agent-file imports, and how many of each one
+    # organization may have at once (429 past that); see `fairness`.
+    tool_workers: int = TOOL_WORKERS
+    tools_per_org: int = TOOLS_PER_ORG
+    import_workers: int = IMPORT_WORKERS
+    imports_per_org: int = IMPORTS_PER_ORG
+    # Memory all tool sandboxes together may reserve; a tool call waits for room.
+    sandbox_memory_bytes: int = TOTAL_MEMORY_BYTES
     # User tools run under bubblewrap (`bwrap`); without it they cannot run at all.
     # `Isolation(disabled=True)` (`--unsandboxed-tools`) runs them without it, as the
     # server's OS user with its files and the network in reach: only for a server that is

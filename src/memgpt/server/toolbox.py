@@ -10,7 +10,7 @@ from memgpt.schemas import AgentState, new_id, utcnow
 from memgpt.server import wire
 from memgpt.server.auth import Principal
 from memgpt.server.requests import CreateTool, UpdateTool
-from memgpt.server.service import AgentService, ConflictError, NotFoundError
+from memgpt.server.service import AgentService, ConflictError, NotFoundError, resolve_tools
 from memgpt.store.accounts import UserTool
 from memgpt.tools import sandbox
 from memgpt.tools.base import BASE_FUNCTIONS
@@ -41,7 +41,7 @@ def agent_tools(service: AgentService, p: Principal, state: AgentState) -> list[
 
 
 def set_tools(service: AgentService, p: Principal, agent_id: str, ids: list[str]) -> None:
-    names = list(dict.fromkeys(tool_name(service, p, i) for i in ids))
+    names = resolve_tools(service, p, ids)
     with agent_lock(agent_id):
         state, _ = service.state(p, agent_id)
         state.tool_names = names

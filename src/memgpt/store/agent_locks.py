@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from memgpt.private import FILE_MODE, private_dir
+
 Release = Callable[[], None]
 
 
@@ -65,9 +67,9 @@ def file_lock(directory: Path) -> Callable[[str], Release]:
     """
 
     def acquire(agent_id: str) -> Release:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         name = hashlib.sha256(agent_id.encode()).hexdigest()[:32]
-        fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:

@@ -13,6 +13,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field
+from stopwords import get_stopwords
 
 from memgpt.errors import MemGPTError
 from memgpt.schemas import (
@@ -40,9 +41,28 @@ SEARCH_COUNT_LIMIT = 100
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def search_words(text: str) -> list[str]:
+# Words like "what", "did", "to": they carry no meaning a search can rank by, yet match
+# most of a history, and a held-out evaluation of conversation_search found them to be
+# the whole gap to plain BM25 without them. The classic English list (175 words, as
+# Snowball's), from the `stopwords` package.
+STOPWORDS = frozenset(get_stopwords("english"))
+
+
+def _words(text: str) -> list[str]:
     """The words of a search string, each once (search is case-insensitive)."""
     return list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
+
+
+def content_words(text: str) -> list[str]:
+    """The words of a search string that carry meaning: what archival search ranks by."""
+    return [w for w in _words(text) if w not in STOPWORDS]
+
+
+def search_words(text: str) -> list[str]:
+    """What recall search ranks by: the content words, or for a query of nothing but
+    stopwords ("what did I say"), all of them, whose newest matches are listed."""
+    words = _words(text)
+    return [w for w in words if w not in STOPWORDS] or words
 
 
 def ranked_words(matches: dict[str, int], budget: int) -> list[str]:

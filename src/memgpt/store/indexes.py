@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from memgpt.private import private_dir
 from memgpt.store.vector_index import VectorIndex
 
 TAIL_MAX = 2000
@@ -235,7 +236,7 @@ class IndexSet:
 
     def _get(self, owner: Owner) -> OwnerIndex:
         if owner not in self._indexes:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
             self._indexes[owner] = OwnerIndex(self.directory, owner, self._conn)
         return self._indexes[owner]
 

@@ -16,7 +16,6 @@ vector ranking with the same reciprocal rank fusion (`fusion.py`).
 
 from __future__ import annotations
 
-import re
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from memgpt.schemas import Passage
-from memgpt.store.base import ArchivalFilter, ArchivalHit
+from memgpt.store.base import ArchivalFilter, ArchivalHit, content_words
 from memgpt.store.fusion import reciprocal_rank_fusion
 from memgpt.store.postgres_migrations import advisory_key
 from memgpt.store.sqlite_archival import search_depth
@@ -34,82 +33,12 @@ from memgpt.store.sqlite_archival import search_depth
 EXACT_LIMIT = 20_000  # a scope this small is searched exactly instead of through the index
 MAX_EF_SEARCH = 1000  # pgvector's ceiling on hnsw.ef_search: the most candidates one scan gives
 HNSW_MAX_DIM = 2000  # pgvector cannot index wider `vector`s; those are searched exactly
-_WORD = re.compile(r"\w+", re.UNICODE)
-# Words found in nearly every passage add no ranking signal, yet make ts_rank score every
-# passage that has them: at a million passages that is the difference between ms and s.
-# (The SQLite side's tantivy analyzer drops English stopwords the same way.)
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "he",
-        "her",
-        "his",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "our",
-        "she",
-        "so",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-    ]
-)
 
 Row = dict[str, Any]
 
 
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
-
-
-def archival_words(text: str) -> list[str]:
-    """The query's words that carry ranking signal."""
-    words = [w for w in _WORD.findall(text) if w.lower() not in _STOPWORDS]
-    return list(dict.fromkeys(words))
 
 
 def _comparable(rows: list[Row]) -> list[tuple[int, float]]:
@@ -332,7 +261,9 @@ class PostgresArchivalMixin:
     def _text_ranking(
         self, query: str, where: str, params: list, depth: int
     ) -> list[tuple[int, float]]:
-        words = archival_words(query)
+        # Stopwords are in nearly every passage: they add no ranking signal, yet would make
+        # ts_rank score every passage that has them (at a million, ms against seconds).
+        words = content_words(query)
         if not words:
             return []
         rows = self._query(
@@ -406,7 +337,7 @@ class PostgresArchivalMixin:
         (candidates of both rankings, each capped at the depth), as on SQLite."""
         filters = filters or ArchivalFilter()
         where, params = self._scope(agent_id, filters)
-        depth = search_depth(offset, limit, self.count_passages(agent_id))
+        depth = search_depth(limit, self.count_passages(agent_id))
         if depth == 0:
             return [], 0
         text = self._text_ranking(query, where, params, depth)
@@ -437,7 +368,7 @@ class PostgresArchivalMixin:
     ) -> list[tuple[Passage, float]]:
         """Vector similarity alone, best first."""
         where, params = self._scope(agent_id, ArchivalFilter())
-        depth = search_depth(offset, limit, self.count_passages(agent_id))
+        depth = search_depth(limit, self.count_passages(agent_id))
         if depth == 0:
             return []
         ranking = self._vector_ranking(embedding, where, params, depth)[offset : offset + limit]

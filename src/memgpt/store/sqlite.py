@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from memgpt.private import private_file
 from memgpt.schemas import (
     AgentState,
     Block,
@@ -71,8 +72,7 @@ class SQLiteStore(ArchivalMixin, SourcesMixin):
     search_count_limit = SEARCH_COUNT_LIMIT
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = private_file(Path(path))
         self._local = threading.local()
         migrate_sqlite(self._conn())
         # Vector indexes live next to the database file: <db>.vectors/<owner>.usearch

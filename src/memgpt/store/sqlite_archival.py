@@ -35,10 +35,11 @@ _SQL_PARAMS = 500  # pks per IN (...) list, well under SQLite's variable limit
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-def search_depth(offset: int, limit: int, passages: int) -> int:
-    """Candidates each ranking gives: enough to reach the page asked for, never more than
-    the passages in scope (a page number from a caller must not size an allocation)."""
-    return min(max(CANDIDATE_DEPTH, offset + limit), passages)
+def search_depth(limit: int, passages: int) -> int:
+    """Candidates each ranking gives: the same for every page of a query, so its total
+    and its pages do not depend on the page asked for; never more than the passages in
+    scope."""
+    return min(max(CANDIDATE_DEPTH, limit), passages)
 
 
 def _ts(value: datetime) -> str:
@@ -357,7 +358,7 @@ class ArchivalMixin:
         """
         filters = filters or ArchivalFilter()
         owners, where, params = self._scope(agent_id, filters)
-        depth = search_depth(offset, limit, self.count_passages(agent_id))
+        depth = search_depth(limit, self.count_passages(agent_id))
         if depth == 0:
             return [], 0
         filtered = bool(filters.sources or filters.tags or filters.start or filters.end)
@@ -391,7 +392,7 @@ class ArchivalMixin:
     ) -> list[tuple[Passage, float]]:
         """Vector similarity alone, best first."""
         owners, where, params = self._scope(agent_id, ArchivalFilter())
-        depth = search_depth(offset, limit, self.count_passages(agent_id))
+        depth = search_depth(limit, self.count_passages(agent_id))
         if depth == 0:
             return []
         ranking = self._vector_ranking(owners, embedding, where, params, depth, False)

@@ -29,6 +29,9 @@ from pathlib import Path
 
 import tantivy
 
+from memgpt.private import private_dir
+from memgpt.store.base import content_words
+
 _ANALYZER = "memgpt_en"
 _BATCH = 8192
 _WRITER_HEAP = 64 * 2**20
@@ -77,13 +80,13 @@ class TextIndex:
 
     def _open(self) -> tantivy.Index:
         if self._index is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
             try:
                 index = tantivy.Index(self._schema, path=str(self.directory), reuse=True)
             except (OSError, ValueError):
                 # Unreadable, or written with another schema: the database can refill it.
                 shutil.rmtree(self.directory)
-                self.directory.mkdir(parents=True)
+                private_dir(self.directory)
                 index = tantivy.Index(self._schema, path=str(self.directory))
                 self.rebuilt = True
             index.register_tokenizer(_ANALYZER, self._analyzer)
@@ -158,9 +161,10 @@ class TextIndex:
     # searching
 
     def terms(self, query: str) -> list[str]:
-        """The query's words as the index stores them (no query syntax: text is text)."""
+        """The query's content words as the index stores them (no query syntax: text is
+        text). tantivy's own stopword list is short: it keeps "what", "did", "you"."""
         # Half a surrogate pair (possible in JSON) cannot cross into Rust; it is no word anyway.
-        text = query.encode("utf-8", "replace").decode("utf-8")
+        text = " ".join(content_words(query)).encode("utf-8", "replace").decode("utf-8")
         return list(dict.fromkeys(self._analyzer.analyze(text)))
 
     def search(

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from usearch.index import Index
 
+from memgpt.private import private_dir
+
 DEFAULT_DTYPE = "f16"
 DEFAULT_CONNECTIVITY = 16
 DEFAULT_EXPANSION_ADD = 128
@@ -107,7 +109,7 @@ class VectorIndex:
     def save(self) -> None:
         """Write the index to `path` atomically: a crash mid-save leaves the old file intact."""
         self._require_writable()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         tmp = self.path.with_name(self.path.name + ".tmp")
         self._index.save(str(tmp))
         with open(tmp, "rb") as f:

@@ -23,8 +23,8 @@ It does not guard against kernel bugs (the tool shares the host's kernel, as in 
 namespace sandbox), and it can read what the installation holds: the Python and memgpt
 code, the installed packages and host-wide figures in /proc (CPU, memory, load). Outside
 its namespace it is still the server's OS user, so run the server as an unprivileged user.
-The limits are per call: many tools running at once are bounded only by the server's
-worker threads.
+The limits are per call; all calls together reserve at most `TOTAL_MEMORY_BYTES`, and
+a call waits for room.
 
 Where bubblewrap is missing or cannot make namespaces, describing or running a tool fails
 with a sentence saying what to do, never falling back to an unconfined run. A server that
@@ -43,11 +43,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from pydantic import ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from memgpt.errors import MemGPTError
 from memgpt.tools import bubblewrap
@@ -57,6 +58,9 @@ from memgpt.tools.schema import INNER_THOUGHTS, REQUEST_HEARTBEAT, Function
 TIMEOUT_S = 10.0
 MEMORY_BYTES = 512 * 2**20
 FILE_BYTES = 16 * 2**20  # the most the tool may write to one file, its answer included
+# What all sandboxes together may reserve (memory limit plus /tmp): a call waits for room
+# rather than many at once taking the host's memory. The server sets its own.
+TOTAL_MEMORY_BYTES = 8 * 2**30
 
 # Runs in the child: read a request on stdin, answer one JSON object on stdout.
 _RUNNER = r"""
@@ -190,9 +194,54 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.kill()  # unsandboxed, or bwrap did not exit: does nothing once it has exited
 
 
+class MemoryBudget:
+    """Memory reserved by running sandboxes, at most `total` bytes at once."""
+
+    def __init__(self, total: int):
+        self.total, self.used = total, 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        size = min(size, self.total)  # one call larger than the budget runs alone
+        with self._changed:
+            self._changed.wait_for(lambda: self.used + size <= self.total)
+            self.used += size
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.used -= size
+                self._changed.notify_all()
+
+
+MEMORY = MemoryBudget(TOTAL_MEMORY_BYTES)
+
+
+class _Answer(BaseModel):
+    """The runner's answer. The tool shares the runner's process and can write on its
+    stdout too, so nothing in the answer is taken on trust: a field missing or of another
+    type makes the whole answer unreadable, a failed run."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    ok: bool
+    result: str = ""
+    error: str = "the tool gave no answer"
+    tool_schema: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    stdout: str = ""
+    stderr: str = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> _Answer:
+        if self.ok and not {"result", "tool_schema"} & self.model_fields_set:
+            raise ValueError("a successful answer carries a result or a schema")
+        return self
+
+
 def _run_child(
     request: dict[str, Any], timeout_s: float, memory_bytes: int, isolation: Isolation
-) -> dict[str, Any]:
+) -> _Answer:
     """The runner's answer. Raises `SandboxUnavailableError` when the sandbox cannot start."""
     command, fds = [sys.executable, "-I", "-c", _RUNNER], []
     cpu_s = int(timeout_s) + 1
@@ -200,21 +249,28 @@ def _run_child(
         if not isolation.disabled:
             fds.append(bubblewrap.filter_pipe())
             command = bubblewrap.command(isolation, fds[0]) + command
-        returncode, stdout, stderr = _spawn(
-            command, fds, json.dumps(request), timeout_s, lambda: _limit_child(memory_bytes, cpu_s)
-        )
+        with MEMORY.hold(memory_bytes + bubblewrap.TMP_BYTES):
+            returncode, stdout, stderr = _spawn(
+                command,
+                fds,
+                json.dumps(request),
+                timeout_s,
+                lambda: _limit_child(memory_bytes, cpu_s),
+            )
     finally:
         for fd in fds:
             os.close(fd)
     if returncode is None:
-        return {"ok": False, "error": f"the tool ran longer than {timeout_s:g} s and was stopped"}
+        return _Answer(ok=False, error=f"the tool ran longer than {timeout_s:g} s and was stopped")
     try:
-        return json.loads(stdout)
+        return _Answer.model_validate_json(stdout)
     except ValueError:
         if fds and stderr.startswith("bwrap: "):  # bwrap's own failure, before Python ran
             raise bubblewrap.failed(stderr) from None
+        if returncode == 0:  # the tool wrote on the runner's own stdout, then left
+            return _Answer(ok=False, error="the tool's answer could not be read", stderr=stderr)
         error = _failure(returncode, stderr, memory_bytes, cpu_s)
-        return {"ok": False, "error": error, "stderr": stderr}
+        return _Answer(ok=False, error=error, stderr=stderr)
 
 
 def _failure(returncode: int, stderr: str, memory_bytes: int, cpu_s: int) -> str:
@@ -249,9 +305,11 @@ def describe(
     answer = _run_child(
         {"mode": "describe", "source": source, "name": name}, timeout_s, MEMORY_BYTES, isolation
     )
-    if not answer["ok"]:
-        raise ToolSourceError(f"The tool source could not be loaded: {answer['error']}.")
-    return answer["schema"]
+    if not answer.ok:
+        raise ToolSourceError(f"The tool source could not be loaded: {answer.error}.")
+    if not isinstance(answer.tool_schema.get("name"), str):
+        raise ToolSourceError("The tool source could not be loaded: it gave no usable schema.")
+    return answer.tool_schema
 
 
 def public_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -286,8 +344,8 @@ def run(
         answer = _run_child(request, timeout_s, memory_bytes, isolation)
     except SandboxUnavailableError as exc:
         return ToolRun(False, str(exc))
-    result = answer["result"] if answer["ok"] else answer["error"]
-    return ToolRun(answer["ok"], result, answer.get("stdout", ""), answer.get("stderr", ""))
+    result = answer.result if answer.ok else answer.error
+    return ToolRun(answer.ok, result, answer.stdout, answer.stderr)
 
 
 _JSON_TYPES: dict[str, Any] = {

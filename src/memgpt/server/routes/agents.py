@@ -4,11 +4,12 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from memgpt.server import agentfile, wire
-from memgpt.server.deps import Caller, Limit, Service
+from memgpt.server.auth import Principal
+from memgpt.server.deps import Caller, Imports, Limit, Service
 from memgpt.server.requests import CreateAgent, UpdateAgent, clean_text
+from memgpt.server.service import AgentService
 from memgpt.server.uploads import receive_form, upload_body
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
@@ -38,7 +39,9 @@ IMPORT_FIELDS = ("name", "override_name", "model", "override_model_handle")
 
 
 @router.post("/import", openapi_extra=upload_body(*IMPORT_FIELDS))
-async def import_agent(request: Request, p: Caller, service: Service) -> dict[str, Any]:
+async def import_agent(
+    request: Request, p: Caller, service: Service, imports: Imports
+) -> dict[str, Any]:
     # Read by hand, bounded as document uploads are: an agent file is untrusted input.
     upload, fields = await receive_form(request, request.app.state.settings.max_upload_bytes)
     try:
@@ -46,19 +49,26 @@ async def import_agent(request: Request, p: Caller, service: Service) -> dict[st
     finally:
         await upload.close()
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: nested past Python's stack
-        raise HTTPException(
-            400, "The agent file is not JSON; upload a .af file exported by memgpt."
-        ) from None
-    try:
         form = clean_text(fields)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     name = form.get("name") or form.get("override_name") or None
     model = form.get("model") or form.get("override_model_handle") or None
-    ids = await run_in_threadpool(agentfile.import_file, service, p, data, name=name, model=model)
+    # Parsed in the import pool too: a large file's JSON would hold the event loop.
+    ids = await imports.run(p.organization_id, _import, service, p, raw, name, model)
     return {"agent_ids": ids}
+
+
+def _import(
+    service: AgentService, p: Principal, raw: bytes, name: str | None, model: str | None
+) -> list[str]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's stack
+        raise HTTPException(
+            400, "The agent file is not JSON; upload a .af file exported by memgpt."
+        ) from None
+    return agentfile.import_file(service, p, data, name=name, model=model)
 
 
 @router.get("/{agent_id}")

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from memgpt.server import toolbox
-from memgpt.server.deps import Caller, Limit, Service, Steps, page
+from memgpt.server.deps import Caller, Limit, Service, ToolRuns, page
 from memgpt.server.requests import CreateTool, RunTool, RunToolFromSource, UpdateTool
 
 router = APIRouter(tags=["tools"])
@@ -36,10 +36,17 @@ def list_tools(
 
 @router.post("/v1/tools/run")
 async def run_tool_from_source(
-    body: RunToolFromSource, p: Caller, service: Service, steps: Steps
+    body: RunToolFromSource, p: Caller, service: Service, runs: ToolRuns
 ) -> dict[str, Any]:
     # Authenticated like every route; the code runs in the sandbox, in a worker thread.
-    return await steps.run(toolbox.run_from_source, service, body.source_code, body.args, body.name)
+    return await runs.run(
+        p.organization_id,
+        toolbox.run_from_source,
+        service,
+        body.source_code,
+        body.args,
+        body.name,
+    )
 
 
 @router.get("/v1/tools/{tool_id}")
@@ -79,6 +86,8 @@ def detach_tool(agent_id: str, tool_id: str, p: Caller, service: Service) -> dic
 
 @router.post("/v1/agents/{agent_id}/tools/{tool_name}/run")
 async def run_agent_tool(
-    agent_id: str, tool_name: str, body: RunTool, p: Caller, service: Service, steps: Steps
+    agent_id: str, tool_name: str, body: RunTool, p: Caller, service: Service, runs: ToolRuns
 ) -> dict[str, Any]:
-    return await steps.run(toolbox.run_agent_tool, service, p, agent_id, tool_name, body.args)
+    return await runs.run(
+        p.organization_id, toolbox.run_agent_tool, service, p, agent_id, tool_name, body.args
+    )

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from memgpt.agent.agent import Agent
+from memgpt.memory.archival import query_vector
 from memgpt.memory.recall import describe
 from memgpt.schemas import BlockEdit, Message
 from memgpt.server.deps import MAX_RESULTS, Caller, Service
@@ -190,7 +191,7 @@ def search_archival(
         for s in attached.values()
     }
     filters = ArchivalFilter(sources=[attached[source_id].name] if source_id else [])
-    vector = agent.embedder.embed([query])[0]
+    vector = query_vector(agent.embedder, query)
     hits, total = service.store.search_archival(agent_id, query, vector, PAGE, page * PAGE, filters)
     return {
         "total": total,
