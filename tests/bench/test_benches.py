@@ -90,8 +90,12 @@ def test_retrieval(tmp_path):
             for scores in rankings.values():
                 assert set(scores) == {"recall@1", "recall@5", "recall@10"}
                 assert 0.0 <= scores["recall@1"] <= scores["recall@5"] <= scores["recall@10"] <= 1.0
-    # lexical questions reuse their evidence's words: text search finds every one
-    assert result["conversation_search"]["lexical"]["text"]["recall@10"] == 1.0
+    # Lexical questions reuse their evidence's words, so text search finds them, but for
+    # "Which town did I grow up in?": its only words shared with "I grew up in ..." are
+    # stopwords, which search drops. Fused with meaning, every one is found.
+    lexical = result["conversation_search"]["lexical"]
+    assert lexical["text"]["recall@10"] >= 0.9
+    assert lexical["hybrid"]["recall@10"] == 1.0
 
 
 def test_perf_small(tmp_path):
