@@ -120,7 +120,7 @@ class Agent(ConversationActions):
             for step in range(1, self.state.max_chained_steps + 1):
                 try:
                     context = self._fit_main_context(pending)
-                    reply = self.llm.chat(context.messages, self.schemas)
+                    reply = self.llm.chat(context.messages, self.schemas, cache_key=self.id)
                 except (LLMError, ContextTooSmallError) as exc:
                     self._commit(pending, FunctionContext(self.state, self.store, self.embedder))
                     stop = (
