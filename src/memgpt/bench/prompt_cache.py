@@ -86,7 +86,7 @@ def layout(model: str | None, user_turns: list[str], window: int) -> dict[str, A
         "prefix_share": shares,
         "prefix_share_median": common.median(shares),
         "after_edit_or_eviction": sum(broken),
-        "prefix_share_min_otherwise": min(steady),
+        "prefix_share_min_otherwise": min(steady, default=None),
         "requests_below_90pct": sum(s < 0.9 for s in shares),
     }
 
