@@ -117,6 +117,16 @@ def test_tokens(tmp_path):
     assert all(t > result["function_schemas"] for t in result["per_turn"])
 
 
+def test_prompt_cache_layout(tmp_path):
+    result = bench(tmp_path, "prompt-cache", "--model", "oracle", "--no-local")
+    layout = result["layout"]
+    assert layout["evicted"] and layout["requests"] == len(layout["prefix_share"]) + 1
+    # Only a memory edit or an eviction may break the prefix, and only once each.
+    assert layout["prefix_share_median"] >= 0.9 and layout["prefix_share_min_otherwise"] >= 0.9
+    assert layout["requests_below_90pct"] <= layout["after_edit_or_eviction"]
+    assert "embedded" not in result
+
+
 @pytest.mark.parametrize(
     ("prediction", "answer", "expected"),
     [

@@ -131,7 +131,12 @@ def test_history_maps_to_alternating_turns_with_tool_blocks() -> None:
             ChatMessage(role="user", content="heartbeat"),
         ]
     )
-    assert system == "You are MemGPT.\n\nCore memory: likes tea."
+    # Breakpoints after the instructions (and the tools before them), after the working
+    # context, and after all but the newest message: a step pays only for what is new.
+    assert system == [
+        {"type": "text", "text": "You are MemGPT.", "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "Core memory: likes tea.", "cache_control": {"type": "ephemeral"}},
+    ]
     assert turns == [
         {
             "role": "user",
@@ -152,7 +157,12 @@ def test_history_maps_to_alternating_turns_with_tool_blocks() -> None:
         {
             "role": "user",
             "content": [
-                {"type": "tool_result", "tool_use_id": "call_1", "content": '{"results": []}'},
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "call_1",
+                    "content": '{"results": []}',
+                    "cache_control": {"type": "ephemeral"},
+                },
                 {"type": "text", "text": "heartbeat"},
             ],
         },
@@ -177,7 +187,12 @@ def test_history_opening_with_the_assistant_gets_a_user_turn_first() -> None:
         {"type": "tool_use", "id": "a", "name": "f", "input": {"raw_arguments": "{bad"}}
     ]
     assert turns[2]["content"] == [
-        {"type": "tool_result", "tool_use_id": "a", "content": "error: invalid JSON"}
+        {
+            "type": "tool_result",
+            "tool_use_id": "a",
+            "content": "error: invalid JSON",
+            "cache_control": {"type": "ephemeral"},  # all but the newest message is cached
+        }
     ]
 
 
@@ -228,7 +243,9 @@ def test_tool_use_reply_round_trip(monkeypatch) -> None:
     headers = server.headers[0]
     sent_key = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
     assert sent_key == "sk-ant-test"
-    assert sent["system"] == "sys"
+    assert sent["system"] == [
+        {"type": "text", "text": "sys", "cache_control": {"type": "ephemeral"}}
+    ]
     assert sent["max_tokens"] == 1024
     assert sent["tool_choice"] == {"type": "any"}
     assert sent["tools"] == [

@@ -12,6 +12,7 @@ jsonschema = pytest.importorskip("jsonschema")
 
 from memgpt.llm.base import ChatMessage, LLMClient, LLMError  # noqa: E402
 from memgpt.llm.local import LocalLlama, call_schema  # noqa: E402
+from memgpt.llm.prompt_states import PromptStates  # noqa: E402
 from memgpt.schemas import LLMConfig  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -126,11 +127,74 @@ def test_message_text_cannot_inject_control_tokens(client: LocalLlama) -> None:
         ChatMessage(role="system", content="You are Sam."),
         ChatMessage(role="user", content=hostile),
     ]
-    tokens = client._prompt_tokens(messages, [])
+    tokens, _ = client._prompt_tokens(messages, [])
     # Two turns and the assistant's opening: three starts; two ends.
     assert tokens.count(im_start) == 3 and tokens.count(im_end) == 2
     # Everything else is what the template says, with the text in place.
     assert llama.detokenize(tokens, special=True).decode() == client.render(messages, [])
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMGPT_HOME", str(tmp_path))
+    return tmp_path
+
+
+def memory(text: str) -> ChatMessage:
+    return ChatMessage(role="system", content="### Working context\n" + text)
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+
+
+def test_a_step_reads_only_what_follows_the_previous_prompt(client: LocalLlama, home) -> None:
+    first = [CONVERSATION[0], memory("Ada likes chess."), CONVERSATION[1]]
+    call = client.chat(first, FUNCTIONS).tool_calls[0]
+    later = [
+        *first,
+        ChatMessage(role="assistant", tool_calls=[call]),
+        ChatMessage(role="tool", tool_call_id=call.id, name=call.name, content='{"status": "OK"}'),
+        ChatMessage(role="user", content="I also like green tea."),
+    ]
+    client.chat(later, FUNCTIONS)
+    before, _ = client._prompt_tokens(first, FUNCTIONS)
+    after, _ = client._prompt_tokens(later, FUNCTIONS)
+    assert 0 < client.evaluated_tokens <= len(after) - common_prefix(before, after)
+
+
+def test_switching_prompts_restores_the_state_of_the_other(client: LocalLlama, home) -> None:
+    ada = [CONVERSATION[0], memory("Ada likes chess. " * 80), CONVERSATION[1]]
+    bob = [CONVERSATION[0], memory("Bob likes golf."), ChatMessage(role="user", content="Hi!")]
+    client.chat(ada, FUNCTIONS)
+    client.chat(bob, FUNCTIONS)
+    again = [*ada, ChatMessage(role="user", content="Are you there?")]
+    client.chat(again, FUNCTIONS)
+    before, _ = client._prompt_tokens(ada, FUNCTIONS)
+    after, head = client._prompt_tokens(again, FUNCTIONS)
+    assert client.evaluated_tokens <= len(after) - common_prefix(before, after)
+    assert common_prefix(before, after) > head + 256  # more than the shared head came back
+
+
+def test_the_head_is_read_once_then_loaded_from_disk(client: LocalLlama, home, caplog) -> None:
+    caplog.set_level("DEBUG", logger="memgpt.llm.prompt_states")
+    tokens, head = client._prompt_tokens(
+        [*CONVERSATION[:1], memory("x"), *CONVERSATION[1:]], FUNCTIONS
+    )
+    assert 0 < head < len(tokens)
+    client.llama.reset()
+    assert PromptStates(client.llama, client.model_path).restore(tokens, head) == head
+    assert len(list((home / "prompt-cache").glob("*.npz"))) == 1
+    assert "loaded from" not in caplog.text
+    # A new process: nothing in memory, the head's state on disk.
+    client.llama.reset()
+    client._model.states = PromptStates(client.llama, client.model_path)
+    reply = client.chat([*CONVERSATION[:1], memory("y"), *CONVERSATION[1:]], FUNCTIONS)
+    assert "loaded from" in caplog.text
+    assert len(reply.tool_calls) == 1
+    assert client.evaluated_tokens <= len(tokens) - head + 2
 
 
 def test_missing_file_says_what_to_do(tmp_path) -> None:

@@ -205,6 +205,39 @@ def test_official_api_uses_max_completion_tokens(monkeypatch) -> None:
     assert captured["max_completion_tokens"] == 55 and "max_tokens" not in captured
 
 
+def test_prompt_cache_key_goes_to_the_official_api_only(fake_openai, monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    official = OpenAIChat(LLMConfig(model="gpt-4o-mini"))
+    captured: dict = {}
+
+    def fake_create(**request: object) -> object:
+        captured.update(request)
+        raise LLMError("stop here")
+
+    monkeypatch.setattr(official._get_client().chat.completions, "create", fake_create)
+    with pytest.raises(LLMError, match="stop here"):
+        official.chat([ChatMessage(role="user", content="x")], [], cache_key="agent-1")
+    assert captured["prompt_cache_key"] == "agent-1"
+    # Other servers may refuse a field they do not know.
+    server = fake_openai(script({"content": "hi"}))
+    _client(server).chat([ChatMessage(role="user", content="x")], [], cache_key="agent-1")
+    assert "prompt_cache_key" not in server.requests[0]
+
+
+def test_leading_system_messages_go_as_one(fake_openai) -> None:
+    server = fake_openai(script({"content": "hi"}))
+    history = [
+        ChatMessage(role="system", content="instructions"),
+        ChatMessage(role="system", content="working context"),
+        ChatMessage(role="user", content="x"),
+    ]
+    _client(server).chat(history, [])
+    assert server.requests[0]["messages"] == [
+        {"role": "system", "content": "instructions\n\nworking context"},
+        {"role": "user", "content": "x"},
+    ]
+
+
 def test_count_tokens_falls_back_to_the_estimate_for_unknown_models() -> None:
     llm = OpenAIChat(LLMConfig(model="llama3.1", base_url="http://localhost:11434/v1"))
     text = "Hello there, 12345 🎉"

@@ -184,10 +184,14 @@ class Agent(ConversationActions):
     def _ask(
         self, messages: list[ChatMessage], message_id: str, on_delta: OnStepDelta | None
     ) -> LLMReply:
+        # The agent's id keys the provider's prompt cache (OpenAI's prompt_cache_key).
         if on_delta is None or not getattr(self.llm, "streams", False):
-            return self.llm.chat(messages, self.schemas)
+            return self.llm.chat(messages, self.schemas, cache_key=self.id)
         return self.llm.chat(  # type: ignore[call-arg]
-            messages, self.schemas, on_delta=functools.partial(on_delta, message_id)
+            messages,
+            self.schemas,
+            on_delta=functools.partial(on_delta, message_id),
+            cache_key=self.id,
         )
 
     def _run_step(self, pending: list[Message], reply: LLMReply, message_id: str) -> StepOutcome:

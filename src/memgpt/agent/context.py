@@ -1,13 +1,24 @@
 """The context compiler: main context as the model sees it, counted section by section.
 
-Main context = system instructions + working context + memory statistics +
-recursive summary (one system message), then the FIFO queue. Counts use the
-model's tokenizer (or its safe upper bound) plus a per-message allowance for
-the chat template, so the total is never below what the model will count.
+Main context is laid out from stable to volatile (DESIGN invariant 7), so that a
+step's prompt shares all but its tail with the previous step's and every prefix
+cache (llama.cpp, vLLM, OpenAI, Anthropic) reads only what is new:
+
+1. system instructions (a system message; backends put the function schemas
+   right after it), changed only by the user;
+2. working context and the recursive summary (a second system message), changed
+   by a memory edit or an eviction;
+3. the FIFO queue, which only grows between evictions;
+4. memory statistics, which change every step, inside the newest event's packet.
+
+Counts use the model's tokenizer (or its safe upper bound) plus a per-message
+allowance for the chat template, so the total is never below what the model
+will count.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +58,23 @@ def memory_statistics(state: AgentState, recall_count: int, archival_count: int)
     )
 
 
+def with_statistics(queue: list[ChatMessage], statistics: str) -> list[ChatMessage]:
+    """The queue with the statistics added last to its newest packet (an event or a
+    function result), or as a note of their own after a queue that ends otherwise."""
+    newest = queue[-1] if queue else None
+    packet = None
+    if newest is not None and newest.role in ("user", "tool"):
+        # A tool result imported from an agent file can be any text.
+        with contextlib.suppress(ValueError):
+            packet = json.loads(newest.content)
+    if isinstance(packet, dict):
+        packet["memory_statistics"] = statistics
+        content = json.dumps(packet, ensure_ascii=False)
+        return [*queue[:-1], newest.model_copy(update={"content": content})]
+    note = json.dumps({"type": "system_note", "memory_statistics": statistics})
+    return [*queue, ChatMessage(role="user", content=note)]
+
+
 def to_chat(message: Message) -> ChatMessage:
     if message.role == "user":
         return ChatMessage(role="user", content=events.pack(message))
@@ -78,22 +106,28 @@ def compile_main_context(
 ) -> MainContext:
     """Build the prompt from the queue, already in chat form with each message's token count
     (the caller caches both, so a long queue is not converted and counted every step)."""
+    instructions = ChatMessage(role="system", content=state.system)
     parts = {
-        "system_instructions": state.system,
         "working_context": "### Working context\n" + working.render(state),
-        "memory_statistics": "### Memory statistics\n"
-        + memory_statistics(state, recall_count, archival_count),
         "summary": "### Summary of earlier conversation\n" + state.summary if state.summary else "",
     }
-    system = ChatMessage(role="system", content="\n\n".join(p for p in parts.values() if p))
-    sections = {name: count(text) for name, text in parts.items()}
-    # The separators joining the parts count too: charge the difference to the instructions.
-    sections["system_instructions"] += message_tokens(system, count) - sum(sections.values())
-    sections["functions"] = functions_tokens(functions, count)
-    sections["queue"] = sum(queue_tokens)
+    memory = ChatMessage(role="system", content="\n\n".join(p for p in parts.values() if p))
+    summary = count(parts["summary"])
+    statistics = memory_statistics(state, recall_count, archival_count)
+    tail = with_statistics(queue[-1:], statistics)
+    sections = {
+        "system_instructions": message_tokens(instructions, count),
+        "functions": functions_tokens(functions, count),
+        # The separators and the message's own overhead are charged to the working context.
+        "working_context": message_tokens(memory, count) - summary,
+        "summary": summary,
+        "queue": sum(queue_tokens),
+        # What the statistics add to the newest packet (or their own note) is theirs.
+        "memory_statistics": sum(message_tokens(m, count) for m in tail) - sum(queue_tokens[-1:]),
+    }
     window = state.llm.context_window
     return MainContext(
-        messages=[system, *queue],
+        messages=[instructions, memory, *queue[:-1], *tail],
         sections=sections,
         window=window,
         budget=window - state.llm.max_output_tokens,

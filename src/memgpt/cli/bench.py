@@ -22,6 +22,10 @@ BENCHMARKS = {
     "docqa": ("memgpt.bench.docqa", "document QA accuracy as the collection grows"),
     "retrieval": ("memgpt.bench.retrieval", "recall@k of text, vector and hybrid search"),
     "perf": ("memgpt.bench.perf", "step, compile and search cost against history; cold starts"),
+    "prompt-cache": (
+        "memgpt.bench.prompt_cache",
+        "prefix share of each request; tokens evaluated and turn time on the embedded model",
+    ),
     "tokens": ("memgpt.bench.tokens", "prompt tokens of instructions, schemas and each turn"),
     "server": ("memgpt.bench.server", "server cold start, message round trip, RSS"),
 }

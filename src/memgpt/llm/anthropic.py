@@ -1,7 +1,7 @@
 """Anthropic's Messages API with native tool use.
 
 Our provider-neutral history maps onto it like this: system messages become the
-`system` parameter; an assistant's function calls become `tool_use` blocks; our
+`system` parameter's blocks; an assistant's function calls become `tool_use` blocks; our
 "tool" messages become `tool_result` blocks in a user turn; consecutive turns of
 the same role are merged, because the API wants user and assistant to alternate.
 """
@@ -35,6 +35,8 @@ PLACEHOLDER_KEY = "no-key-needed"
 # The API wants the conversation to open with a user turn; a queue whose oldest
 # messages were evicted can open with an assistant turn instead.
 OPENING_USER_TURN = "(The conversation so far follows.)"
+# A cache breakpoint: the prompt up to and including the block that carries it is cached.
+EPHEMERAL = {"type": "ephemeral"}
 
 
 class AnthropicChat:
@@ -60,6 +62,8 @@ class AnthropicChat:
         messages: list[ChatMessage],
         functions: list[FunctionSchema],
         on_delta: OnDelta | None = None,
+        *,
+        cache_key: str | None = None,  # Anthropic caches by breakpoints, not by key
     ) -> LLMReply:
         """One completion; with `on_delta`, streamed, its text handed on as it arrives."""
         system, turns = to_anthropic(messages)
@@ -145,17 +149,23 @@ class AnthropicChat:
         )
 
 
-def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, Any]]]:
-    """(system text, alternating user/assistant turns of content blocks) for `messages`."""
-    system_parts: list[str] = []
+def to_anthropic(messages: list[ChatMessage]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system blocks, alternating user/assistant turns of content blocks) for `messages`,
+    with cache breakpoints after the instructions (the tools come before them), after the
+    working context and after everything but the newest message (main context's layout)."""
+    system = [{"type": "text", "text": m.content} for m in messages if m.role == "system"]
+    system = [b for b in system if b["text"]]  # the API rejects empty text blocks
+    if system:
+        system[0]["cache_control"] = system[-1]["cache_control"] = EPHEMERAL
     turns: list[dict[str, Any]] = []
-    for m in messages:
+    for i, m in enumerate(messages):
         if m.role == "system":
-            system_parts.append(m.content)
             continue
         role, blocks = _blocks(m)
         if not blocks:
             continue  # the API rejects empty turns and empty text blocks
+        if i == len(messages) - 2:
+            blocks[-1]["cache_control"] = EPHEMERAL
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"].extend(blocks)
         else:
@@ -166,7 +176,7 @@ def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, Any]]
             turn["content"].sort(key=lambda b: b["type"] != "tool_result")
     if turns and turns[0]["role"] != "user":
         turns.insert(0, {"role": "user", "content": [{"type": "text", "text": OPENING_USER_TURN}]})
-    return "\n\n".join(p for p in system_parts if p), turns
+    return system, turns
 
 
 def _blocks(m: ChatMessage) -> tuple[str, list[dict[str, Any]]]:

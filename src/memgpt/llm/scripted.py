@@ -74,7 +74,13 @@ class ScriptedLLM:
         llm.config = config  # keep the policy's name, so a stored agent can be reopened
         return llm
 
-    def chat(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
+    def chat(
+        self,
+        messages: list[ChatMessage],
+        functions: list[FunctionSchema],
+        *,
+        cache_key: str | None = None,
+    ) -> LLMReply:
         if self._record:
             self.requests.append((messages, functions))
         if not functions:
