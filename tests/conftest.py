@@ -20,6 +20,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def memgpt_home(tmp_path_factory):
+    """Tests never write to the user's ~/.memgpt (the embedder's graph, prompt states)."""
+    home = tmp_path_factory.mktemp("memgpt-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEMGPT_HOME", str(home))
+        yield home
+
+
 @pytest.fixture
 def bwrap():
     """User tools run under bubblewrap; CI installs it, so there its absence fails."""
