@@ -71,6 +71,17 @@ def test_message_round_trip_has_every_message_type(sdk, agent):
     assert "Likes hiking" in sdk.get_block(agent.id, "human").value
 
 
+def test_max_steps_bounds_the_chain_of_steps(sdk, agent):
+    # "remember" takes two steps: the memory edit, then the reply its heartbeat asks for.
+    reply = sdk.send(agent.id, "remember Likes sailing", max_steps=1)
+    assert types(reply.messages) == [
+        "reasoning_message",
+        "tool_call_message",
+        "tool_return_message",
+    ]
+    assert reply.stop_reason.stop_reason == "max_steps"
+
+
 @pytest.mark.parametrize("tokens", [False, True])
 def test_streaming_step_by_step_and_by_token(sdk, agent, tokens):
     chunks = sdk.stream(agent.id, "remember Plays chess", tokens=tokens)

@@ -132,16 +132,20 @@ class Agent(ConversationActions):
         event: Message,
         on_step: Callable[[list[Message]], None] | None = None,
         on_delta: OnStepDelta | None = None,
+        *,
+        max_steps: int | None = None,
     ) -> Response:
         """Handle one event to the end of its chain of steps. `on_step` sees each step's
         messages once they are committed (the server streams them from there);
         `on_delta(message_id, field, text)` sees the model's reply as it is written, for
-        backends that stream (it is not committed until the step is)."""
+        backends that stream (it is not committed until the step is); `max_steps` bounds
+        the chain below the agent's own bound."""
         with self._exclusive():
             self._reload()
             self._check_fits(event)
             pending, produced, failures, usage = [event], [], 0, Usage()
-            for step in range(1, self.state.max_chained_steps + 1):
+            bound = min(self.state.max_chained_steps, max_steps or self.state.max_chained_steps)
+            for step in range(1, bound + 1):
                 message_id = new_id("message")  # the deltas name the message they build
                 try:
                     context = self._fit_main_context(pending)

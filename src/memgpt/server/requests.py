@@ -130,7 +130,7 @@ class MessageCreate(_Body):
 class SendMessage(_Body):
     messages: list[MessageCreate] | None = None
     input: str | list[TextContent] | None = None  # 1.x shorthand for one user message
-    max_steps: int | None = None
+    max_steps: int | None = Field(None, ge=1)  # at most the agent's own chain bound
     streaming: bool = False  # 1.x: stream from POST /messages
     stream_tokens: bool = False
     include_pings: bool = False

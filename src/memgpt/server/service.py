@@ -347,6 +347,7 @@ class AgentService:
         idempotency_key: str | None = None,
         on_messages: OnMessages | None = None,
         on_delta: OnMessages | None = None,
+        max_steps: int | None = None,
     ) -> dict[str, Any]:
         """Process one user message; a repeated idempotency key returns the first answer.
         `on_delta` receives the reply's pieces as the model writes them (token streaming)."""
@@ -368,7 +369,10 @@ class AgentService:
                 on_delta([wire.delta(message_id, field, text)])
 
             response = agent.process(
-                event, on_step if on_messages else None, on_piece if on_delta else None
+                event,
+                on_step if on_messages else None,
+                on_piece if on_delta else None,
+                max_steps=max_steps,
             )
             result = wire.response(
                 wire.messages(response.messages, include_events=False),

@@ -54,7 +54,14 @@ async def _send(
     # 404 before a stream starts, not inside it. Checked on the event loop (one indexed
     # read): a hop to a thread here could let a later request overtake this one.
     service.owner(p, agent_id)
-    send = partial(service.send, p, agent_id, body.text(), idempotency_key=key or body.otid())
+    send = partial(
+        service.send,
+        p,
+        agent_id,
+        body.text(),
+        idempotency_key=key or body.otid(),
+        max_steps=body.max_steps,
+    )
 
     def work(on_messages, on_delta=None):
         return send(on_messages=on_messages, on_delta=on_delta)
