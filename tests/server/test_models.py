@@ -361,3 +361,33 @@ def test_a_stream_cut_mid_reply_loses_nothing_acknowledged(fake_openai, tmp_path
     users = [m["content"] for m in history if m["message_type"] == "user_message"]
     assert said == ["first answer"]  # nothing of the cut reply was committed
     assert [u for u in users if u in ("one", "two")] == ["one", "two"]
+
+
+def test_a_retry_after_a_model_failure_asks_the_model_again(fake_openai, tmp_path):
+    """The failed turn committed the user message but no answer: a retry with the same key
+    must not answer with the empty chain, nor add the message a second time."""
+    calls = []
+
+    def flaky(request):
+        calls.append(request)
+        return {"status": 500, "message": "down"} if len(calls) <= 3 else reply("back now")
+
+    gw = fake_openai(flaky)
+    with serving(
+        tmp_path, {"GW_KEY": GW_KEY}, GATEWAY.format(gw=gw.base_url, ollama=gw.base_url)
+    ) as (url, key):
+        http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
+        agent = http.post("/v1/agents/", json={"name": "x"}).json()
+        path, headers = f"/v1/agents/{agent['id']}/messages", {"Idempotency-Key": "k1"}
+        failed = http.post(path, json={"input": "hello?"}, headers=headers)
+        retried = http.post(path, json={"input": "hello?"}, headers=headers)
+        again = http.post(path, json={"input": "hello?"}, headers=headers)
+        listed = http.get(path).json()
+    assert failed.status_code == 502
+    assert retried.status_code == 200, retried.text
+    said = [
+        m["content"] for m in retried.json()["messages"] if m["message_type"] == "assistant_message"
+    ]
+    assert said == ["back now"]
+    assert again.json() == retried.json()
+    assert [m["content"] for m in listed if m["message_type"] == "user_message"] == ["hello?"]

@@ -129,7 +129,7 @@ class Agent(ConversationActions):
 
     def process(
         self,
-        event: Message,
+        event: Message | None,
         on_step: Callable[[list[Message]], None] | None = None,
         on_delta: OnStepDelta | None = None,
         *,
@@ -139,11 +139,13 @@ class Agent(ConversationActions):
         messages once they are committed (the server streams them from there);
         `on_delta(message_id, field, text)` sees the model's reply as it is written, for
         backends that stream (it is not committed until the step is); `max_steps` bounds
-        the chain below the agent's own bound."""
+        the chain below the agent's own bound. With no event, the agent answers the newest
+        committed one again: a turn whose model call failed committed its event alone."""
         with self._exclusive():
             self._reload()
-            self._check_fits(event)
-            pending, produced, failures, usage = [event], [], 0, Usage()
+            if event is not None:
+                self._check_fits(event)
+            pending, produced, failures, usage = [event] if event else [], [], 0, Usage()
             bound = min(self.state.max_chained_steps, max_steps or self.state.max_chained_steps)
             for step in range(1, bound + 1):
                 message_id = new_id("message")  # the deltas name the message they build

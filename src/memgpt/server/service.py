@@ -361,9 +361,11 @@ class AgentService:
             def on_step(messages: list[Message]) -> None:
                 on_messages(wire.messages(messages, include_events=False))
 
-            event = events.user_message(text)
+            event: Message | None = events.user_message(text)
             if idempotency_key:
                 event.id = _keyed_message_id(agent_id, idempotency_key)
+                if self.store.message_seq(agent_id, event.id) is not None:
+                    event = None  # committed by a turn whose model call failed: answer it now
 
             def on_piece(message_id: str, field: str, text: str) -> None:
                 on_delta([wire.delta(message_id, field, text)])
@@ -401,8 +403,10 @@ class AgentService:
             return None
         walk = _walk(self.store, agent_id, seq - 1, None, False, 50)
         chain = [next(walk), *takewhile(lambda m: m.event != EventType.USER_MESSAGE, walk)]
-        # The chain stopped with the server, so processing ended there: the agent yielded.
         steps = sum(m.role == "assistant" for m in chain)
+        if steps == 0 and seq == self.store.last_seq(agent_id):
+            return None  # the model failed on it, and nothing came after: ask it again
+        # The chain stopped with the server, so processing ended there: the agent yielded.
         result = wire.response(
             wire.messages(chain, include_events=False), StopReason.END_TURN, Usage(), steps
         )
