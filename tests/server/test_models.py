@@ -7,19 +7,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 
 from memgpt.server.app import create_app
 from memgpt.server.settings import ServerSettings
 from tests.fakes.openai_server import FakeOpenAIServer, fake_openai
-from tests.server.conftest import free_port
+from tests.server.live import free_port, in_thread, org_key
 from tests.server.sdk import SDK
 
 __all__ = ["fake_openai"]
@@ -52,24 +50,14 @@ def serving(home, env: dict[str, str], toml: str = "") -> Iterator[tuple[str, st
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    accounts = app.state.accounts
-    org = accounts.create_organization("org")
-    key = accounts.create_api_key(accounts.create_user(org.id, "user").id)
+    key = org_key(app.state.accounts, "gw")
     # Keys are read when a model client is built: they stay set while the server runs.
     keys = {k: v for k, v in env.items() if not k.startswith("MEMGPT_")}
     os.environ.update(keys)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", key
+        with in_thread(app, port) as url:
+            yield url, key
     finally:
-        uv.should_exit = True
-        thread.join(10)
         for k in keys:
             os.environ.pop(k, None)
 

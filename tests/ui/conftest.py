@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from memgpt.server.app import create_app
 from memgpt.server.settings import ServerSettings
-from tests.server.conftest import POLICY, Server, free_port
+from tests.server.conftest import POLICY, Server
+from tests.server.live import free_port, in_thread, org_key
 
 CHROMIUM = os.environ.get("MEMGPT_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("MEMGPT_UI_SCREENSHOTS", Path(__file__).parent / "screenshots"))
@@ -60,21 +58,9 @@ def ui_server(tmp_path_factory):
         port=free_port(), database=db, allow_anonymous=True, model=POLICY, embedding="hash"
     )
     app = create_app(settings)
-    accounts = app.state.accounts
-    org = accounts.create_organization("org ui")
-    key = accounts.create_api_key(accounts.create_user(org.id, "user ui").id)
-    uv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning")
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.02)
-    yield Server(f"http://127.0.0.1:{settings.port}", key, "", app)
-    uv.should_exit = True
-    thread.join(10)
+    key = org_key(app.state.accounts, "ui")
+    with in_thread(app, settings.port) as url:
+        yield Server(url, key, "", app)
 
 
 @pytest.fixture
