@@ -9,8 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from memgpt import config
+from memgpt.client import MemGPT
+from memgpt.embeddings.hash import HashEmbedder
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMReply
-from memgpt.llm.scripted import call
+from memgpt.llm.scripted import ScriptedLLM, call
+from memgpt.schemas import EmbeddingConfig
 from memgpt.server.app import create_app
 from memgpt.server.settings import ServerSettings
 from tests.fakes.web_server import Page, web_server
@@ -121,3 +124,23 @@ def test_an_agent_fetches_a_page_when_the_operator_allows_it(home, monkeypatch):
                 ]
                 assert expect in returns[0]["tool_return"]
     assert len(site.requests) == 1  # only the allowed fetch reached the server
+
+
+def test_the_python_api_offers_them_when_configured(home, monkeypatch):
+    def offered() -> set[str]:
+        client = MemGPT(home / "api.db")
+        try:
+            agent = client.create_agent(
+                llm=ScriptedLLM([]),
+                embedding=EmbeddingConfig(provider="hash"),
+                embedder=HashEmbedder(),
+            )
+            reopened = client.get_agent(agent.id, llm=ScriptedLLM([]), embedder=HashEmbedder())
+            assert set(reopened.functions) == set(agent.functions)
+            return {s["name"] for s in agent.schemas}
+        finally:
+            client.close()
+
+    assert not offered() & {"fetch_webpage", "web_search"}
+    monkeypatch.setenv("MEMGPT_SEARXNG_URL", "http://127.0.0.1:9")
+    assert offered() & {"fetch_webpage", "web_search"} == {"web_search"}

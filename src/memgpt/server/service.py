@@ -45,7 +45,6 @@ from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
 from memgpt.tools import web
-from memgpt.tools.base import BASE_FUNCTIONS
 from memgpt.tools.sandbox import Isolation, user_function
 from memgpt.tools.schema import Function
 
@@ -85,10 +84,7 @@ class AgentService:
         self.tool_isolation = settings.tool_isolation
         self.network_tools = set(user.network_tools)
         # The functions every agent may have: the base ones, and the web ones when on.
-        self.builtin: dict[str, Function] = {
-            **BASE_FUNCTIONS,
-            **web.functions(web.WebSettings.from_settings(user)),
-        }
+        self.builtin: dict[str, Function] = web.builtin(user)
         self._open: OrderedDict[str, Agent] = OrderedDict()
         self._open_guard = threading.Lock()
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from memgpt.ingest.loaders import LoadError, LoadOptions, load_bytes
-from memgpt.tools.base import FunctionContext
+from memgpt.tools.base import BASE_FUNCTIONS, FunctionContext
 from memgpt.tools.schema import Function, function_from_callable
 
 if TYPE_CHECKING:
@@ -190,3 +190,8 @@ def functions(settings: WebSettings) -> dict[str, Function]:
     offered = [fetch_webpage] if settings.fetch else []
     offered += [web_search] if settings.searxng_url else []
     return {fn.__name__: function_from_callable(fn) for fn in offered}
+
+
+def builtin(settings: Settings) -> dict[str, Function]:
+    """Every agent's functions: the base ones, and the web ones the settings turn on."""
+    return {**BASE_FUNCTIONS, **functions(WebSettings.from_settings(settings))}
