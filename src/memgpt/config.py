@@ -72,7 +72,9 @@ class Settings:
     # The built-in web functions, offered to agents only when turned on here.
     web_fetch: bool = False  # fetch_webpage
     web_private_addresses: bool = False  # may it fetch loopback, private, link-local hosts
-    searxng_url: str | None = None  # web_search through this SearXNG instance
+    searxng_url: str | None = None  # web_search through this SearXNG instance, or else
+    brave_api_key_env: str | None = None  # through Brave, with the key in this variable
+    brave_url: str | None = None  # None: Brave's own API
 
     def llm_config(self) -> LLMConfig:
         """The default model, resolved: its provider's URL and key variable filled in."""
@@ -133,6 +135,8 @@ LAYOUT: dict[str, tuple[str, str, str]] = {
     "web_fetch": ("web", "fetch", "MEMGPT_WEB_FETCH"),
     "web_private_addresses": ("web", "private_addresses", "MEMGPT_WEB_PRIVATE_ADDRESSES"),
     "searxng_url": ("web", "searxng_url", "MEMGPT_SEARXNG_URL"),
+    "brave_api_key_env": ("web", "brave_api_key_env", "MEMGPT_BRAVE_API_KEY_ENV"),
+    "brave_url": ("web", "brave_url", "MEMGPT_BRAVE_URL"),
 }
 # An endpoint and key in the file belong to the file's model: when the environment
 # picks another model, they must not follow it there.

@@ -125,3 +125,29 @@ def test_the_functions_are_offered_only_when_configured():
     both = web.functions(WebSettings(fetch=True, searxng_url="http://127.0.0.1:9"))
     assert set(both) == {"fetch_webpage", "web_search"}
     assert set(both["fetch_webpage"].schema()["parameters"]["properties"]) >= {"url"}
+
+
+def test_web_search_asks_brave_with_the_key_from_its_variable(monkeypatch):
+    answer = {
+        "web": {
+            "results": [
+                {"title": "Bees", "url": "https://b.example/", "description": "All about bees."}
+            ]
+        }
+    }
+    page = Page(json.dumps(answer).encode(), "application/json")
+    with web_server({"/res/v1/web/search": page}) as brave:
+        settings = WebSettings(
+            brave_key_env="TEST_BRAVE_KEY", brave_url=brave.url + "/res/v1/web/search"
+        )
+        assert web.functions(settings) == {}  # the variable holds no key yet
+        monkeypatch.setenv("TEST_BRAVE_KEY", "brave-key")
+        assert set(web.functions(settings)) == {"web_search"}
+        found = web.search("bees", settings)
+        path, headers = brave.requests[0]
+        monkeypatch.delenv("TEST_BRAVE_KEY")
+        with pytest.raises(WebError, match="no longer set"):
+            web.search("bees", settings)
+    assert path == "/res/v1/web/search?q=bees"
+    assert headers["X-Subscription-Token"] == "brave-key"
+    assert found == "1. Bees\n   https://b.example/\n   All about bees."

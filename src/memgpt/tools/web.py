@@ -1,6 +1,6 @@
 """The built-in web functions, offered to agents only when the operator turns them on
 (`[web]` in config.toml): `fetch_webpage` reads a page as text, `web_search` asks a
-SearXNG instance.
+SearXNG instance or the Brave Search API.
 
 fetch_webpage takes URLs from the model, and the model takes them from whoever talks to
 it, so by default it reaches only public addresses: every address a name resolves to is
@@ -12,6 +12,7 @@ read up to a size cap within a time cap and turned into text by the document loa
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ MAX_PAGE_BYTES = 5 * 2**20
 TIMEOUT_S = 15.0  # the whole fetch, redirects and reading included
 MAX_REDIRECTS = 5
 SEARCH_RESULTS = 8
+BRAVE_URL = "https://api.search.brave.com/res/v1/web/search"
 USER_AGENT = "memgpt (+https://github.com/cpacker/MemGPT)"
 # The type a response declares -> the loader's file type for it.
 LOADABLE = {
@@ -53,10 +55,22 @@ class WebSettings:
     fetch: bool = False
     private_addresses: bool = False  # let fetch_webpage reach loopback and private hosts
     searxng_url: str | None = None
+    brave_key_env: str | None = None  # the variable holding a Brave Search API key
+    brave_url: str = BRAVE_URL
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebSettings:
-        return cls(settings.web_fetch, settings.web_private_addresses, settings.searxng_url)
+        return cls(
+            settings.web_fetch,
+            settings.web_private_addresses,
+            settings.searxng_url,
+            settings.brave_api_key_env,
+            settings.brave_url or BRAVE_URL,
+        )
+
+    @property
+    def searches(self) -> bool:
+        return bool(self.searxng_url or os.environ.get(self.brave_key_env or ""))
 
 
 def _public(address: str) -> bool:
@@ -141,31 +155,50 @@ def _text(url: str, response: httpx.Response, deadline: float) -> str:
 
 
 def search(query: str, settings: WebSettings) -> str:
-    """The top results from the configured SearXNG instance, as title, URL and snippet."""
+    """The top results from the configured engine (SearXNG, else Brave), as title, URL
+    and snippet."""
     if not query.strip():
         raise WebError("The query is empty; say what to search for.")
-    assert settings.searxng_url is not None  # offered only when configured
-    endpoint = settings.searxng_url.rstrip("/") + "/search"
+    if settings.searxng_url:
+        endpoint = settings.searxng_url.rstrip("/") + "/search"
+        answer = _ask(endpoint, {"q": query, "format": "json"}, {})
+        results = [
+            (r.get("title"), r.get("url"), r.get("content")) for r in answer.get("results", [])
+        ]
+    else:
+        key = os.environ.get(settings.brave_key_env or "")
+        if not key:  # offered only with a key: it was unset since
+            raise WebError("The search engine's key is no longer set; tell the operator.")
+        # The key goes only to the URL the operator configured (DESIGN invariant 8).
+        answer = _ask(settings.brave_url, {"q": query}, {"X-Subscription-Token": key})
+        found = answer.get("web", {}).get("results", [])
+        results = [(r.get("title"), r.get("url"), r.get("description")) for r in found]
+    if not results:
+        return "No results found."
+    lines = [
+        f"{n}. {title or ''}\n   {url or ''}\n   {snippet or ''}"
+        for n, (title, url, snippet) in enumerate(results[:SEARCH_RESULTS], start=1)
+    ]
+    return "\n".join(lines)
+
+
+def _ask(endpoint: str, params: dict[str, str], headers: dict[str, str]) -> dict:
     try:
         response = httpx.get(
             endpoint,
-            params={"q": query, "format": "json"},
-            headers={"User-Agent": USER_AGENT},
+            params=params,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
             timeout=TIMEOUT_S,
         )
         response.raise_for_status()
-        results = response.json().get("results", [])
+        answer = response.json()
     except (httpx.HTTPError, ValueError) as exc:
         raise WebError(
             f"The search engine failed ({type(exc).__name__}); try again later."
         ) from None
-    if not results:
-        return "No results found."
-    lines = [
-        f"{n}. {r.get('title', '')}\n   {r.get('url', '')}\n   {r.get('content', '')}"
-        for n, r in enumerate(results[:SEARCH_RESULTS], start=1)
-    ]
-    return "\n".join(lines)
+    if not isinstance(answer, dict):
+        raise WebError("The search engine's answer could not be read; try again later.")
+    return answer
 
 
 def functions(settings: WebSettings) -> dict[str, Function]:
@@ -188,7 +221,7 @@ def functions(settings: WebSettings) -> dict[str, Function]:
         return search(query, settings)
 
     offered = [fetch_webpage] if settings.fetch else []
-    offered += [web_search] if settings.searxng_url else []
+    offered += [web_search] if settings.searches else []
     return {fn.__name__: function_from_callable(fn) for fn in offered}
 
 
