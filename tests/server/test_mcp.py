@@ -106,6 +106,23 @@ def test_mcp_over_http_sees_only_the_callers_organization(server, http_a, reques
     asyncio.run(go())
 
 
+def test_mcp_tools_refuse_bad_arguments_with_a_reason(server, http_a, request):
+    agent = http_a.post("/v1/agents/", json={"name": request.node.name}).json()["id"]
+    refusals = {
+        "search_archival_memory": ({"query": "x", "top_k": 0}, "top_k"),
+        "search_conversation": ({"query": "x", "page": -1}, "page must be 0 or more"),
+        "edit_memory_block": ({"label": "nope", "value": "x"}, "no block 'nope'"),
+    }
+
+    async def go():
+        async with _http_client(server.url, server.key_a) as client:
+            for tool, (arguments, says) in refusals.items():
+                result = await client.call_tool(tool, {"agent": agent, **arguments})
+                assert result.is_error and says in result.content[0].text, result.content
+
+    asyncio.run(go())
+
+
 def test_mcp_over_http_refuses_a_wrong_key_before_reading_the_body(server):
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     for headers in ({"Authorization": "Bearer not-a-key"}, {"X-API-Key": "nope"}):

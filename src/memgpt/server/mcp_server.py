@@ -16,12 +16,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import Field
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
@@ -141,7 +142,7 @@ def build(service: AgentService, steps: StepRunner, caller: CallerOf) -> MCPServ
 
     @tool
     async def search_archival_memory(
-        agent: str, query: str, ctx: Context, top_k: int = 10
+        agent: str, query: str, ctx: Context, top_k: Annotated[int, Field(ge=1, le=100)] = 10
     ) -> dict[str, Any]:
         """Search the agent's archival memory (its saved passages and attached documents) by
         meaning and keywords, best matches first.
@@ -152,7 +153,7 @@ def build(service: AgentService, steps: StepRunner, caller: CallerOf) -> MCPServ
             top_k: How many passages to return, at most 100.
         """
         p, aid = await agent_id(ctx, agent)
-        return await steps.run(service.search_passages, p, aid, query, max(1, min(top_k, 100)))
+        return await steps.run(service.search_passages, p, aid, query, top_k)
 
     @tool
     async def insert_archival_memory(agent: str, text: str, ctx: Context) -> dict[str, Any]:
