@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -219,3 +220,22 @@ def test_mcp_serve_with_a_wrong_key_says_so(local_agent):
         timeout=60,
     )
     assert done.returncode == 1 and "holds no valid API key" in done.stderr
+
+
+def test_the_servers_logging_is_left_as_it_was(tmp_path):
+    # In a fresh interpreter: pytest's own handlers on the root logger would hide a change.
+    code = (
+        "import logging, sys; from memgpt.server.app import create_app; "
+        "from memgpt.server.settings import ServerSettings; "
+        f"create_app(ServerSettings(database=sys.argv[1], model={POLICY!r}, embedding='hash')); "
+        "root = logging.getLogger(); print(len(root.handlers), root.level)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "m.db")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.split() == ["0", str(logging.WARNING)], done.stderr

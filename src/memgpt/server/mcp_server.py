@@ -11,9 +11,10 @@ mode; over stdio the local user, or the user of $MEMGPT_API_KEY when it is set.
 from __future__ import annotations
 
 import functools
+import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,7 +53,8 @@ CallerOf = Callable[[Context], Principal]
 
 def build(service: AgentService, steps: StepRunner, caller: CallerOf) -> MCPServer:
     """The MCP tools; `caller` tells who is asking in a tool call's context."""
-    server = MCPServer("memgpt", version=version("memgpt"), instructions=INSTRUCTIONS)
+    with _root_logging_kept():
+        server = MCPServer("memgpt", version=version("memgpt"), instructions=INSTRUCTIONS)
 
     def tool(fn: Callable[..., Awaitable[Any]]) -> None:
         server.tool()(_refusing(fn))
@@ -167,6 +169,19 @@ def build(service: AgentService, steps: StepRunner, caller: CallerOf) -> MCPServ
         return (await steps.run(service.insert_passage, p, aid, text))[0]
 
     return server
+
+
+@contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    """The SDK sets up the root logger when a server is made (`logging.basicConfig` at
+    INFO): the server's logging stays as uvicorn and the operator set it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def _refusing(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
