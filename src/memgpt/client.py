@@ -26,6 +26,7 @@ from memgpt.memory import archival
 from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, new_id
 from memgpt.store.base import Source, Store, StoreError
 from memgpt.store.sqlite import SQLiteStore
+from memgpt.tools import web
 
 PG_URI_ENV = "MEMGPT_PG_URI"
 MIN_QUEUE_FRACTION = 0.25  # of the window, left free for conversation at creation
@@ -82,7 +83,13 @@ class MemGPT:
             llm=llm.config,
             embedding=embedding,
         )
-        agent = Agent(state, self.store, llm, embedder or create_embedder(embedding))
+        agent = Agent(
+            state,
+            self.store,
+            llm,
+            embedder or create_embedder(embedding),
+            functions=web.builtin(config.load_settings()),
+        )
         fixed = agent.compile()
         if fixed.total > (1 - MIN_QUEUE_FRACTION) * fixed.budget:
             raise ContextTooSmallError(
@@ -114,6 +121,7 @@ class MemGPT:
             self.store,
             llm or create_llm(state.llm),
             embedder or create_embedder(state.embedding),
+            functions=web.builtin(config.load_settings()),
         )
         if model is not None:
             agent.set_llm(agent.llm)

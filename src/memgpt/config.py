@@ -66,6 +66,15 @@ class Settings:
     # Operator-added or changed model providers: name -> {kind, base_url, api_key_env,
     # context_window, models} (`[providers.NAME]` in the file).
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # User tools the operator lets reach the network, each as "ORGANIZATION_ID/TOOL_NAME"
+    # (a name alone would let any organization's tool of that name out).
+    network_tools: list[str] = field(default_factory=list)
+    # The built-in web functions, offered to agents only when turned on here.
+    web_fetch: bool = False  # fetch_webpage
+    web_private_addresses: bool = False  # may it fetch loopback, private, link-local hosts
+    searxng_url: str | None = None  # web_search through this SearXNG instance, or else
+    brave_api_key_env: str | None = None  # through Brave, with the key in this variable
+    brave_url: str | None = None  # None: Brave's own API
 
     def llm_config(self) -> LLMConfig:
         """The default model, resolved: its provider's URL and key variable filled in."""
@@ -122,6 +131,12 @@ LAYOUT: dict[str, tuple[str, str, str]] = {
     "embedding_base_url": ("embedding", "base_url", "MEMGPT_EMBEDDING_BASE_URL"),
     "embedding_api_key_env": ("embedding", "api_key_env", "MEMGPT_EMBEDDING_API_KEY_ENV"),
     "embedding_dim": ("embedding", "dim", "MEMGPT_EMBEDDING_DIM"),
+    "network_tools": ("tools", "network", "MEMGPT_NETWORK_TOOLS"),
+    "web_fetch": ("web", "fetch", "MEMGPT_WEB_FETCH"),
+    "web_private_addresses": ("web", "private_addresses", "MEMGPT_WEB_PRIVATE_ADDRESSES"),
+    "searxng_url": ("web", "searxng_url", "MEMGPT_SEARXNG_URL"),
+    "brave_api_key_env": ("web", "brave_api_key_env", "MEMGPT_BRAVE_API_KEY_ENV"),
+    "brave_url": ("web", "brave_url", "MEMGPT_BRAVE_URL"),
 }
 # An endpoint and key in the file belong to the file's model: when the environment
 # picks another model, they must not follow it there.
@@ -130,6 +145,8 @@ TIED = {
     "embedding": ("embedding_base_url", "embedding_api_key_env"),
 }
 INTEGERS = {"context_window", "embedding_dim"}
+BOOLEANS = {"web_fetch", "web_private_addresses"}
+LISTS = {"network_tools"}  # a TOML array, or a comma-separated variable
 # MEMGPT_PROVIDER_<NAME>_<SETTING>: a provider's setting from the environment.
 PROVIDER_ENV = re.compile(
     r"^MEMGPT_PROVIDER_(.+)_(KIND|BASE_URL|API_KEY_ENV|CONTEXT_WINDOW|MODELS)$"
@@ -219,7 +236,24 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     return path
 
 
-def _checked(name: str, value: object, where: str) -> str | int:
+def _checked(name: str, value: object, where: str) -> str | int | bool | list[str]:
+    if name in BOOLEANS:
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
+            return value.lower() in ("1", "true", "yes")
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} sets {name} to {value!r}; it must be true or false.")
+        return value
+    if name in LISTS:
+        items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+            raise ConfigError(f"{where} sets {name} to {value!r}; it must be a list of strings.")
+        items = [v for v in items if v]
+        if name == "network_tools" and (loose := [v for v in items if "/" not in v]):
+            raise ConfigError(
+                f"{where} names the network tool {loose[0]!r}; give it as "
+                "ORGANIZATION_ID/TOOL_NAME (`memgpt server create-key` prints the id)."
+            )
+        return items
     if name in INTEGERS:
         try:
             number = int(value)  # type: ignore[call-overload]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import click
 
-from memgpt.cli import bench, configure, load, manage, run, server
+from memgpt.cli import bench, configure, load, manage, mcp, run, server
 from memgpt.errors import MemGPTError
 
 COMMANDS = (
     run.run,
     load.load,
     server.server,
+    mcp.mcp,
     configure.configure,
     manage.list_,
     manage.add,

@@ -133,9 +133,7 @@ def load_file(path: str | os.PathLike[str], options: LoadOptions | None = None) 
     opts = options or LoadOptions()
     p = Path(path)
     name = str(p)
-
-    def fail(reason: str) -> LoadError:
-        return LoadError(LoadProblem(name, f"{name}: {reason}"))
+    fail = _failing(name)
 
     if not p.exists():
         raise fail("no such file or folder; check the path.")
@@ -157,6 +155,16 @@ def load_file(path: str | os.PathLike[str], options: LoadOptions | None = None) 
         data = p.read_bytes()
     except OSError as e:
         raise fail(f"could not be read ({e.strerror}); check its permissions.") from e
+    return load_bytes(name, ext, data, opts)
+
+
+def load_bytes(
+    name: str, ext: str, data: bytes, options: LoadOptions | None = None
+) -> LoadedDocument:
+    """Text segments from a document's bytes, read as the type `ext` names (".html", ".pdf",
+    ...): a file's, or a web page's (`tools.web`). Raises LoadError saying why not."""
+    opts = options or LoadOptions()
+    fail = _failing(name)
 
     if ext in (".pdf", ".docx"):
         if ext == ".docx":
@@ -183,6 +191,10 @@ def load_file(path: str | os.PathLike[str], options: LoadOptions | None = None) 
     if not segments:
         raise fail("contains no extractable text; if it is scanned, run OCR on it first.")
     return LoadedDocument(name, hashlib.sha256(data).hexdigest(), segments)
+
+
+def _failing(name: str) -> _Fail:
+    return lambda reason: LoadError(LoadProblem(name, f"{name}: {reason}"))
 
 
 def _single(text: str) -> tuple[Segment, ...]:

@@ -37,7 +37,6 @@ from memgpt.server.requests import CreateAgent, CreateBlock, CreateTool, clean_t
 from memgpt.server.service import AgentService, ConflictError
 from memgpt.server.toolbox import prepare_tool
 from memgpt.store.accounts import UserTool
-from memgpt.tools.base import BASE_FUNCTIONS
 from memgpt.tools.sandbox import function_name
 
 FORMAT = "memgpt-agent-file/1"
@@ -59,8 +58,8 @@ def export(service: AgentService, p: Principal, agent_id: str) -> dict[str, Any]
         for i, b in enumerate(state.blocks)
     ]
     tools = []
-    for name in state.tool_names or BASE_FUNCTIONS:
-        if name in BASE_FUNCTIONS:
+    for name in state.tool_names or service.builtin:
+        if name in service.builtin:
             tools.append(
                 {"id": f"tool-{len(tools)}", "name": name, "tool_type": "letta_memory_core"}
             )
@@ -381,7 +380,7 @@ def _tools(
     names: list[str] = []
     for tool in tools:
         if tool.tool_type != "custom":
-            if tool.name not in BASE_FUNCTIONS:
+            if tool.name not in service.builtin:
                 raise AgentFileError(
                     f"The agent file's tool {tool.name!r} is not a memgpt base function; "
                     'give it as a "custom" tool with its source code.'

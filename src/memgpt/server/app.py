@@ -22,6 +22,7 @@ from memgpt.server.auth import ensure_anonymous_user
 from memgpt.server.deps import refuse_nul
 from memgpt.server.edge import Edge
 from memgpt.server.fairness import TooBusyError, WorkPool
+from memgpt.server.mcp_server import mount as mount_mcp
 from memgpt.server.routes import (
     agents,
     chat,
@@ -66,7 +67,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with app.state.mcp.running():
+            yield
         app.state.steps.pool.shutdown(wait=False, cancel_futures=True)
         app.state.tool_runs.close()
         app.state.imports.close()
@@ -93,6 +95,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
 
     for module in (health, agents, memory, messages, models, tools, sources, chat, ui):
         app.include_router(module.router)
+    app.state.mcp = mount_mcp(app)
 
     for error, status in _STATUS:
         app.add_exception_handler(error, _handler(status))

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memgpt.server.auth import principal_from_headers
+from memgpt.server.mcp_server import MCP_PATH
 from memgpt.server.settings import is_loopback
 
 # Multipart uploads, read by hand against the upload limit rather than the JSON one.
@@ -77,7 +78,7 @@ class Edge:
             return await _refusal(403, why)(scope, receive, send)
         if not _has_body(request):
             return await self.app(scope, receive, send)
-        if scope["path"].startswith("/v1/"):
+        if scope["path"].startswith("/v1/") or scope["path"] == MCP_PATH:
             try:
                 scope.setdefault("state", {})["principal"] = principal_from_headers(
                     state, request.headers

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from itertools import takewhile
 from typing import Any
 
@@ -43,8 +44,8 @@ from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
-from memgpt.tools.base import BASE_FUNCTIONS
-from memgpt.tools.sandbox import user_function
+from memgpt.tools import web
+from memgpt.tools.sandbox import Isolation, user_function
 from memgpt.tools.schema import Function
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class AgentService:
             self.models.default_embedding = self.models.embedding(settings.embedding, None)
         self.catalog = Catalog(self.models.providers)
         self.tool_isolation = settings.tool_isolation
+        self.network_tools = set(user.network_tools)
+        # The functions every agent may have: the base ones, and the web ones when on.
+        self.builtin: dict[str, Function] = web.builtin(user)
         self._open: OrderedDict[str, Agent] = OrderedDict()
         self._open_guard = threading.Lock()
 
@@ -121,13 +125,22 @@ class AgentService:
     # functions and open agents
 
     def functions(self, organization_id: str, state: AgentState) -> dict[str, Function]:
-        functions: dict[str, Function] = dict(BASE_FUNCTIONS)
+        functions: dict[str, Function] = dict(self.builtin)
         for name in state.tool_names:
             if name not in functions and (tool := self.accounts.get_tool(organization_id, name)):
                 functions[name] = user_function(
-                    tool.name, tool.source_code, tool.json_schema, self.tool_isolation
+                    tool.name,
+                    tool.source_code,
+                    tool.json_schema,
+                    self.isolation(organization_id, tool.name),
                 )
         return functions
+
+    def isolation(self, organization_id: str, tool_name: str) -> Isolation:
+        """A user tool's sandbox: with the network only when the operator marked the tool."""
+        if f"{organization_id}/{tool_name}" in self.network_tools:
+            return replace(self.tool_isolation, network=True)
+        return self.tool_isolation
 
     def open(self, p: Principal, agent_id: str) -> Agent:
         """The agent, ready to process events; kept open between requests."""
@@ -187,7 +200,7 @@ class AgentService:
         tools = [*(req.tool_ids or []), *(req.tools or [])]
         # Everything a request names is resolved before the first write: a refusal leaves
         # no agent behind.
-        tool_names = resolve_tools(self, p, [*BASE_FUNCTIONS, *tools]) if tools else []
+        tool_names = resolve_tools(self, p, [*self.builtin, *tools]) if tools else []
         with self.store.transaction():
             # The store's agent names are unique across organizations; names users see are
             # per organization and live in the ownership table.

@@ -13,17 +13,18 @@ from memgpt.server.requests import CreateTool, UpdateTool
 from memgpt.server.service import AgentService, ConflictError, NotFoundError, resolve_tools
 from memgpt.store.accounts import UserTool
 from memgpt.tools import sandbox
-from memgpt.tools.base import BASE_FUNCTIONS
 
-_BASE_BY_ID = {wire.derived_id("tool", "memgpt-base", name): name for name in BASE_FUNCTIONS}
+
+def _builtin_by_id(service: AgentService) -> dict[str, str]:
+    return {wire.derived_id("tool", "memgpt-base", name): name for name in service.builtin}
 
 
 def tool_name(service: AgentService, p: Principal, id_or_name: str) -> str:
-    """A tool's name from its id or name: a base function, or the organization's tool."""
-    if id_or_name in BASE_FUNCTIONS:
+    """A tool's name from its id or name: a built-in function, or the organization's tool."""
+    if id_or_name in service.builtin:
         return id_or_name
-    if id_or_name in _BASE_BY_ID:
-        return _BASE_BY_ID[id_or_name]
+    if id_or_name in (by_id := _builtin_by_id(service)):
+        return by_id[id_or_name]
     tool = service.accounts.get_tool(p.organization_id, id_or_name)
     if tool is None:
         raise NotFoundError(f"There is no tool {id_or_name!r}.")
@@ -32,9 +33,9 @@ def tool_name(service: AgentService, p: Principal, id_or_name: str) -> str:
 
 def agent_tools(service: AgentService, p: Principal, state: AgentState) -> list[dict[str, Any]]:
     out = []
-    for name in state.tool_names or BASE_FUNCTIONS:
-        if name in BASE_FUNCTIONS:
-            out.append(wire.base_tool(BASE_FUNCTIONS[name]))
+    for name in state.tool_names or service.builtin:
+        if name in service.builtin:
+            out.append(wire.base_tool(service.builtin[name]))
         elif tool := service.accounts.get_tool(p.organization_id, name):
             out.append(wire.user_tool(tool))
     return out
@@ -51,14 +52,14 @@ def set_tools(service: AgentService, p: Principal, agent_id: str, ids: list[str]
 
 def attach_tools(service: AgentService, p: Principal, agent_id: str, ids: list[str]) -> None:
     state, _ = service.state(p, agent_id)
-    current = state.tool_names or list(BASE_FUNCTIONS)
+    current = state.tool_names or list(service.builtin)
     set_tools(service, p, agent_id, [*current, *ids])
 
 
 def detach_tool(service: AgentService, p: Principal, agent_id: str, id_or_name: str) -> None:
     name = tool_name(service, p, id_or_name)
     state, _ = service.state(p, agent_id)
-    current = state.tool_names or list(BASE_FUNCTIONS)
+    current = state.tool_names or list(service.builtin)
     set_tools(service, p, agent_id, [n for n in current if n != name])
 
 
@@ -75,8 +76,8 @@ def prepare_tool(
 ) -> UserTool:
     """The tool `req` makes, its schema made in the sandbox; not saved yet."""
     name = sandbox.function_name(req.source_code)
-    if name in BASE_FUNCTIONS:
-        raise ConflictError(f"{name!r} is a base memgpt function; give the tool another name.")
+    if name in service.builtin:
+        raise ConflictError(f"{name!r} is a built-in memgpt function; give the tool another name.")
     schema = sandbox.describe(req.source_code, name, isolation=service.tool_isolation)
     existing = service.accounts.get_tool(p.organization_id, name)
     if existing is not None and not upsert:
@@ -110,8 +111,8 @@ def _reopen_agents(service: AgentService, p: Principal) -> None:
 
 
 def get_tool(service: AgentService, p: Principal, tool_id: str) -> dict[str, Any]:
-    if tool_id in _BASE_BY_ID:
-        return wire.base_tool(BASE_FUNCTIONS[_BASE_BY_ID[tool_id]])
+    if tool_id in (by_id := _builtin_by_id(service)):
+        return wire.base_tool(service.builtin[by_id[tool_id]])
     tool = service.accounts.get_tool(p.organization_id, tool_id)
     if tool is None or tool.id != tool_id:
         raise NotFoundError(f"There is no tool {tool_id!r}.")
@@ -119,7 +120,7 @@ def get_tool(service: AgentService, p: Principal, tool_id: str) -> dict[str, Any
 
 
 def list_tools(service: AgentService, p: Principal, name: str | None) -> list[dict[str, Any]]:
-    tools = [wire.base_tool(f) for f in BASE_FUNCTIONS.values()]
+    tools = [wire.base_tool(f) for f in service.builtin.values()]
     tools += [wire.user_tool(t) for t in service.accounts.list_tools(p.organization_id)]
     return [t for t in tools if name is None or t["name"] == name]
 
@@ -193,6 +194,5 @@ def run_agent_tool(
     tool = service.accounts.get_tool(p.organization_id, name)
     if tool is None or name not in state.tool_names:
         raise NotFoundError(f"Agent {agent_id!r} has no user tool {name!r} to run.")
-    return _run_result(
-        sandbox.run(tool.source_code, tool.name, args, isolation=service.tool_isolation)
-    )
+    isolation = service.isolation(p.organization_id, tool.name)
+    return _run_result(sandbox.run(tool.source_code, tool.name, args, isolation=isolation))

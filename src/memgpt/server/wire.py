@@ -31,9 +31,12 @@ from memgpt.store.accounts import AgentOwner, SourceOwner, UploadedFile, UserToo
 from memgpt.store.base import Source
 from memgpt.tools.sandbox import public_schema
 from memgpt.tools.schema import INNER_THOUGHTS, REQUEST_HEARTBEAT, Function
+from memgpt.tools.web import WEB_FUNCTION_NAMES
 
 AGENT_TYPE = "memgpt_agent"  # Letta's name for the paper's agent: send_message, heartbeats
 SEND_MESSAGE = "send_message"
+# Letta's tool types for the built-in functions that are not memory functions.
+_BUILTIN_TYPES = {SEND_MESSAGE: "letta_core", **dict.fromkeys(WEB_FUNCTION_NAMES, "letta_builtin")}
 _IDS = uuid.UUID("6f1c2a4e-2d0b-4c59-9a51-6d4b0a7f0c11")  # namespace for derived ids
 
 STOP_REASONS = {
@@ -147,7 +150,7 @@ def base_tool(function: Function) -> dict[str, Any]:
         "id": derived_id("tool", "memgpt-base", function.name),
         "name": function.name,
         "description": function.description,
-        "tool_type": "letta_core" if function.name == SEND_MESSAGE else "letta_memory_core",
+        "tool_type": _BUILTIN_TYPES.get(function.name, "letta_memory_core"),
         "source_type": "python",
         "source_code": None,
         "json_schema": public_schema(function.schema()),

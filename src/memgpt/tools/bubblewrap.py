@@ -34,6 +34,9 @@ class Isolation:
     # server that is already alone in a container of its own, where bubblewrap cannot
     # make namespaces.
     disabled: bool = False
+    # Share the host's network namespace, for a tool the operator marked as needing the
+    # network; everything else stays confined.
+    network: bool = False
 
 
 SANDBOXED = Isolation()
@@ -89,8 +92,20 @@ def _read_only_dirs() -> list[str]:
     return kept
 
 
+# What resolving names and checking TLS certificates read: no secrets, and without them a
+# tool given the network could reach addresses only.
+_NAME_SERVICE = (
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/gai.conf",
+    "/etc/ssl/certs",
+    "/etc/ca-certificates",
+)
+
+
 @functools.cache
-def _filesystem() -> tuple[str, ...]:
+def _filesystem(network: bool) -> tuple[str, ...]:
     # /tmp first, so that a virtual environment under the host's /tmp is bound over it.
     args = ["--size", str(TMP_BYTES), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
     for path in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
@@ -100,6 +115,8 @@ def _filesystem() -> tuple[str, ...]:
             args += ["--ro-bind", path, path]
     for path in _read_only_dirs():
         args += ["--ro-bind", path, path]
+    if network:
+        args += [a for p in _NAME_SERVICE if os.path.exists(p) for a in ("--ro-bind", p, p)]
     # Last: the root and /dev that bwrap made, in memory, must not take the tool's writes.
     return (*args, "--remount-ro", "/", "--remount-ro", "/dev")
 
@@ -117,8 +134,9 @@ def command(isolation: Isolation, filter_fd: int) -> list[str]:
         # Run by root, bwrap would keep every capability inside the user namespace, enough
         # to remount the read-only binds writable: drop them all.
         *("--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL"),
+        *(("--share-net",) if isolation.network else ()),  # the network namespace alone
         *("--die-with-parent", "--new-session", "--clearenv", *env),
-        *_filesystem(),
+        *_filesystem(isolation.network),
         *("--chdir", "/tmp", "--seccomp", str(filter_fd), "--"),
     ]
 

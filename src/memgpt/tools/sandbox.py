@@ -5,7 +5,10 @@ interpreter in isolated mode (`python -I`) under bubblewrap (`bwrap` 0.8 or late
 Flatpak's sandbox), which gives the tool:
 
 - its own user, pid, ipc, uts, cgroup and network namespaces: no network at all (not even
-  the host's loopback), and no sight of the host's processes (its /proc is its own);
+  the host's loopback), and no sight of the host's processes (its /proc is its own). A
+  tool the operator marked as needing the network (`Isolation(network=True)`, from the
+  `[tools] network` setting) shares the host's network namespace and reads its name
+  service files; all the rest below holds for it unchanged;
 - a filesystem of only what the interpreter needs, read-only: /usr (and the /bin, /lib
   links), the Python installation, the virtual environment and the memgpt package. The
   database, $MEMGPT_HOME, the rest of the user's home, /etc and the host's /tmp are not
