@@ -228,3 +228,41 @@ def test_a_field_memgpt_does_not_implement_is_refused_by_name(sdk):
     assert info.value.status_code == 400
     assert "`block_ids`, `enable_sleeptime`" in str(info.value)
     assert not [a for a in sdk.list_agents() if a.name.startswith("x-")]
+
+
+def test_tool_rules_at_create_modify_and_in_agent_files(sdk):
+    terminal = sdk.tool_rule("exit_loop", tool_name="core_memory_append")
+    child = sdk.tool_rule(
+        "constrain_child_tools", tool_name="archival_memory_insert", children=["send_message"]
+    )
+    agent = sdk.create_agent(f"ruled-{uuid.uuid4().hex[:6]}", tool_rules=[terminal, child])
+    assert [r.type for r in agent.tool_rules] == ["exit_loop", "constrain_child_tools"]
+    assert agent.tool_rules[1].children == ["send_message"]
+    # The policy asks for a heartbeat after core_memory_append; the terminal rule ends it.
+    reply = sdk.send(agent.id, "remember Likes tea")
+    assert types(reply.messages) == [
+        "reasoning_message",
+        "tool_call_message",
+        "tool_return_message",
+    ]
+    assert reply.usage.step_count == 1
+
+    [copy_id] = sdk.import_(sdk.export(agent.id))
+    assert [r.type for r in sdk.agents.retrieve(copy_id).tool_rules] == [
+        "exit_loop",
+        "constrain_child_tools",
+    ]
+
+    modify = sdk.agents.modify if LEGACY else sdk.agents.update
+    assert modify(agent.id, tool_rules=[]).tool_rules == []
+    reply = sdk.send(agent.id, "remember Likes coffee")
+    assert reply.usage.step_count == 2
+
+    with pytest.raises(APIError) as info:
+        modify(agent.id, tool_rules=[sdk.tool_rule("run_first", tool_name="no_such_tool")])
+    assert info.value.status_code == 400
+    assert "'no_such_tool', which this agent does not have" in str(info.value)
+    with pytest.raises(APIError) as info:
+        modify(agent.id, tool_rules=[{"type": "requires_approval", "tool_name": "send_message"}])
+    assert info.value.status_code == 400
+    assert "`tool_rules.0` of type 'requires_approval'" in str(info.value)

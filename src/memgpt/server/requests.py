@@ -1,6 +1,6 @@
 """Request bodies in Letta's shapes. A field memgpt does not implement is refused, never
 accepted and ignored (`extra="forbid"`; the app answers 400 naming it): an application
-that sends `tool_rules` or `block_ids` must learn that they do nothing here.
+that sends `block_ids` or `enable_sleeptime` must learn that they do nothing here.
 
 Text in a body never holds NUL (refused: PostgreSQL cannot store it) or a lone surrogate
 (JSON can carry one, UTF-8 cannot: it becomes U+FFFD, as in `Agent.send`).
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from memgpt.schemas import storable_text
 from memgpt.server.bounds import BlockLimit, ContextWindow, OutputTokens
+from memgpt.tools.rules import ToolRule
 
 NUL_REFUSED = "Text may not contain NUL characters (\\u0000); remove them and send it again."
 # Deeper JSON is refused: walking it (here, in pydantic, in json.dumps) on top of the
@@ -94,6 +95,7 @@ class CreateAgent(_Body):
     tags: list[str] | None = None
     tool_ids: list[str] | None = None
     tools: list[str] | None = None  # tool names
+    tool_rules: list[ToolRule] | None = None
     # Every memgpt agent has the base memory functions; only the default is accepted.
     include_base_tools: Literal[True] = True
 
@@ -109,6 +111,7 @@ class UpdateAgent(_Body):
     embedding: str | None = None
     embedding_config: EmbeddingSettings | None = None
     tool_ids: list[str] | None = None
+    tool_rules: list[ToolRule] | None = None
 
 
 class TextContent(_Body):

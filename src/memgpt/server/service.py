@@ -43,6 +43,7 @@ from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
+from memgpt.tools import rules
 from memgpt.tools.base import BASE_FUNCTIONS
 from memgpt.tools.sandbox import user_function
 from memgpt.tools.schema import Function
@@ -188,6 +189,7 @@ class AgentService:
         # Everything a request names is resolved before the first write: a refusal leaves
         # no agent behind.
         tool_names = resolve_tools(self, p, [*BASE_FUNCTIONS, *tools]) if tools else []
+        rules.check(req.tool_rules or [], tool_names or BASE_FUNCTIONS)
         with self.store.transaction():
             # The store's agent names are unique across organizations; names users see are
             # per organization and live in the ownership table.
@@ -203,6 +205,7 @@ class AgentService:
                     agent.state.block(label).limit = blocks[label].limit
             agent.state.tags = req.tags or []
             agent.state.tool_names = tool_names
+            agent.state.tool_rules = req.tool_rules or []
             self.store.save_agent(agent.state)
             owner = AgentOwner(
                 agent_id=agent.id, organization_id=p.organization_id, user_id=p.user_id, name=name
@@ -243,6 +246,9 @@ class AgentService:
             state, owner = self.state(p, agent_id)
             if req.tool_ids is not None:
                 state.tool_names = resolve_tools(self, p, req.tool_ids)
+            if req.tool_rules is not None:
+                state.tool_rules = req.tool_rules
+            rules.check(state.tool_rules, state.tool_names or BASE_FUNCTIONS)
             if req.system is not None:
                 state.system = req.system
             if req.tags is not None:

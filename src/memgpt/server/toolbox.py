@@ -12,7 +12,7 @@ from memgpt.server.auth import Principal
 from memgpt.server.requests import CreateTool, UpdateTool
 from memgpt.server.service import AgentService, ConflictError, NotFoundError, resolve_tools
 from memgpt.store.accounts import UserTool
-from memgpt.tools import sandbox
+from memgpt.tools import rules, sandbox
 from memgpt.tools.base import BASE_FUNCTIONS
 
 _BASE_BY_ID = {wire.derived_id("tool", "memgpt-base", name): name for name in BASE_FUNCTIONS}
@@ -44,6 +44,7 @@ def set_tools(service: AgentService, p: Principal, agent_id: str, ids: list[str]
     names = resolve_tools(service, p, ids)
     with agent_lock(agent_id):
         state, _ = service.state(p, agent_id)
+        rules.check(state.tool_rules, names)
         state.tool_names = names
         service.store.save_agent(state)
         service.forget(agent_id)

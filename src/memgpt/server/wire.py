@@ -132,7 +132,7 @@ def agent(
         "blocks": blocks,
         "tools": tools,
         "sources": sources,
-        "tool_rules": [],
+        "tool_rules": [r.model_dump() for r in state.tool_rules],
         "created_by_id": owner.user_id,
         "created_at": _time(state.created_at),
         "updated_at": _time(state.memory_edited_at),

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from memgpt.errors import MemGPTError
+
 
 class _Rule(BaseModel):
     # Letta's `args` (fixed arguments) and `prompt_template` are not implemented: refused.
@@ -113,11 +115,11 @@ ToolRule = Annotated[
 ]
 
 
-class ToolRuleError(ValueError):
+class ToolRuleError(MemGPTError):
     """A rule names a function the agent does not have."""
 
 
-def check(rules: Iterable[_Rule], functions: Iterable[str]) -> None:
+def check(rules: Iterable[BaseModel], functions: Iterable[str]) -> None:
     """ToolRuleError naming the first function a rule names that is not among `functions`."""
     have = set(functions)
     for rule in rules:
