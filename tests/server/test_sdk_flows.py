@@ -266,3 +266,17 @@ def test_tool_rules_at_create_modify_and_in_agent_files(sdk):
         modify(agent.id, tool_rules=[{"type": "requires_approval", "tool_name": "send_message"}])
     assert info.value.status_code == 400
     assert "`tool_rules.0` of type 'requires_approval'" in str(info.value)
+
+
+def test_an_agent_asks_another_through_the_multi_agent_tools(sdk):
+    tools = ["send_message_to_agent_and_wait_for_reply", "send_message_to_agents_matching_tags"]
+    tag = f"pair-{uuid.uuid4().hex[:6]}"
+    a = sdk.create_agent(f"asker-{tag}", tags=[tag], tools=tools)
+    b = sdk.create_agent(f"answerer-{tag}", tags=[tag])
+    assert {t.tool_type for t in a.tools if t.name in tools} == {"letta_multi_agent_core"}
+    assert {x.id for x in sdk.list_agents(tags=[tag])} == {a.id, b.id}
+    reply = sdk.send(a.id, f"ask {b.id} ready?")
+    [returned] = [m for m in reply.messages if m.message_type == "tool_return_message"]
+    assert json.loads(returned.tool_return) == {"agent_id": b.id, "response": ["echo: ready?"]}
+    incoming = [m for m in sdk.list_messages(b.id) if m.message_type == "user_message"]
+    assert incoming[-1].content.endswith("] ready?")

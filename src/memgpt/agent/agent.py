@@ -36,6 +36,7 @@ from memgpt.schemas import (
 )
 from memgpt.store.base import Source, Store
 from memgpt.tools.base import BASE_FUNCTIONS, FunctionContext
+from memgpt.tools.multi_agent import BUILTIN_FUNCTIONS, MessagingError, Messenger
 from memgpt.tools.rules import Chain
 from memgpt.tools.schema import ArgumentError, Function
 
@@ -80,10 +81,14 @@ class Agent(ConversationActions):
         store: Store,
         llm: LLMClient,
         embedder: Embedder,
-        functions: Mapping[str, Function] = BASE_FUNCTIONS,
+        functions: Mapping[str, Function] = BUILTIN_FUNCTIONS,
+        messenger: Messenger | None = None,
     ):
+        """`functions` holds every function the agent may be given; it has those its state
+        names, else the base ones. `messenger` lets it message other agents."""
         self.state, self.store, self.llm, self.embedder = state, store, llm, embedder
-        self.functions = {name: functions[name] for name in state.tool_names or functions}
+        self.messenger = messenger
+        self.functions = {name: functions[name] for name in state.tool_names or BASE_FUNCTIONS}
         self.schemas = [f.schema() for f in self.functions.values()]
         self._chats: dict[str, tuple[ChatMessage, int]] = {}  # message id -> chat form, tokens
         # Instructions, schemas and blocks repeat across steps: count each text once.
@@ -217,7 +222,7 @@ class Agent(ConversationActions):
             text=(reply.content or "").strip(),
             tool_calls=reply.tool_calls,
         )
-        ctx = FunctionContext(self.state, self.store, self.embedder)
+        ctx = FunctionContext(self.state, self.store, self.embedder, messenger=self.messenger)
         calls = reply.tool_calls
         if not calls:
             results, ok, heartbeat = [], False, False
@@ -270,7 +275,7 @@ class Agent(ConversationActions):
         try:
             _thoughts, heartbeat, kwargs = function.parse(call.arguments)
             result = function.fn(ctx, **kwargs)
-        except (ArgumentError, MemoryEditError, SearchError) as exc:
+        except (ArgumentError, MemoryEditError, SearchError, MessagingError) as exc:
             return False, True, str(exc)
         except Exception as exc:  # a faulty user function must not end the step
             return False, True, f"{call.name} raised {type(exc).__name__}: {exc}"

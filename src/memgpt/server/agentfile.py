@@ -39,6 +39,7 @@ from memgpt.server.toolbox import prepare_tool
 from memgpt.store.accounts import UserTool
 from memgpt.tools import rules
 from memgpt.tools.base import BASE_FUNCTIONS
+from memgpt.tools.multi_agent import BUILTIN_FUNCTIONS
 from memgpt.tools.rules import ToolRule
 from memgpt.tools.sandbox import function_name
 
@@ -63,9 +64,9 @@ def export(service: AgentService, p: Principal, agent_id: str) -> dict[str, Any]
     ]
     tools = []
     for name in state.tool_names or BASE_FUNCTIONS:
-        if name in BASE_FUNCTIONS:
+        if name in BUILTIN_FUNCTIONS:
             tools.append(
-                {"id": f"tool-{len(tools)}", "name": name, "tool_type": "letta_memory_core"}
+                {"id": f"tool-{len(tools)}", "name": name, "tool_type": wire.tool_type(name)}
             )
         elif tool := service.accounts.get_tool(p.organization_id, name):
             tools.append(
@@ -404,7 +405,7 @@ def _tools(
     names: list[str] = []
     for tool in tools:
         if tool.tool_type != "custom":
-            if tool.name not in BASE_FUNCTIONS:
+            if tool.name not in BUILTIN_FUNCTIONS:
                 raise AgentFileError(
                     f"The agent file's tool {tool.name!r} is not a memgpt base function; "
                     'give it as a "custom" tool with its source code.'

@@ -12,12 +12,14 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from itertools import takewhile
 from typing import Any
 
 from memgpt import config
 from memgpt.agent import events
 from memgpt.agent.agent import Agent, agent_lock
+from memgpt.agent.multi_agent import AgentMessenger, MessagingLimits
 from memgpt.client import MemGPT
 from memgpt.embeddings import create_embedder
 from memgpt.errors import MemGPTError
@@ -45,6 +47,7 @@ from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
 from memgpt.tools import rules
 from memgpt.tools.base import BASE_FUNCTIONS
+from memgpt.tools.multi_agent import BUILTIN_FUNCTIONS
 from memgpt.tools.sandbox import user_function
 from memgpt.tools.schema import Function
 
@@ -84,6 +87,9 @@ class AgentService:
         self.tool_isolation = settings.tool_isolation
         self._open: OrderedDict[str, Agent] = OrderedDict()
         self._open_guard = threading.Lock()
+        self.messaging = MessagingLimits(settings.agent_message_depth, settings.agent_fan_out)
+        # Messages one agent sends another without waiting are processed here.
+        self._deliveries = ThreadPoolExecutor(4, thread_name_prefix="agent-messages")
 
     # ownership
 
@@ -122,7 +128,7 @@ class AgentService:
     # functions and open agents
 
     def functions(self, organization_id: str, state: AgentState) -> dict[str, Function]:
-        functions: dict[str, Function] = dict(BASE_FUNCTIONS)
+        functions: dict[str, Function] = dict(BUILTIN_FUNCTIONS)
         for name in state.tool_names:
             if name not in functions and (tool := self.accounts.get_tool(organization_id, name)):
                 functions[name] = user_function(
@@ -144,12 +150,30 @@ class AgentService:
             create_llm(self.models.resolve(state.llm)),
             create_embedder(state.embedding),
             functions=self.functions(owner.organization_id, state),
+            messenger=self.messenger(owner),
         )
         with self._open_guard:
             self._open[agent_id] = agent
             while len(self._open) > AGENT_CACHE_SIZE:
                 self._open.popitem(last=False)
         return agent
+
+    def messenger(self, owner: AgentOwner) -> AgentMessenger:
+        """How the owner's agent reaches the other agents of its organization."""
+        p = Principal(user_id=owner.user_id, organization_id=owner.organization_id)
+
+        def open_agent(agent_id: str) -> Agent | None:
+            try:
+                return self.open(p, agent_id)
+            except NotFoundError:
+                return None
+
+        def tagged() -> Iterator[tuple[str, list[str]]]:
+            for other in self.accounts.owned_agents(p.organization_id):
+                if state := self.store.get_agent(other.agent_id):
+                    yield state.id, state.tags
+
+        return AgentMessenger(open_agent, tagged, self._deliveries, self.messaging)
 
     def forget(self, agent_id: str) -> None:
         """Drop the open agent: its model or functions changed."""

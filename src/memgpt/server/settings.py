@@ -58,6 +58,10 @@ class ServerSettings:
     # server's OS user with its files and the network in reach: only for a server that is
     # already alone in a container of its own, where bubblewrap cannot make namespaces.
     tool_isolation: Isolation = SANDBOXED
+    # Agents messaging agents: how deep one exchange may go, and how many agents one tag
+    # broadcast may reach (`memgpt.agent.multi_agent`).
+    agent_message_depth: int = 3
+    agent_fan_out: int = 8
 
     def check(self) -> None:
         if self.allow_anonymous and not is_loopback(self.host):

@@ -14,13 +14,14 @@ from memgpt.server.service import AgentService, ConflictError, NotFoundError, re
 from memgpt.store.accounts import UserTool
 from memgpt.tools import rules, sandbox
 from memgpt.tools.base import BASE_FUNCTIONS
+from memgpt.tools.multi_agent import BUILTIN_FUNCTIONS
 
-_BASE_BY_ID = {wire.derived_id("tool", "memgpt-base", name): name for name in BASE_FUNCTIONS}
+_BASE_BY_ID = {wire.derived_id("tool", "memgpt-base", name): name for name in BUILTIN_FUNCTIONS}
 
 
 def tool_name(service: AgentService, p: Principal, id_or_name: str) -> str:
     """A tool's name from its id or name: a base function, or the organization's tool."""
-    if id_or_name in BASE_FUNCTIONS:
+    if id_or_name in BUILTIN_FUNCTIONS:
         return id_or_name
     if id_or_name in _BASE_BY_ID:
         return _BASE_BY_ID[id_or_name]
@@ -33,8 +34,8 @@ def tool_name(service: AgentService, p: Principal, id_or_name: str) -> str:
 def agent_tools(service: AgentService, p: Principal, state: AgentState) -> list[dict[str, Any]]:
     out = []
     for name in state.tool_names or BASE_FUNCTIONS:
-        if name in BASE_FUNCTIONS:
-            out.append(wire.base_tool(BASE_FUNCTIONS[name]))
+        if name in BUILTIN_FUNCTIONS:
+            out.append(wire.base_tool(BUILTIN_FUNCTIONS[name]))
         elif tool := service.accounts.get_tool(p.organization_id, name):
             out.append(wire.user_tool(tool))
     return out
@@ -76,7 +77,7 @@ def prepare_tool(
 ) -> UserTool:
     """The tool `req` makes, its schema made in the sandbox; not saved yet."""
     name = sandbox.function_name(req.source_code)
-    if name in BASE_FUNCTIONS:
+    if name in BUILTIN_FUNCTIONS:
         raise ConflictError(f"{name!r} is a base memgpt function; give the tool another name.")
     schema = sandbox.describe(req.source_code, name, isolation=service.tool_isolation)
     existing = service.accounts.get_tool(p.organization_id, name)
@@ -112,7 +113,7 @@ def _reopen_agents(service: AgentService, p: Principal) -> None:
 
 def get_tool(service: AgentService, p: Principal, tool_id: str) -> dict[str, Any]:
     if tool_id in _BASE_BY_ID:
-        return wire.base_tool(BASE_FUNCTIONS[_BASE_BY_ID[tool_id]])
+        return wire.base_tool(BUILTIN_FUNCTIONS[_BASE_BY_ID[tool_id]])
     tool = service.accounts.get_tool(p.organization_id, tool_id)
     if tool is None or tool.id != tool_id:
         raise NotFoundError(f"There is no tool {tool_id!r}.")
@@ -120,7 +121,7 @@ def get_tool(service: AgentService, p: Principal, tool_id: str) -> dict[str, Any
 
 
 def list_tools(service: AgentService, p: Principal, name: str | None) -> list[dict[str, Any]]:
-    tools = [wire.base_tool(f) for f in BASE_FUNCTIONS.values()]
+    tools = [wire.base_tool(f) for f in BUILTIN_FUNCTIONS.values()]
     tools += [wire.user_tool(t) for t in service.accounts.list_tools(p.organization_id)]
     return [t for t in tools if name is None or t["name"] == name]
 

@@ -29,6 +29,7 @@ from memgpt.schemas import (
 )
 from memgpt.store.accounts import AgentOwner, SourceOwner, UploadedFile, UserTool
 from memgpt.store.base import Source
+from memgpt.tools.multi_agent import MULTI_AGENT_FUNCTIONS
 from memgpt.tools.sandbox import public_schema
 from memgpt.tools.schema import INNER_THOUGHTS, REQUEST_HEARTBEAT, Function
 
@@ -142,12 +143,19 @@ def agent(
 # tools
 
 
+def tool_type(name: str) -> str:
+    """Letta's kind of one of memgpt's own functions."""
+    if name == SEND_MESSAGE:
+        return "letta_core"
+    return "letta_multi_agent_core" if name in MULTI_AGENT_FUNCTIONS else "letta_memory_core"
+
+
 def base_tool(function: Function) -> dict[str, Any]:
     return {
         "id": derived_id("tool", "memgpt-base", function.name),
         "name": function.name,
         "description": function.description,
-        "tool_type": "letta_core" if function.name == SEND_MESSAGE else "letta_memory_core",
+        "tool_type": tool_type(function.name),
         "source_type": "python",
         "source_code": None,
         "json_schema": public_schema(function.schema()),
