@@ -280,3 +280,20 @@ def test_an_agent_asks_another_through_the_multi_agent_tools(sdk):
     assert json.loads(returned.tool_return) == {"agent_id": b.id, "response": ["echo: ready?"]}
     incoming = [m for m in sdk.list_messages(b.id) if m.message_type == "user_message"]
     assert incoming[-1].content.endswith("] ready?")
+
+
+def test_reset_messages_and_edit_a_message(sdk, agent, server):
+    sdk.send(agent.id, "hello")
+    if LEGACY:  # 1.x has no call to edit a message
+        from letta_client import UpdateAssistantMessage
+
+        [sent] = [m for m in sdk.list_messages(agent.id) if m.message_type == "assistant_message"]
+        edited = sdk.agents.messages.modify(
+            agent.id, sent.id, request=UpdateAssistantMessage(content="hello to you")
+        )
+        assert edited.message_type == "assistant_message" and edited.content == "hello to you"
+    before = len(sdk.list_messages(agent.id))
+    sdk.agents.messages.reset(agent.id)
+    assert server.app.state.service.store.context_messages(agent.id) == []
+    assert len(sdk.list_messages(agent.id)) == before  # recall storage keeps every message
+    assert sdk.send(agent.id, "again").messages[-1].content == "echo: again"

@@ -60,9 +60,15 @@ class ConversationActions:
 
     def edit(self, message_id: str, part: str, text: str) -> Message:
         """Replace one part of a message in main context: "reasoning" (a step's inner
-        monologue, as rethink), "assistant" (what it sent, as rewrite) or "user" (a user
-        message's words). Return the amended message, a copy with a new id."""
-        amend = {"reasoning": _rethought, "assistant": _rewritten, "user": _reworded}[part](text)
+        monologue, as rethink), "assistant" (what it sent, as rewrite), "user" (a user
+        message's words) or "content" (whichever of the last two it has). Return the
+        amended message, a copy with a new id."""
+        amend = {
+            "reasoning": _rethought,
+            "assistant": _rewritten,
+            "user": _reworded,
+            "content": _recontented,
+        }[part](text)
         with self._exclusive():
             self._reload()
             index = self._index(message_id)
@@ -221,6 +227,13 @@ def _reworded(text: str) -> Amend:
         if message.event != EventType.USER_MESSAGE:
             return None
         return message.model_copy(update={"text": storable_text(text)})
+
+    return amend
+
+
+def _recontented(text: str) -> Amend:
+    def amend(message: Message) -> Message | None:
+        return _reworded(text)(message) or _rewritten(text)(message)
 
     return amend
 

@@ -150,6 +150,43 @@ class SendMessage(_Body):
         return "|".join(ids) or None
 
 
+class ResetMessages(_Body):
+    add_default_initial_messages: bool = False
+
+
+class UpdateMessage(_Body):
+    """Letta's message edit. 0.1.x sends no `message_type`: `reasoning` then edits a step's
+    inner monologue, and `content` a user message's words or what the agent sent."""
+
+    message_type: (
+        Literal["user_message", "assistant_message", "reasoning_message", "system_message"] | None
+    ) = None
+    content: str | list[TextContent] | None = None
+    reasoning: str | None = None
+
+    @model_validator(mode="after")
+    def _one_text(self) -> UpdateMessage:
+        if (self.content is None) == (self.reasoning is None):
+            raise ValueError("Give either `content` or `reasoning` (for a reasoning_message).")
+        reasoning = self.message_type == "reasoning_message"
+        if self.message_type is not None and reasoning != (self.reasoning is not None):
+            raise ValueError("A reasoning_message edit takes `reasoning`; others take `content`.")
+        return self
+
+    def part(self) -> str:
+        """Which part of a memgpt message to edit (`Agent.edit`)."""
+        if self.reasoning is not None:
+            return "reasoning"
+        return self.message_type.removesuffix("_message") if self.message_type else "content"
+
+    def text(self) -> str:
+        if self.reasoning is not None:
+            return self.reasoning
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(part.text for part in self.content or [])
+
+
 class UpdateBlock(_Body):
     value: str | None = None
     limit: BlockLimit | None = None

@@ -41,7 +41,7 @@ from memgpt.server import wire
 from memgpt.server.auth import Principal
 from memgpt.server.bounds import check_output_budget
 from memgpt.server.models import ModelChoice, ModelChoiceError
-from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock
+from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock, UpdateMessage
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
@@ -418,6 +418,35 @@ class AgentService:
                     agent_id, idempotency_key, json.dumps(result)
                 )
             return result
+
+    # the conversation, as the CLI's /pop and /rewrite change it
+
+    def reset_messages(self, p: Principal, agent_id: str) -> dict[str, Any]:
+        self.open(p, agent_id).reset()
+        return self.render(p, *self.state(p, agent_id))
+
+    def edit_message(
+        self, p: Principal, agent_id: str, message_id: str, req: UpdateMessage
+    ) -> dict[str, Any]:
+        """The edited part of the message, as Letta returns it (the message's id is new)."""
+        if req.message_type == "system_message":
+            raise MemGPTError(
+                "memgpt keeps the system prompt out of the conversation; change it with "
+                f"PATCH /v1/agents/{agent_id} and a new `system`."
+            )
+        edited = self.open(p, agent_id).edit(message_id, req.part(), req.text())
+        part = {"user": "user_message", "reasoning": "reasoning_message"}.get(req.part())
+        shown = part or ("user_message" if edited.role == "user" else "assistant_message")
+        return next(
+            m for m in wire.messages([edited], include_events=True) if m["message_type"] == shown
+        )
+
+    def take_out_message(
+        self, p: Principal, agent_id: str, message_id: str
+    ) -> list[dict[str, Any]]:
+        """The step holding the message leaves main context (recall keeps it); its parts."""
+        removed = self.open(p, agent_id).take_out(message_id)
+        return wire.messages(removed, include_events=True)
 
     def _first_answer(self, agent_id: str, key: str) -> dict[str, Any] | None:
         """The answer to an earlier message sent with this key, if there was one. The answer
