@@ -64,6 +64,11 @@ class ServerSettings:
     agent_fan_out: int = 8
 
     def check(self) -> None:
+        if self.agent_message_depth < 1 or self.agent_fan_out < 1:
+            raise ServerConfigError(
+                "Agent messaging bounds must be at least 1; set --agent-message-depth and "
+                "--agent-fan-out to 1 or more."
+            )
         if self.allow_anonymous and not is_loopback(self.host):
             raise ServerConfigError(
                 f"Requests without an API key are only allowed when the server listens on a "
