@@ -99,3 +99,5 @@ def test_another_organizations_agent_is_not_found(server, talked):
     ) as b:
         assert b.patch(f"/v1/agents/{talked}/reset-messages", json={}).status_code == 404
         assert b.delete(f"/v1/agents/{talked}/messages/x").status_code == 404
+        edit = {"message_type": "assistant_message", "content": "pwned"}
+        assert b.patch(f"/v1/agents/{talked}/messages/x", json=edit).status_code == 404
