@@ -38,3 +38,18 @@ def test_a_turn_on_the_embedded_model_persists(tmp_path):
     stored = reopened.store.list_messages(reopened.id, limit=100)
     assert [m.id for m in stored] == [m.id for m in response.messages]
     assert reopened.memory == agent.memory
+
+
+@pytest.mark.slow
+def test_tool_rules_reach_the_local_grammar(tmp_path):
+    from memgpt.tools.rules import RunFirstRule
+
+    client = MemGPT(tmp_path / "memgpt.db")
+    rule = RunFirstRule(tool_name="archival_memory_search")
+    agent = client.create_agent("local", model="local", tool_rules=[rule])
+    agent.state.max_chained_steps = 1
+    client.store.save_agent(agent.state)
+    response = agent.send("Hi! Please just say hello back.")
+    # The model was offered one function, so the grammar could produce no other.
+    assert [c.name for m in response.messages for c in m.tool_calls] == ["archival_memory_search"]
+    client.close()

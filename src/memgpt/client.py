@@ -26,7 +26,8 @@ from memgpt.memory import archival
 from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, new_id
 from memgpt.store.base import Source, Store, StoreError
 from memgpt.store.sqlite import SQLiteStore
-from memgpt.tools import web
+from memgpt.tools import rules, web
+from memgpt.tools.rules import ToolRule
 
 PG_URI_ENV = "MEMGPT_PG_URI"
 MIN_QUEUE_FRACTION = 0.25  # of the window, left free for conversation at creation
@@ -66,9 +67,11 @@ class MemGPT:
         system: str = SYSTEM_INSTRUCTIONS,
         llm: LLMClient | None = None,
         embedder: Embedder | None = None,
+        tool_rules: list[ToolRule] | None = None,
     ) -> Agent:
         """Create and store a new agent. `llm`/`embedder` override the clients the configs
-        would build (tests pass a scripted model)."""
+        would build (tests pass a scripted model); `tool_rules` constrain its function calls
+        (ToolRuleError for a rule naming a function it lacks)."""
         llm_config = model if isinstance(model, LLMConfig) else config.model_config(model)
         llm = llm or create_llm(llm_config)
         embedding = embedding or EmbeddingConfig(provider="local", model="all-MiniLM-L6-v2")
@@ -82,6 +85,7 @@ class MemGPT:
             ],
             llm=llm.config,
             embedding=embedding,
+            tool_rules=tool_rules or [],
         )
         agent = Agent(
             state,
@@ -90,6 +94,7 @@ class MemGPT:
             embedder or create_embedder(embedding),
             functions=web.builtin(config.load_settings()),
         )
+        rules.check(state.tool_rules, agent.functions)
         fixed = agent.compile()
         if fixed.total > (1 - MIN_QUEUE_FRACTION) * fixed.budget:
             raise ContextTooSmallError(

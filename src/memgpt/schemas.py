@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from memgpt.tools.rules import ToolRule
+
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4()}"
@@ -165,6 +167,7 @@ class AgentState(BaseModel):
     max_chained_steps: int = 10
     tool_names: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    tool_rules: list[ToolRule] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     memory_edited_at: datetime = Field(default_factory=utcnow)
     memory_warning_issued: bool = False

@@ -1,5 +1,6 @@
-"""The user's actions on a conversation (the CLI's slash commands): pop, retry, rethink,
-rewrite, summarize now, memory warning, switching model, recovering from an interrupt."""
+"""The user's actions on a conversation (the CLI's slash commands and the server's message
+routes): pop, retry, rethink, rewrite, edit or take out a message, reset, summarize now,
+memory warning, switching model, recovering from an interrupt."""
 
 from __future__ import annotations
 
@@ -148,3 +149,67 @@ def test_recover_from_interrupt_discards_an_open_transaction(make_agent, client)
     assert client.store.count_messages(agent.id) == stored
     assert agent.send("two").stop_reason == StopReason.END_TURN
     assert client.store.count_messages(agent.id) == stored + 3
+
+
+def test_take_out_removes_one_whole_step_from_the_middle(make_agent):
+    agent, llm = make_agent(echo)
+    for text in ("one", "two", "three"):
+        agent.send(text)
+    middle = agent.queue[4]  # "two"'s assistant message
+    before = agent.store.count_messages(agent.id)
+    removed = agent.take_out(middle.id)
+    assert [m.text for m in removed if m.role == "user"] == ["two"]
+    assert [m.text for m in agent.queue if m.role == "user"] == ["one", "three"]
+    assert [m.id for m in agent.store.context_messages(agent.id)] == [m.id for m in agent.queue]
+    assert agent.store.count_messages(agent.id) == before, "recall keeps what was taken out"
+    agent.send("four")
+    assert "two" not in json.dumps([m.content for m in llm.requests[-1][0]])
+    with pytest.raises(AgentActionError, match="not in this agent's main context"):
+        agent.take_out(middle.id)
+
+
+@pytest.mark.parametrize(
+    ("part", "index", "check"),
+    [
+        ("user", 0, lambda m: m.text == "edited"),
+        (
+            "reasoning",
+            1,
+            lambda m: json.loads(m.tool_calls[0].arguments)["inner_thoughts"] == "edited",
+        ),
+        ("assistant", 1, lambda m: json.loads(m.tool_calls[0].arguments)["message"] == "edited"),
+    ],
+)
+def test_edit_replaces_one_part_of_a_message_in_view(make_agent, part, index, check):
+    agent, llm = make_agent(echo)
+    agent.send("one")
+    agent.send("two")
+    target = agent.queue[index]
+    edited = agent.edit(target.id, part, "edited")
+    assert check(edited)
+    assert agent.queue[index].id == edited.id and len(agent.queue) == 6
+    assert [m.id for m in agent.store.context_messages(agent.id)] == [m.id for m in agent.queue]
+    agent.send("three")
+    seen = json.dumps([m.model_dump() for m in llm.requests[-1][0]])
+    assert "edited" in seen
+
+
+def test_edit_refuses_a_part_the_message_lacks(make_agent):
+    agent, _ = make_agent(echo)
+    agent.send("one")
+    with pytest.raises(AgentActionError, match="has no user text"):
+        agent.edit(agent.queue[1].id, "user", "x")
+
+
+def test_reset_empties_main_context_and_keeps_recall(make_agent):
+    agent, llm = make_agent(echo)
+    agent.send("one")
+    agent.state.summary = "an old summary"
+    agent.store.save_agent(agent.state)
+    before = agent.store.count_messages(agent.id)
+    assert agent.reset() == 3
+    assert agent.queue == [] and agent.store.context_messages(agent.id) == []
+    assert agent.store.get_agent(agent.id).summary == ""
+    assert agent.store.count_messages(agent.id) == before
+    assert agent.send("fresh").text == "you said: fresh"
+    assert "one" not in json.dumps([m.content for m in llm.requests[-1][0][2:]])

@@ -5,7 +5,9 @@ type through the real loop: plain text is echoed with send_message; "remember X"
 edits core memory, "archive X" saves a passage, "search X" searches archival memory,
 "use TOOL ARG" calls a tool (each with a
 heartbeat, then a reply quoting the result); "slow X" takes SLOW_S seconds before replying;
-"fail X" fails as a model call does.
+"fail X" fails as a model call does; "ask AGENT X", "tell AGENT X" and "broadcast TAG X"
+message other agents (waiting, not waiting, every agent with the tag). A message from
+another agent is read past its "[Incoming message ...]" header.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
     if packet.get("type") != "user_message":
         return call("send_message", "Nothing to add.", message="ok")
     text: str = packet["message"]
+    if text.startswith("[Incoming message from agent"):
+        text = text.partition("] ")[2]
     command, _, rest = text.partition(" ")
     if command == "remember":
         return call(
@@ -46,6 +50,23 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
     if command == "use":
         name, _, arg = rest.partition(" ")
         return call(name, f"Calling {name}.", sides=int(arg), request_heartbeat=True)
+    if command in ("ask", "tell"):
+        other, _, message = rest.partition(" ")
+        name = {
+            "ask": "send_message_to_agent_and_wait_for_reply",
+            "tell": "send_message_to_agent_async",
+        }[command]
+        return call(name, "Asking.", message=message, other_agent_id=other, request_heartbeat=True)
+    if command == "broadcast":
+        tag, _, message = rest.partition(" ")
+        return call(
+            "send_message_to_agents_matching_tags",
+            "Asking all of them.",
+            message=message,
+            match_all=[tag],
+            match_some=[],
+            request_heartbeat=True,
+        )
     if command == "slow":
         time.sleep(SLOW_S)
     if command == "fail":  # the model's provider failing, as a backend reports it

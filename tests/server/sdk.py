@@ -30,7 +30,7 @@ class SDK:
         self.agents = self.client.agents
 
     def create_agent(
-        self, name: str, *, human: str = "", tags: list[str] | None = None, model=None
+        self, name: str, *, human: str = "", tags: list[str] | None = None, model=None, **extra
     ):
         blocks = [
             {"label": "human", "value": human},
@@ -40,10 +40,32 @@ class SDK:
             from letta_client import CreateBlock
 
             blocks = [CreateBlock(**b) for b in blocks]
-        kwargs: dict[str, Any] = {"name": name, "memory_blocks": blocks, "tags": tags or []}
+        kwargs: dict[str, Any] = {
+            "name": name,
+            "memory_blocks": blocks,
+            "tags": tags or [],
+            **extra,
+        }
         if model:
             kwargs["model"] = model
         return self.agents.create(**kwargs)
+
+    @staticmethod
+    def tool_rule(kind: str, **fields):
+        """A tool rule of Letta's `type` `kind`: a dict for 1.x, the SDK's model for 0.1.x."""
+        if not LEGACY:
+            return {"type": kind, **fields}
+        models = {
+            "exit_loop": "TerminalToolRule",
+            "run_first": "InitToolRule",
+            "constrain_child_tools": "ChildToolRule",
+            "continue_loop": "ContinueToolRule",
+            "required_before_exit": "RequiredBeforeExitToolRule",
+            "max_count_per_step": "MaxCountPerStepToolRule",
+            "parent_last_tool": "ParentToolRule",
+            "conditional": "ConditionalToolRule",
+        }
+        return getattr(letta_client, models[kind])(**fields)
 
     def list_agents(self, **filters):
         return list(self.agents.list(**filters))

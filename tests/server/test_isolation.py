@@ -100,6 +100,13 @@ MATRIX = [
     ("POST", "/v1/agents/{agent}/messages", MESSAGE),
     ("POST", "/v1/agents/{agent}/messages", {**MESSAGE, "streaming": True}),
     ("POST", "/v1/agents/{agent}/messages/stream", MESSAGE),
+    ("PATCH", "/v1/agents/{agent}/reset-messages", {}),
+    (
+        "PATCH",
+        "/v1/agents/{agent}/messages/message-1",
+        {"message_type": "assistant_message", "content": "pwned"},
+    ),
+    ("DELETE", "/v1/agents/{agent}/messages/message-1", None),
     ("GET", "/v1/agents/{agent}/tools", None),
     ("PATCH", "/v1/agents/{agent}/tools/attach/{tool}", None),
     ("PATCH", "/v1/agents/{agent}/tools/detach/{tool}", None),

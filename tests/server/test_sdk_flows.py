@@ -228,3 +228,72 @@ def test_a_field_memgpt_does_not_implement_is_refused_by_name(sdk):
     assert info.value.status_code == 400
     assert "`block_ids`, `enable_sleeptime`" in str(info.value)
     assert not [a for a in sdk.list_agents() if a.name.startswith("x-")]
+
+
+def test_tool_rules_at_create_modify_and_in_agent_files(sdk):
+    terminal = sdk.tool_rule("exit_loop", tool_name="core_memory_append")
+    child = sdk.tool_rule(
+        "constrain_child_tools", tool_name="archival_memory_insert", children=["send_message"]
+    )
+    agent = sdk.create_agent(f"ruled-{uuid.uuid4().hex[:6]}", tool_rules=[terminal, child])
+    assert [r.type for r in agent.tool_rules] == ["exit_loop", "constrain_child_tools"]
+    assert agent.tool_rules[1].children == ["send_message"]
+    # The policy asks for a heartbeat after core_memory_append; the terminal rule ends it.
+    reply = sdk.send(agent.id, "remember Likes tea")
+    assert types(reply.messages) == [
+        "reasoning_message",
+        "tool_call_message",
+        "tool_return_message",
+    ]
+    assert reply.usage.step_count == 1
+
+    [copy_id] = sdk.import_(sdk.export(agent.id))
+    assert [r.type for r in sdk.agents.retrieve(copy_id).tool_rules] == [
+        "exit_loop",
+        "constrain_child_tools",
+    ]
+
+    modify = sdk.agents.modify if LEGACY else sdk.agents.update
+    assert modify(agent.id, tool_rules=[]).tool_rules == []
+    reply = sdk.send(agent.id, "remember Likes coffee")
+    assert reply.usage.step_count == 2
+
+    with pytest.raises(APIError) as info:
+        modify(agent.id, tool_rules=[sdk.tool_rule("run_first", tool_name="no_such_tool")])
+    assert info.value.status_code == 400
+    assert "'no_such_tool', which this agent does not have" in str(info.value)
+    with pytest.raises(APIError) as info:
+        modify(agent.id, tool_rules=[{"type": "requires_approval", "tool_name": "send_message"}])
+    assert info.value.status_code == 400
+    assert "`tool_rules.0` of type 'requires_approval'" in str(info.value)
+
+
+def test_an_agent_asks_another_through_the_multi_agent_tools(sdk):
+    tools = ["send_message_to_agent_and_wait_for_reply", "send_message_to_agents_matching_tags"]
+    tag = f"pair-{uuid.uuid4().hex[:6]}"
+    a = sdk.create_agent(f"asker-{tag}", tags=[tag], tools=tools)
+    b = sdk.create_agent(f"answerer-{tag}", tags=[tag])
+    assert {t.tool_type for t in a.tools if t.name in tools} == {"letta_multi_agent_core"}
+    assert {x.id for x in sdk.list_agents(tags=[tag])} == {a.id, b.id}
+    reply = sdk.send(a.id, f"ask {b.id} ready?")
+    [returned] = [m for m in reply.messages if m.message_type == "tool_return_message"]
+    assert json.loads(returned.tool_return) == {"agent_id": b.id, "response": ["echo: ready?"]}
+    incoming = [m for m in sdk.list_messages(b.id) if m.message_type == "user_message"]
+    assert incoming[-1].content.endswith("] ready?")
+
+
+def test_reset_messages_and_edit_a_message(sdk, agent, server):
+    sdk.send(agent.id, "hello")
+    if LEGACY:  # 1.x has no call to edit a message
+        from letta_client import UpdateAssistantMessage
+
+        [sent] = [m for m in sdk.list_messages(agent.id) if m.message_type == "assistant_message"]
+        edited = sdk.agents.messages.modify(
+            agent.id, sent.id, request=UpdateAssistantMessage(content="hello to you")
+        )
+        assert edited.message_type == "assistant_message" and edited.content == "hello to you"
+    before = len(sdk.list_messages(agent.id))
+    sdk.agents.messages.reset(agent.id)
+    assert server.app.state.service.store.context_messages(agent.id) == []
+    assert len(sdk.list_messages(agent.id)) == before  # recall storage keeps every message
+    assert sdk.send(agent.id, "again").messages[-1].content == "echo: again"

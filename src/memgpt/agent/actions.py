@@ -1,4 +1,5 @@
-"""User actions on the conversation: undo, retry, rethink, rewrite, summarize now.
+"""User actions on the conversation: undo, retry, rethink, rewrite, edit or take out any
+message in view, reset, summarize now.
 
 The CLI's slash commands and the server use these. They are mixed into `Agent`, so
 they hold its locks and keep its cached queue in step with the store.
@@ -14,7 +15,7 @@ from memgpt.agent import events
 from memgpt.agent.summarizer import choose_cut
 from memgpt.errors import MemGPTError
 from memgpt.llm.base import LLMClient
-from memgpt.schemas import EventType, Message, Response, new_id
+from memgpt.schemas import EventType, Message, Response, new_id, storable_text
 
 
 class ConversationActions:
@@ -49,25 +50,61 @@ class ConversationActions:
 
     def rethink(self, thoughts: str) -> Message:
         """Replace the inner monologue of the agent's last step; return the amended message."""
-
-        def amend(message: Message) -> Message | None:
-            args = _call_arguments(message)
-            if message.text or args is None:
-                return message.model_copy(update={"text": thoughts})
-            return _with_arguments(message, {**args, "inner_thoughts": thoughts})
-
-        return self._amend_last(amend, "The agent has no step in view to rethink.")
+        return self._amend_last(_rethought(thoughts), "The agent has no step in view to rethink.")
 
     def rewrite(self, text: str) -> Message:
         """Replace the text of the last message the agent sent; return the amended message."""
+        return self._amend_last(
+            _rewritten(text), "The agent has sent no message in view to rewrite."
+        )
 
-        def amend(message: Message) -> Message | None:
-            args = _call_arguments(message)
-            if message.tool_calls[:1] and message.tool_calls[0].name == "send_message" and args:
-                return _with_arguments(message, {**args, "message": text})
-            return None
+    def edit(self, message_id: str, part: str, text: str) -> Message:
+        """Replace one part of a message in main context: "reasoning" (a step's inner
+        monologue, as rethink), "assistant" (what it sent, as rewrite), "user" (a user
+        message's words) or "content" (whichever of the last two it has). Return the
+        amended message, a copy with a new id."""
+        amend = {
+            "reasoning": _rethought,
+            "assistant": _rewritten,
+            "user": _reworded,
+            "content": _recontented,
+        }[part](text)
+        with self._exclusive():
+            self._reload()
+            index = self._index(message_id)
+            new = amend(self.queue[index])
+            if new is None:
+                raise AgentActionError(f"Message {message_id!r} has no {part} text to edit.")
+            return self._replace_from(index, new)
 
-        return self._amend_last(amend, "The agent has sent no message in view to rewrite.")
+    def take_out(self, message_id: str) -> list[Message]:
+        """Undo one step anywhere in view: the step holding the message leaves main context
+        (as with pop, recall storage keeps it). Return the messages taken out."""
+        with self._exclusive():
+            self._reload()
+            index = self._index(message_id)
+            start = self._step_start(index)
+            end = next(
+                (i for i in range(index + 1, len(self.queue)) if self.queue[i].role == "user"),
+                len(self.queue),
+            )
+            removed = self.queue[start:end]
+            self._take_out(removed)
+            return removed
+
+    def reset(self) -> int:
+        """Start the conversation afresh: every message leaves main context and the summary
+        is emptied; recall storage keeps them all and working context stays. Return how
+        many messages left main context."""
+        with self._exclusive():
+            self._reload()
+            count = len(self.queue)
+            with self.store.transaction():
+                self.state.summary = ""
+                self.state.memory_warning_issued = False
+                self.store.save_agent(self.state)
+                self._take_out(self.queue[:])
+            return count
 
     def summarize_now(self) -> int:
         """Evict the oldest ~half of the queue into the recursive summary now; return how
@@ -115,11 +152,21 @@ class ConversationActions:
         indices = range(len(self.queue) - 1, -1, -1)
         return next((i for i in indices if predicate(self.queue[i])), None)
 
+    def _index(self, message_id: str) -> int:
+        for index, message in enumerate(self.queue):
+            if message.id == message_id:
+                return index
+        raise AgentActionError(
+            f"Message {message_id!r} is not in this agent's main context; only messages in "
+            "view can be changed."
+        )
+
     def _take_out(self, messages: list[Message]) -> None:
-        """Move `messages` (a tail of the queue) out of main context without summarizing."""
+        """Move `messages` (whole steps of the queue) out of main context without summarizing."""
         with self.store.transaction():
             self.store.evict_messages(self.id, [m.id for m in messages])
-        del self.queue[len(self.queue) - len(messages) :]
+        gone = {m.id for m in messages}
+        self.queue[:] = [m for m in self.queue if m.id not in gone]
         for message in messages:
             self._chats.pop(message.id, None)
 
@@ -133,17 +180,62 @@ class ConversationActions:
                     break
             else:
                 raise AgentActionError(nothing)
-            tail = self.queue[index:]
-            copies = [_fresh_copy(m) for m in [new, *tail[1:]]]
-            with self.store.transaction():
-                self.store.evict_messages(self.id, [m.id for m in tail])
-                self.store.append_messages(self.id, copies)
-            self._reload()
-            return copies[0]
+            return self._replace_from(index, new)
+
+    def _replace_from(self, index: int, new: Message) -> Message:
+        """Put `new` in place of queue[index]; the caller holds the locks."""
+        tail = self.queue[index:]
+        copies = [_fresh_copy(m) for m in [new, *tail[1:]]]
+        with self.store.transaction():
+            self.store.evict_messages(self.id, [m.id for m in tail])
+            self.store.append_messages(self.id, copies)
+        self._reload()
+        return copies[0]
 
 
 class AgentActionError(MemGPTError):
     """A user action on the conversation that cannot be done now (nothing to undo, ...)."""
+
+
+Amend = Callable[[Message], Message | None]
+
+
+def _rethought(thoughts: str) -> Amend:
+    def amend(message: Message) -> Message | None:
+        if message.role != "assistant":
+            return None
+        args = _call_arguments(message)
+        if message.text or args is None:
+            return message.model_copy(update={"text": thoughts})
+        return _with_arguments(message, {**args, "inner_thoughts": thoughts})
+
+    return amend
+
+
+def _rewritten(text: str) -> Amend:
+    def amend(message: Message) -> Message | None:
+        args = _call_arguments(message)
+        if message.tool_calls[:1] and message.tool_calls[0].name == "send_message" and args:
+            return _with_arguments(message, {**args, "message": text})
+        return None
+
+    return amend
+
+
+def _reworded(text: str) -> Amend:
+    def amend(message: Message) -> Message | None:
+        if message.event != EventType.USER_MESSAGE:
+            return None
+        return message.model_copy(update={"text": storable_text(text)})
+
+    return amend
+
+
+def _recontented(text: str) -> Amend:
+    def amend(message: Message) -> Message | None:
+        return _reworded(text)(message) or _rewritten(text)(message)
+
+    return amend
 
 
 def _call_arguments(message: Message) -> dict | None:

@@ -35,7 +35,9 @@ from memgpt.schemas import (
     utcnow,
 )
 from memgpt.store.base import Source, Store
-from memgpt.tools.base import BASE_FUNCTIONS, FunctionContext
+from memgpt.tools.base import FunctionContext
+from memgpt.tools.multi_agent import BUILTIN_FUNCTIONS, MessagingError, Messenger, default_names
+from memgpt.tools.rules import Chain
 from memgpt.tools.schema import ArgumentError, Function
 
 OnStepDelta = Callable[[str, str, str], None]  # (message id, field, text)
@@ -79,10 +81,16 @@ class Agent(ConversationActions):
         store: Store,
         llm: LLMClient,
         embedder: Embedder,
-        functions: Mapping[str, Function] = BASE_FUNCTIONS,
+        functions: Mapping[str, Function] = BUILTIN_FUNCTIONS,
+        messenger: Messenger | None = None,
     ):
+        """`functions` holds every function the agent may be given; it has those its state
+        names, else the defaults among them. `messenger` lets it message other agents."""
         self.state, self.store, self.llm, self.embedder = state, store, llm, embedder
-        self.functions = {name: functions[name] for name in state.tool_names or functions}
+        self.messenger = messenger
+        self.functions = {
+            name: functions[name] for name in state.tool_names or default_names(functions)
+        }
         self.schemas = [f.schema() for f in self.functions.values()]
         self._chats: dict[str, tuple[ChatMessage, int]] = {}  # message id -> chat form, tokens
         # Instructions, schemas and blocks repeat across steps: count each text once.
@@ -146,12 +154,13 @@ class Agent(ConversationActions):
             if event is not None:
                 self._check_fits(event)
             pending, produced, failures, usage = [event] if event else [], [], 0, Usage()
+            chain = Chain(self.state.tool_rules, self.functions)
             bound = min(self.state.max_chained_steps, max_steps or self.state.max_chained_steps)
             for step in range(1, bound + 1):
                 message_id = new_id("message")  # the deltas name the message they build
                 try:
                     context = self._fit_main_context(pending)
-                    reply = self._ask(context.messages, message_id, on_delta)
+                    reply = self._ask(context.messages, message_id, on_delta, chain.allowed())
                 except (LLMError, ContextTooSmallError) as exc:
                     self._commit(pending, FunctionContext(self.state, self.store, self.embedder))
                     stop = (
@@ -170,7 +179,7 @@ class Agent(ConversationActions):
                 usage = usage.plus(spent)
                 # Saved with the step's commit: the agent's totals count committed steps only.
                 self.state.usage = self.state.usage.plus(spent)
-                outcome = self._run_step(pending, reply, message_id)
+                outcome = self._run_step(pending, reply, message_id, chain)
                 produced += outcome.messages
                 if on_step is not None:
                     on_step(outcome.messages)
@@ -188,19 +197,28 @@ class Agent(ConversationActions):
     # one step
 
     def _ask(
-        self, messages: list[ChatMessage], message_id: str, on_delta: OnStepDelta | None
+        self,
+        messages: list[ChatMessage],
+        message_id: str,
+        on_delta: OnStepDelta | None,
+        allowed: set[str],
     ) -> LLMReply:
+        # Only the functions the tool rules allow now are offered: the model is told, and a
+        # local backend's grammar cannot produce another.
+        schemas = [s for s in self.schemas if s["name"] in allowed]
         # The agent's id keys the provider's prompt cache (OpenAI's prompt_cache_key).
         if on_delta is None or not getattr(self.llm, "streams", False):
-            return self.llm.chat(messages, self.schemas, cache_key=self.id)
+            return self.llm.chat(messages, schemas, cache_key=self.id)
         return self.llm.chat(  # type: ignore[call-arg]
             messages,
-            self.schemas,
+            schemas,
             on_delta=functools.partial(on_delta, message_id),
             cache_key=self.id,
         )
 
-    def _run_step(self, pending: list[Message], reply: LLMReply, message_id: str) -> StepOutcome:
+    def _run_step(
+        self, pending: list[Message], reply: LLMReply, message_id: str, chain: Chain
+    ) -> StepOutcome:
         """Run the model's call and commit the step: event, call, result and edits, atomically."""
         assistant = Message(
             id=message_id,
@@ -208,13 +226,13 @@ class Agent(ConversationActions):
             text=(reply.content or "").strip(),
             tool_calls=reply.tool_calls,
         )
-        ctx = FunctionContext(self.state, self.store, self.embedder)
+        ctx = FunctionContext(self.state, self.store, self.embedder, messenger=self.messenger)
         calls = reply.tool_calls
         if not calls:
             results, ok, heartbeat = [], False, False
             follow_up = [events.system_alert(events.NO_FUNCTION_CALLED)]
         else:
-            ok, heartbeat, text = self._call(calls[0], ctx)
+            ok, heartbeat, text = self._call_within_rules(calls[0], ctx, chain)
             results = [self._result(calls[0], ok, text)]
             results += [
                 self._result(c, False, "Only one function runs per step; call it again next step.")
@@ -224,6 +242,8 @@ class Agent(ConversationActions):
             if heartbeat or not ok:
                 reason = events.HEARTBEAT_REQUESTED if ok else events.HEARTBEAT_AFTER_FAILURE
                 follow_up = [events.heartbeat(reason)]
+        if not follow_up and (required := chain.uncalled_required()):
+            follow_up = [events.heartbeat(events.REQUIRED_BEFORE_EXIT.format(", ".join(required)))]
         messages = [*pending, assistant, *results]
         try:
             self._commit(messages, ctx)
@@ -231,6 +251,24 @@ class Agent(ConversationActions):
             self._reload()  # the function may have changed state that was not committed
             raise
         return StepOutcome(messages, heartbeat, failed=not ok, follow_up=follow_up)
+
+    def _call_within_rules(
+        self, call: ToolCall, ctx: FunctionContext, chain: Chain
+    ) -> tuple[bool, bool, str | None]:
+        """Run the call if the tool rules allow it now; a refusal is a failed result."""
+        allowed = chain.allowed()
+        if call.name in self.functions and call.name not in allowed:
+            names = ", ".join(sorted(allowed))
+            return (
+                False,
+                True,
+                f"The tool rules do not allow {call.name} now; call one of: {names}.",
+            )
+        ok, heartbeat, text = self._call(call, ctx)
+        if ok:
+            chain.record(call.name, text)
+            heartbeat = chain.continues(call.name, heartbeat) and bool(chain.allowed())
+        return ok, heartbeat, text
 
     def _call(self, call: ToolCall, ctx: FunctionContext) -> tuple[bool, bool, str | None]:
         """Run one function call; return (succeeded, heartbeat requested, result text)."""
@@ -241,7 +279,7 @@ class Agent(ConversationActions):
         try:
             _thoughts, heartbeat, kwargs = function.parse(call.arguments)
             result = function.fn(ctx, **kwargs)
-        except (ArgumentError, MemoryEditError, SearchError) as exc:
+        except (ArgumentError, MemoryEditError, SearchError, MessagingError) as exc:
             return False, True, str(exc)
         except Exception as exc:  # a faulty user function must not end the step
             return False, True, f"{call.name} raised {type(exc).__name__}: {exc}"

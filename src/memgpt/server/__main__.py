@@ -74,6 +74,16 @@ def main(argv: list[str] | None = None) -> int:
         help="run user tools without bubblewrap, with the server's files and network in "
         "reach: only when the server already runs alone in a container of its own",
     )
+    parser.add_argument(
+        "--agent-message-depth",
+        type=int,
+        help="most messages deep one exchange between agents may go (default 3)",
+    )
+    parser.add_argument(
+        "--agent-fan-out",
+        type=int,
+        help="most agents one agent's tag broadcast may reach (default 8)",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     try:
@@ -90,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.header_timeout, args.body_timeout, args.max_connections
             ),
             unsandboxed_tools=args.unsandboxed_tools,
+            agent_message_depth=args.agent_message_depth,
+            agent_fan_out=args.agent_fan_out,
             log_level=args.log_level,
         )
     except MemGPTError as exc:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from memgpt.errors import MemGPTError
 from memgpt.llm.providers import OLLAMA_BASE_URL
@@ -37,9 +37,12 @@ from memgpt.server.requests import CreateAgent, CreateBlock, CreateTool, clean_t
 from memgpt.server.service import AgentService, ConflictError
 from memgpt.server.toolbox import prepare_tool
 from memgpt.store.accounts import UserTool
+from memgpt.tools import rules
+from memgpt.tools.rules import ToolRule
 from memgpt.tools.sandbox import function_name
 
 FORMAT = "memgpt-agent-file/1"
+_RULES = TypeAdapter(list[ToolRule])
 
 
 def export(service: AgentService, p: Principal, agent_id: str) -> dict[str, Any]:
@@ -58,10 +61,10 @@ def export(service: AgentService, p: Principal, agent_id: str) -> dict[str, Any]
         for i, b in enumerate(state.blocks)
     ]
     tools = []
-    for name in state.tool_names or service.builtin:
+    for name in state.tool_names or service.defaults:
         if name in service.builtin:
             tools.append(
-                {"id": f"tool-{len(tools)}", "name": name, "tool_type": "letta_memory_core"}
+                {"id": f"tool-{len(tools)}", "name": name, "tool_type": wire.tool_type(name)}
             )
         elif tool := service.accounts.get_tool(p.organization_id, name):
             tools.append(
@@ -86,6 +89,7 @@ def export(service: AgentService, p: Principal, agent_id: str) -> dict[str, Any]
                 "tags": state.tags,
                 "block_ids": [b["id"] for b in blocks],
                 "tool_ids": [t["id"] for t in tools],
+                "tool_rules": [r.model_dump() for r in state.tool_rules],
                 "llm_config": wire.llm_config(service.models.resolve(state.llm)),
                 "embedding_config": wire.embedding_config(state.embedding),
                 "messages": [_message(m) for m in history],
@@ -205,6 +209,7 @@ class _Agent(_Entity):
     tags: list[str] = []
     block_ids: list[str] = []
     tool_ids: list[str] = []
+    tool_rules: list[dict[str, Any]] = []  # read by `_rules`
     messages: list[_Message] = []
     memgpt: _Saved = _Saved()
 
@@ -221,6 +226,7 @@ class _Plan:
 
     request: CreateAgent
     tool_names: list[str]
+    tool_rules: list[ToolRule]
     messages: list[Message]
     summary: str
     llm: _Model | None  # the file's model settings, kept unless the import chose a model
@@ -330,7 +336,31 @@ def _plan(
         )
         for m in entry.messages
     ]
-    return _Plan(request, tool_names, messages, saved.summary, llm)
+    return _Plan(
+        request,
+        tool_names,
+        _rules(entry, tool_names or service.defaults),
+        messages,
+        saved.summary,
+        llm,
+    )
+
+
+def _rules(entry: _Agent, tool_names: list[str]) -> list[ToolRule]:
+    """The agent's tool rules. Letta writes each rule's prompt text, which memgpt does not
+    use (the model is offered the allowed functions instead); other unknown fields refuse."""
+    raw = [{k: v for k, v in r.items() if k != "prompt_template"} for r in entry.tool_rules]
+    try:
+        found = _RULES.validate_python(raw)
+    except ValidationError as exc:
+        raise AgentFileError(
+            f"Agent {entry.name!r} has a tool rule memgpt cannot use: {_first_error(exc)}"
+        ) from None
+    try:
+        rules.check(found, tool_names)
+    except rules.ToolRuleError as exc:
+        raise AgentFileError(str(exc)) from None
+    return found
 
 
 def _handle(service: AgentService, llm: _Model) -> str:
@@ -413,6 +443,7 @@ def _create(service: AgentService, p: Principal, plan: _Plan) -> str:
     agent_id = service.create_agent(p, plan.request)["id"]
     state: AgentState = service.store.get_agent(agent_id)
     state.tool_names = plan.tool_names
+    state.tool_rules = plan.tool_rules
     state.summary = plan.summary
     if plan.llm:
         update = {"temperature": plan.llm.temperature, "timeout_s": plan.llm.timeout_s}

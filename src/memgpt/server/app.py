@@ -146,12 +146,16 @@ async def _too_busy(request: Request, exc: TooBusyError) -> JSONResponse:
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     """A field memgpt does not implement is a 400 naming it (see requests.py); any other
     invalid input keeps FastAPI's 422."""
-    unknown = [
-        ".".join(map(str, e["loc"][1:])) for e in exc.errors() if e["type"] == "extra_forbidden"
+    errors = exc.errors()
+    unknown = [f"`{_where(e)}`" for e in errors if e["type"] == "extra_forbidden"] + [
+        # a kind of a tagged union memgpt lacks (a tool rule's `type`, say)
+        f"`{_where(e)}` of type {e['ctx']['tag']!r}"
+        for e in errors
+        if e["type"] == "union_tag_invalid"
     ]
     if not unknown:
         return await request_validation_exception_handler(request, exc)
-    names = ", ".join(f"`{name}`" for name in unknown)
+    names = ", ".join(unknown)
     return JSONResponse(
         {
             "detail": f"memgpt does not implement {names} in this request; remove "
@@ -160,6 +164,10 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         },
         status_code=400,
     )
+
+
+def _where(error: dict) -> str:
+    return ".".join(map(str, error["loc"][1:]))
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,6 +1,6 @@
 """Request bodies in Letta's shapes. A field memgpt does not implement is refused, never
 accepted and ignored (`extra="forbid"`; the app answers 400 naming it): an application
-that sends `tool_rules` or `block_ids` must learn that they do nothing here.
+that sends `block_ids` or `enable_sleeptime` must learn that they do nothing here.
 
 Text in a body never holds NUL (refused: PostgreSQL cannot store it) or a lone surrogate
 (JSON can carry one, UTF-8 cannot: it becomes U+FFFD, as in `Agent.send`).
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from memgpt.schemas import storable_text
 from memgpt.server.bounds import BlockLimit, ContextWindow, OutputTokens
+from memgpt.tools.rules import ToolRule
 
 NUL_REFUSED = "Text may not contain NUL characters (\\u0000); remove them and send it again."
 # Deeper JSON is refused: walking it (here, in pydantic, in json.dumps) on top of the
@@ -94,6 +95,7 @@ class CreateAgent(_Body):
     tags: list[str] | None = None
     tool_ids: list[str] | None = None
     tools: list[str] | None = None  # tool names
+    tool_rules: list[ToolRule] | None = None
     # Every memgpt agent has the base memory functions; only the default is accepted.
     include_base_tools: Literal[True] = True
 
@@ -109,6 +111,7 @@ class UpdateAgent(_Body):
     embedding: str | None = None
     embedding_config: EmbeddingSettings | None = None
     tool_ids: list[str] | None = None
+    tool_rules: list[ToolRule] | None = None
 
 
 class TextContent(_Body):
@@ -145,6 +148,43 @@ class SendMessage(_Body):
     def otid(self) -> str | None:
         ids = [m.otid for m in self.messages or [] if m.otid]
         return "|".join(ids) or None
+
+
+class ResetMessages(_Body):
+    add_default_initial_messages: bool = False
+
+
+class UpdateMessage(_Body):
+    """Letta's message edit. 0.1.x sends no `message_type`: `reasoning` then edits a step's
+    inner monologue, and `content` a user message's words or what the agent sent."""
+
+    message_type: (
+        Literal["user_message", "assistant_message", "reasoning_message", "system_message"] | None
+    ) = None
+    content: str | list[TextContent] | None = None
+    reasoning: str | None = None
+
+    @model_validator(mode="after")
+    def _one_text(self) -> UpdateMessage:
+        if (self.content is None) == (self.reasoning is None):
+            raise ValueError("Give either `content` or `reasoning` (for a reasoning_message).")
+        reasoning = self.message_type == "reasoning_message"
+        if self.message_type is not None and reasoning != (self.reasoning is not None):
+            raise ValueError("A reasoning_message edit takes `reasoning`; others take `content`.")
+        return self
+
+    def part(self) -> str:
+        """Which part of a memgpt message to edit (`Agent.edit`)."""
+        if self.reasoning is not None:
+            return "reasoning"
+        return self.message_type.removesuffix("_message") if self.message_type else "content"
+
+    def text(self) -> str:
+        if self.reasoning is not None:
+            return self.reasoning
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(part.text for part in self.content or [])
 
 
 class UpdateBlock(_Body):

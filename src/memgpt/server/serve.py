@@ -31,6 +31,8 @@ def serve(
     max_json_bytes: int | None = None,
     connection_limits: ConnectionLimits | None = None,
     unsandboxed_tools: bool = False,
+    agent_message_depth: int | None = None,
+    agent_fan_out: int | None = None,
     log_level: str = "info",
 ) -> None:
     """Serve until interrupted. Raises `ServerConfigError` for settings that cannot work."""
@@ -49,6 +51,10 @@ def serve(
         settings.max_upload_bytes = max_upload_bytes
     if max_json_bytes is not None:
         settings.max_json_bytes = max_json_bytes
+    if agent_message_depth is not None:
+        settings.agent_message_depth = agent_message_depth
+    if agent_fan_out is not None:
+        settings.agent_fan_out = agent_fan_out
     app = create_app(settings)
     uvicorn.run(app, **uvicorn_options(host, port, connection_limits, log_level))
 

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from itertools import takewhile
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from memgpt import config
 from memgpt.agent import events
 from memgpt.agent.agent import Agent, agent_lock
+from memgpt.agent.multi_agent import AgentMessenger, MessagingLimits
 from memgpt.client import MemGPT
 from memgpt.embeddings import create_embedder
 from memgpt.errors import MemGPTError
@@ -40,11 +42,12 @@ from memgpt.server import wire
 from memgpt.server.auth import Principal
 from memgpt.server.bounds import check_output_budget
 from memgpt.server.models import ModelChoice, ModelChoiceError
-from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock
+from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock, UpdateMessage
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
-from memgpt.tools import web
+from memgpt.tools import rules, web
+from memgpt.tools.multi_agent import default_names
 from memgpt.tools.sandbox import Isolation, user_function
 from memgpt.tools.schema import Function
 
@@ -83,10 +86,15 @@ class AgentService:
         self.catalog = Catalog(self.models.providers)
         self.tool_isolation = settings.tool_isolation
         self.network_tools = set(user.network_tools)
-        # The functions every agent may have: the base ones, and the web ones when on.
+        # The functions every agent may have: the base and multi-agent ones, and the web
+        # ones when on; an agent that names none has the defaults.
         self.builtin: dict[str, Function] = web.builtin(user)
+        self.defaults = default_names(self.builtin)
         self._open: OrderedDict[str, Agent] = OrderedDict()
         self._open_guard = threading.Lock()
+        self.messaging = MessagingLimits(settings.agent_message_depth, settings.agent_fan_out)
+        # Messages one agent sends another without waiting are processed here.
+        self._deliveries = ThreadPoolExecutor(4, thread_name_prefix="agent-messages")
 
     # ownership
 
@@ -156,12 +164,30 @@ class AgentService:
             create_llm(self.models.resolve(state.llm)),
             create_embedder(state.embedding),
             functions=self.functions(owner.organization_id, state),
+            messenger=self.messenger(owner),
         )
         with self._open_guard:
             self._open[agent_id] = agent
             while len(self._open) > AGENT_CACHE_SIZE:
                 self._open.popitem(last=False)
         return agent
+
+    def messenger(self, owner: AgentOwner) -> AgentMessenger:
+        """How the owner's agent reaches the other agents of its organization."""
+        p = Principal(user_id=owner.user_id, organization_id=owner.organization_id)
+
+        def open_agent(agent_id: str) -> Agent | None:
+            try:
+                return self.open(p, agent_id)
+            except NotFoundError:
+                return None
+
+        def tagged() -> Iterator[tuple[str, list[str]]]:
+            for other in self.accounts.owned_agents(p.organization_id):
+                if state := self.store.get_agent(other.agent_id):
+                    yield state.id, state.tags
+
+        return AgentMessenger(open_agent, tagged, self._deliveries, self.messaging)
 
     def forget(self, agent_id: str) -> None:
         """Drop the open agent: its model or functions changed."""
@@ -200,7 +226,8 @@ class AgentService:
         tools = [*(req.tool_ids or []), *(req.tools or [])]
         # Everything a request names is resolved before the first write: a refusal leaves
         # no agent behind.
-        tool_names = resolve_tools(self, p, [*self.builtin, *tools]) if tools else []
+        tool_names = resolve_tools(self, p, [*self.defaults, *tools]) if tools else []
+        rules.check(req.tool_rules or [], tool_names or self.defaults)
         with self.store.transaction():
             # The store's agent names are unique across organizations; names users see are
             # per organization and live in the ownership table.
@@ -216,6 +243,7 @@ class AgentService:
                     agent.state.block(label).limit = blocks[label].limit
             agent.state.tags = req.tags or []
             agent.state.tool_names = tool_names
+            agent.state.tool_rules = req.tool_rules or []
             self.store.save_agent(agent.state)
             owner = AgentOwner(
                 agent_id=agent.id, organization_id=p.organization_id, user_id=p.user_id, name=name
@@ -256,6 +284,9 @@ class AgentService:
             state, owner = self.state(p, agent_id)
             if req.tool_ids is not None:
                 state.tool_names = resolve_tools(self, p, req.tool_ids)
+            if req.tool_rules is not None:
+                state.tool_rules = req.tool_rules
+            rules.check(state.tool_rules, state.tool_names or self.defaults)
             if req.system is not None:
                 state.system = req.system
             if req.tags is not None:
@@ -403,6 +434,35 @@ class AgentService:
                     agent_id, idempotency_key, json.dumps(result)
                 )
             return result
+
+    # the conversation, as the CLI's /pop and /rewrite change it
+
+    def reset_messages(self, p: Principal, agent_id: str) -> dict[str, Any]:
+        self.open(p, agent_id).reset()
+        return self.render(p, *self.state(p, agent_id))
+
+    def edit_message(
+        self, p: Principal, agent_id: str, message_id: str, req: UpdateMessage
+    ) -> dict[str, Any]:
+        """The edited part of the message, as Letta returns it (the message's id is new)."""
+        if req.message_type == "system_message":
+            raise MemGPTError(
+                "memgpt keeps the system prompt out of the conversation; change it with "
+                f"PATCH /v1/agents/{agent_id} and a new `system`."
+            )
+        edited = self.open(p, agent_id).edit(message_id, req.part(), req.text())
+        part = {"user": "user_message", "reasoning": "reasoning_message"}.get(req.part())
+        shown = part or ("user_message" if edited.role == "user" else "assistant_message")
+        return next(
+            m for m in wire.messages([edited], include_events=True) if m["message_type"] == shown
+        )
+
+    def take_out_message(
+        self, p: Principal, agent_id: str, message_id: str
+    ) -> list[dict[str, Any]]:
+        """The step holding the message leaves main context (recall keeps it); its parts."""
+        removed = self.open(p, agent_id).take_out(message_id)
+        return wire.messages(removed, include_events=True)
 
     def _first_answer(self, agent_id: str, key: str) -> dict[str, Any] | None:
         """The answer to an earlier message sent with this key, if there was one. The answer

@@ -58,8 +58,17 @@ class ServerSettings:
     # server's OS user with its files and the network in reach: only for a server that is
     # already alone in a container of its own, where bubblewrap cannot make namespaces.
     tool_isolation: Isolation = SANDBOXED
+    # Agents messaging agents: how deep one exchange may go, and how many agents one tag
+    # broadcast may reach (`memgpt.agent.multi_agent`).
+    agent_message_depth: int = 3
+    agent_fan_out: int = 8
 
     def check(self) -> None:
+        if self.agent_message_depth < 1 or self.agent_fan_out < 1:
+            raise ServerConfigError(
+                "Agent messaging bounds must be at least 1; set --agent-message-depth and "
+                "--agent-fan-out to 1 or more."
+            )
         if self.allow_anonymous and not is_loopback(self.host):
             raise ServerConfigError(
                 f"Requests without an API key are only allowed when the server listens on a "

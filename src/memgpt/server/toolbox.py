@@ -12,7 +12,7 @@ from memgpt.server.auth import Principal
 from memgpt.server.requests import CreateTool, UpdateTool
 from memgpt.server.service import AgentService, ConflictError, NotFoundError, resolve_tools
 from memgpt.store.accounts import UserTool
-from memgpt.tools import sandbox
+from memgpt.tools import rules, sandbox
 
 
 def _builtin_by_id(service: AgentService) -> dict[str, str]:
@@ -33,7 +33,7 @@ def tool_name(service: AgentService, p: Principal, id_or_name: str) -> str:
 
 def agent_tools(service: AgentService, p: Principal, state: AgentState) -> list[dict[str, Any]]:
     out = []
-    for name in state.tool_names or service.builtin:
+    for name in state.tool_names or service.defaults:
         if name in service.builtin:
             out.append(wire.base_tool(service.builtin[name]))
         elif tool := service.accounts.get_tool(p.organization_id, name):
@@ -45,6 +45,7 @@ def set_tools(service: AgentService, p: Principal, agent_id: str, ids: list[str]
     names = resolve_tools(service, p, ids)
     with agent_lock(agent_id):
         state, _ = service.state(p, agent_id)
+        rules.check(state.tool_rules, names)
         state.tool_names = names
         service.store.save_agent(state)
         service.forget(agent_id)
@@ -52,14 +53,14 @@ def set_tools(service: AgentService, p: Principal, agent_id: str, ids: list[str]
 
 def attach_tools(service: AgentService, p: Principal, agent_id: str, ids: list[str]) -> None:
     state, _ = service.state(p, agent_id)
-    current = state.tool_names or list(service.builtin)
+    current = state.tool_names or list(service.defaults)
     set_tools(service, p, agent_id, [*current, *ids])
 
 
 def detach_tool(service: AgentService, p: Principal, agent_id: str, id_or_name: str) -> None:
     name = tool_name(service, p, id_or_name)
     state, _ = service.state(p, agent_id)
-    current = state.tool_names or list(service.builtin)
+    current = state.tool_names or list(service.defaults)
     set_tools(service, p, agent_id, [n for n in current if n != name])
 
 

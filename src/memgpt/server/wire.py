@@ -29,6 +29,7 @@ from memgpt.schemas import (
 )
 from memgpt.store.accounts import AgentOwner, SourceOwner, UploadedFile, UserTool
 from memgpt.store.base import Source
+from memgpt.tools.multi_agent import MULTI_AGENT_FUNCTIONS
 from memgpt.tools.sandbox import public_schema
 from memgpt.tools.schema import INNER_THOUGHTS, REQUEST_HEARTBEAT, Function
 from memgpt.tools.web import WEB_FUNCTION_NAMES
@@ -36,7 +37,12 @@ from memgpt.tools.web import WEB_FUNCTION_NAMES
 AGENT_TYPE = "memgpt_agent"  # Letta's name for the paper's agent: send_message, heartbeats
 SEND_MESSAGE = "send_message"
 # Letta's tool types for the built-in functions that are not memory functions.
-_BUILTIN_TYPES = {SEND_MESSAGE: "letta_core", **dict.fromkeys(WEB_FUNCTION_NAMES, "letta_builtin")}
+# Letta's kinds of memgpt's own functions; the others are memory functions.
+_BUILTIN_TYPES = {
+    SEND_MESSAGE: "letta_core",
+    **dict.fromkeys(WEB_FUNCTION_NAMES, "letta_builtin"),
+    **dict.fromkeys(MULTI_AGENT_FUNCTIONS, "letta_multi_agent_core"),
+}
 _IDS = uuid.UUID("6f1c2a4e-2d0b-4c59-9a51-6d4b0a7f0c11")  # namespace for derived ids
 
 STOP_REASONS = {
@@ -135,7 +141,7 @@ def agent(
         "blocks": blocks,
         "tools": tools,
         "sources": sources,
-        "tool_rules": [],
+        "tool_rules": [r.model_dump() for r in state.tool_rules],
         "created_by_id": owner.user_id,
         "created_at": _time(state.created_at),
         "updated_at": _time(state.memory_edited_at),
@@ -145,12 +151,17 @@ def agent(
 # tools
 
 
+def tool_type(name: str) -> str:
+    """Letta's kind of one of memgpt's own functions."""
+    return _BUILTIN_TYPES.get(name, "letta_memory_core")
+
+
 def base_tool(function: Function) -> dict[str, Any]:
     return {
         "id": derived_id("tool", "memgpt-base", function.name),
         "name": function.name,
         "description": function.description,
-        "tool_type": _BUILTIN_TYPES.get(function.name, "letta_memory_core"),
+        "tool_type": tool_type(function.name),
         "source_type": "python",
         "source_code": None,
         "json_schema": public_schema(function.schema()),

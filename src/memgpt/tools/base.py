@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from memgpt.embeddings.base import Embedder
 from memgpt.memory import archival, recall, working
 from memgpt.schemas import AgentState, BlockEdit, Passage, utcnow
 from memgpt.store.base import Store
 from memgpt.tools.schema import Function, function_from_callable
+
+if TYPE_CHECKING:
+    from memgpt.tools.multi_agent import Messenger
 
 
 @dataclass
@@ -28,6 +32,7 @@ class FunctionContext:
     # Passages saved by the step, stored when it commits: a step killed before its commit
     # must leave no passage behind, or the redone step would save it twice.
     passages: list[Passage] = field(default_factory=list)
+    messenger: Messenger | None = None  # how this agent reaches other agents, if it may
 
 
 def send_message(ctx: FunctionContext, message: str) -> None:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 import httpx
 
 from memgpt.ingest.loaders import LoadError, LoadOptions, load_bytes
-from memgpt.tools.base import BASE_FUNCTIONS, FunctionContext
+from memgpt.tools.base import FunctionContext
+from memgpt.tools.multi_agent import BUILTIN_FUNCTIONS
 from memgpt.tools.schema import Function, function_from_callable
 
 if TYPE_CHECKING:
@@ -226,5 +227,6 @@ def functions(settings: WebSettings) -> dict[str, Function]:
 
 
 def builtin(settings: Settings) -> dict[str, Function]:
-    """Every agent's functions: the base ones, and the web ones the settings turn on."""
-    return {**BASE_FUNCTIONS, **functions(WebSettings.from_settings(settings))}
+    """Every function memgpt provides under these settings: the base and multi-agent ones,
+    and the web ones the settings turn on."""
+    return {**BUILTIN_FUNCTIONS, **functions(WebSettings.from_settings(settings))}

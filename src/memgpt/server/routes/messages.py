@@ -10,11 +10,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Body, Header, Request
 from fastapi.responses import StreamingResponse
 
+from memgpt.errors import MemGPTError
 from memgpt.server.deps import Caller, Count, Service, Steps, is_sdk_1x
-from memgpt.server.requests import SendMessage
+from memgpt.server.requests import ResetMessages, SendMessage, UpdateMessage
 from memgpt.server.steps import sse
 
 router = APIRouter(prefix="/v1/agents/{agent_id}", tags=["messages"])
@@ -97,3 +98,39 @@ async def stream_message(
     key: IdempotencyKey = None,
 ):
     return await _send(request, agent_id, body, key, p, service, steps, stream=True)
+
+
+@router.patch("/reset-messages")
+def reset_messages(
+    agent_id: str,
+    p: Caller,
+    service: Service,
+    body: Annotated[ResetMessages | None, Body()] = None,
+    add_default_initial_messages: bool = False,  # 0.1.x sends it in the query
+) -> dict[str, Any]:
+    """Start the conversation afresh: every message leaves main context and the summary is
+    emptied. Recall storage keeps them all (memgpt never forgets a message)."""
+    if add_default_initial_messages or (body and body.add_default_initial_messages):
+        # Letta starts again with its greeting; memgpt agents start with no messages.
+        raise MemGPTError(
+            "memgpt agents start with no messages; reset without add_default_initial_messages."
+        )
+    return service.reset_messages(p, agent_id)
+
+
+@router.patch("/messages/{message_id}")
+def edit_message(
+    agent_id: str, message_id: str, body: UpdateMessage, p: Caller, service: Service
+) -> dict[str, Any]:
+    """Edit a message in main context, as /rewrite does: it is replaced by an edited copy
+    with a new id, and recall storage keeps both."""
+    return service.edit_message(p, agent_id, message_id, body)
+
+
+@router.delete("/messages/{message_id}")
+def take_out_message(
+    agent_id: str, message_id: str, p: Caller, service: Service
+) -> list[dict[str, Any]]:
+    """memgpt's own route, as /pop for one step anywhere in view: the step holding the
+    message leaves main context; recall storage keeps it. Returns the step's messages."""
+    return service.take_out_message(p, agent_id, message_id)

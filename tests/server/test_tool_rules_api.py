@@ -1,0 +1,50 @@
+"""Tool rules over plain HTTP: what the SDK tests cannot send, and agent files written by
+Letta (which carry each rule's prompt text)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+
+def _import(http, data) -> object:
+    upload = {"file": ("agent.af", json.dumps(data).encode(), "application/json")}
+    return http.post("/v1/agents/import", files=upload)
+
+
+def _ruled_export(http_a, rules: list[dict]) -> dict:
+    body = {"name": f"ruled-{uuid.uuid4().hex[:6]}", "tool_rules": rules}
+    created = http_a.post("/v1/agents/", json=body)
+    assert created.status_code == 200, created.text
+    return http_a.get(f"/v1/agents/{created.json()['id']}/export").json()
+
+
+def test_a_letta_rule_prompt_text_is_read_past_on_import(http_a):
+    exported = _ruled_export(http_a, [{"type": "exit_loop", "tool_name": "send_message"}])
+    exported["agents"][0]["tool_rules"][0]["prompt_template"] = "<tool_rule>ends</tool_rule>"
+    imported = _import(http_a, exported)
+    assert imported.status_code == 200, imported.text
+    [copy_id] = imported.json()["agent_ids"]
+    rules = http_a.get(f"/v1/agents/{copy_id}").json()["tool_rules"]
+    assert rules == [{"type": "exit_loop", "tool_name": "send_message"}]
+
+
+def test_an_agent_file_rule_memgpt_cannot_keep_is_refused(http_a):
+    exported = _ruled_export(http_a, [{"type": "run_first", "tool_name": "send_message"}])
+    fixed_args = json.loads(json.dumps(exported))
+    fixed_args["agents"][0]["tool_rules"][0]["args"] = {"message": "hi"}
+    refused = _import(http_a, fixed_args)
+    assert refused.status_code == 400
+    assert "tool rule memgpt cannot use" in refused.json()["detail"]
+    assert "args" in refused.json()["detail"]
+    missing = json.loads(json.dumps(exported))
+    missing["agents"][0]["tool_rules"][0]["tool_name"] = "nowhere"
+    refused = _import(http_a, missing)
+    assert refused.status_code == 400 and "'nowhere'" in refused.json()["detail"]
+
+
+def test_a_rule_field_memgpt_lacks_is_a_400_naming_it(http_a):
+    rule = {"type": "exit_loop", "tool_name": "send_message", "args": {"message": "x"}}
+    refused = http_a.post("/v1/agents/", json={"name": "x", "tool_rules": [rule]})
+    assert refused.status_code == 400
+    assert "`tool_rules.0.exit_loop.args`" in refused.json()["detail"]
