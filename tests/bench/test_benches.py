@@ -89,6 +89,7 @@ def test_retrieval(tmp_path):
         "update": 6,
         "multi_hop": 6,
         "temporal": 6,
+        "exact": 6,
     }
     assert result["recall_messages_per_conversation"] == 80
     assert result["archival_questions"] == {"lexical": 15, "paraphrase": 15}

@@ -60,3 +60,14 @@ def test_a_when_question_is_answered_by_its_turns_date(history):
 def test_a_conversation_too_short_for_its_facts_says_so():
     with pytest.raises(SystemExit, match="too short"):
         multi_session.history(0, sessions=1, turns=5)
+
+
+def test_a_code_is_said_once_and_small_talk_holds_other_codes(history):
+    codes = [q for q in history.questions if q.kind == "exact"]
+    assert len(codes) == 3
+    for q in codes:
+        (evidence,) = q.evidence
+        assert q.answer in q.text
+        assert [t.id for t in history.turns if q.answer in t.text] == [evidence]
+    coded = [t for t in history.turns if t.text.split()[0] in {"Order", "Invoice", "Seat"}]
+    assert coded, "other codes in small talk"

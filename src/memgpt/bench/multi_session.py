@@ -12,7 +12,9 @@ histories are hard.
   both, and both are evidence;
 - temporal: "When did I run the half marathon?" is answered by the date of the turn
   where it happened (the answer is that day); turns that only plan or recall the
-  event are distractors.
+  event are distractors;
+- exact: "What is QV-2231?" names a code said once; small talk holds other codes,
+  which look alike to an embedding, so only the exact term finds the turn.
 
 Fillers are drawn from templates with a few hundred variants, and many are small
 talk about the same subjects as the questions ("Took the dog to the park again")
@@ -23,12 +25,13 @@ gives the same conversation.
 from __future__ import annotations
 
 import random
+import string
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from memgpt.bench.synthetic import AGENT_FILLER, FACTS, PARAPHRASES, USER_FILLER, Question, Turn
 
-KINDS = ("lexical", "paraphrase", "update", "multi_hop", "temporal")
+KINDS = ("lexical", "paraphrase", "update", "multi_hop", "temporal", "exact")
 
 # (first statement, later statements, question, values): every statement after the
 # first says the value changed; the question asks for the value now.
@@ -152,6 +155,19 @@ TEMPORAL: list[tuple[str, list[str], str]] = [
         "When did I give my presentation to the board?",
     ),
 ]
+# (statement of a code, question naming it).
+EXACT: list[tuple[str, str]] = [
+    ("My parcel's tracking number is {c}, it should come on Friday.", "What did I say about {c}?"),
+    ("The booking reference for the ferry is {c}.", "What is {c}?"),
+    ("My new library card number is {c}.", "What is {c} for?"),
+    ("The error code on the washing machine says {c}.", "Where did I see {c}?"),
+    ("Our wifi password is {c} now.", "What is {c}?"),
+]
+_CODED = [
+    "Order {c} was delivered, finally.",
+    "Invoice {c} is paid.",
+    "Seat {c} on the train again.",
+]
 _OPENERS = ["", "Honestly, ", "So, ", "Anyway, ", "Funny thing: ", "Not much new, but "]
 _EVENTS = [
     "I watched a documentary about {t}",
@@ -219,9 +235,15 @@ class History:
     questions: list[Question]
 
 
+def _code(rng: random.Random) -> str:
+    return f"{''.join(rng.choices(string.ascii_uppercase, k=2))}-{rng.randrange(1000, 10000)}"
+
+
 def _filler(rng: random.Random) -> tuple[str, str]:
     """A user's small talk and the agent's answer."""
     draw = rng.random()
+    if draw < 0.1:
+        return rng.choice(_CODED).format(c=_code(rng)), rng.choice(AGENT_FILLER)
     if draw < 0.4:
         return rng.choice(_NEAR), rng.choice(AGENT_FILLER)
     if draw < 0.6:
@@ -241,10 +263,12 @@ def history(
     updates: int = 3,
     hops: int = 3,
     events: int = 3,
+    codes: int = 3,
 ) -> History:
     """`sessions` sessions of `turns` user turns (each answered), days apart; `facts`
     stated facts (asked lexically and paraphrased), `updates` changing facts, `hops`
-    two-turn facts and `events` dated events planted at random user turns."""
+    two-turn facts, `events` dated events and `codes` codes planted at random user
+    turns."""
     rng = random.Random(seed)
     said: dict[int, tuple[str, list[Question]]] = {}  # user turn -> (text, questions it answers)
     questions: list[Question] = []
@@ -292,6 +316,12 @@ def history(
         said[before] = (around[0], [])
         said[at] = (happened, [asked])
         said[after] = (around[1], [])
+        questions.append(asked)
+    for statement, question in rng.sample(EXACT, min(codes, len(EXACT))):
+        code = _code(rng)
+        asked = Question(question.format(c=code), code, [], kind="exact")
+        (slot,) = slots(1)
+        said[slot] = (statement.format(c=code), [asked])
         questions.append(asked)
 
     out: list[Turn] = []

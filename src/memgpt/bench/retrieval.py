@@ -6,7 +6,7 @@ results, for three rankings of the same store:
 
 - recall (what conversation_search ranks), over the long multi-session conversations
   of `memgpt.bench.multi_session` (facts that change, two-turn facts, dated events,
-  paraphrases): text-only is the store's `search_messages`, the ranking the agent gets
+  paraphrases, codes): text-only is the store's `search_messages`, the ranking the agent gets
   today. The store has no semantic recall search yet, so vector-only (cosine over the
   embedded messages, exact) and hybrid (the store's fusion, `memgpt.store.fusion`)
   are computed here;
@@ -222,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--updates", type=int, default=3, help="changing facts per conversation")
     parser.add_argument("--hops", type=int, default=3, help="two-turn facts per conversation")
     parser.add_argument("--events", type=int, default=3, help="dated events per conversation")
+    parser.add_argument("--codes", type=int, default=3, help="codes said once per conversation")
     parser.add_argument("--docs", type=int, default=1000, help="documents in archival storage")
     parser.add_argument(
         "--doc-questions", type=int, default=300, help="archival questions of each kind"
@@ -249,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             args.updates,
             args.hops,
             args.events,
+            args.codes,
         )
         for i in range(args.conversations)
     ]
