@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -9,7 +10,8 @@ import sys
 
 import pytest
 
-from memgpt.bench import common
+from memgpt.bench import common, multi_session, retrieval
+from memgpt.store.fusion import FUSION
 
 
 def bench(tmp_path, *args: str) -> dict:
@@ -73,29 +75,65 @@ def test_retrieval(tmp_path):
         "--conversations",
         "2",
         "--sessions",
-        "3",
+        "4",
         "--turns",
-        "5",
+        "10",
         "--docs",
         "30",
         "--doc-questions",
         "15",
     )
-    assert result["recall_questions"] == {"lexical": 10, "paraphrase": 10}
+    assert result["recall_questions"] == {
+        "lexical": 10,
+        "paraphrase": 10,
+        "update": 6,
+        "multi_hop": 6,
+        "temporal": 6,
+        "exact": 6,
+    }
+    assert result["recall_messages_per_conversation"] == 80
     assert result["archival_questions"] == {"lexical": 15, "paraphrase": 15}
+    assert set(result["conversation_search"]) == set(multi_session.KINDS)
+    assert set(result["archival_memory_search"]) == {"lexical", "paraphrase"}
     for search in ("conversation_search", "archival_memory_search"):
-        assert set(result[search]) == {"lexical", "paraphrase"}
-        for rankings in result[search].values():
+        for kind, rankings in result[search].items():
             assert set(rankings) == {"text", "vector", "hybrid"}
             for scores in rankings.values():
-                assert set(scores) == {"recall@1", "recall@5", "recall@10"}
                 assert 0.0 <= scores["recall@1"] <= scores["recall@5"] <= scores["recall@10"] <= 1.0
-    # Lexical questions reuse their evidence's words, so text search finds them, but for
-    # "Which town did I grow up in?": its only words shared with "I grew up in ..." are
-    # stopwords, which search drops. Fused with meaning, every one is found.
+                # Questions asking when also score the date of the first result.
+                assert ("date@1" in scores) == (kind == "temporal")
+    # Both turns of a two-hop question can never be the single first result.
+    assert result["conversation_search"]["multi_hop"]["text"]["recall@1"] == 0.0
+    # Lexical questions reuse their evidence's words, so text search finds them; fused
+    # with meaning, every one is found.
     lexical = result["conversation_search"]["lexical"]
     assert lexical["text"]["recall@10"] >= 0.9
     assert lexical["hybrid"]["recall@10"] == 1.0
+    assert result["fusion"] == vars(FUSION)
+
+
+def test_retrieval_sweep_ranks_fusion_settings(tmp_path):
+    result = bench(
+        tmp_path,
+        "retrieval",
+        "--embedding",
+        "hash",
+        "--conversations",
+        "1",
+        "--sessions",
+        "4",
+        "--turns",
+        "10",
+        "--docs",
+        "20",
+        "--doc-questions",
+        "6",
+        "--sweep",
+    )
+    grid = result["grid"]
+    assert len(grid) == len(list(itertools.product(*retrieval.SWEEP.values())))
+    assert {"k", "text_weight", "depth", "floor", "margin@10", "hybrid@1"} <= set(grid[0])
+    assert [r["margin@10"] for r in grid] == sorted((r["margin@10"] for r in grid), reverse=True)
 
 
 def test_perf_small(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from memgpt.memory import archival, recall
 from memgpt.memory.recall import SearchError
+from memgpt.store.fusion import fuse
 from memgpt.store.sqlite_archival import CANDIDATE_DEPTH
 
 
@@ -98,9 +99,11 @@ def test_keyword_only_and_meaning_only_matches_are_both_found(concept_agent):
     zx = hits[texts.index("Zebra manual for model ZX81.")]
     assert cat.vector_rank == 1 and cat.text_rank is None  # meaning only
     assert zx.text_rank == 1 and zx.bm25 > 0  # keyword only (and weakly by vector)
-    for h in hits:  # the score is reciprocal rank fusion of the two rankings
-        want = sum(1 / (60 + r) for r in (h.vector_rank, h.text_rank) if r is not None)
-        assert h.score == pytest.approx(want)
+    vector = sorted((h for h in hits if h.vector_rank), key=lambda h: h.vector_rank)
+    text = sorted((h for h in hits if h.text_rank), key=lambda h: h.text_rank)
+    fused = dict(fuse([h.passage.id for h in vector], [h.passage.id for h in text]))
+    for h in hits:  # the score is the fusion of the two rankings
+        assert h.score == pytest.approx(fused[h.passage.id])
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert total == 4
 

@@ -1,66 +1,87 @@
 """`memgpt bench retrieval`: LLM-free retrieval quality of recall and archival search.
 
-For questions with labelled evidence (the synthetic generator's planted facts and
-documents), recall@k is the fraction of questions whose evidence is among the first k
+For questions with labelled evidence, recall@k is the fraction of questions whose
+evidence (all of it, for a question that needs two turns) is among the first k
 results, for three rankings of the same store:
 
-- archival (what archival_memory_search ranks): text-only is the store's hybrid search
-  given no query vector (FTS5 BM25 alone), vector-only is `search_passages`, hybrid is
-  `search_archival` with both (reciprocal rank fusion);
-- recall (what conversation_search ranks): text-only is the store's `search_messages`,
-  the ranking the agent gets today. The store has no semantic recall search, so
-  vector-only (cosine over the embedded messages, exact) and hybrid (the same fusion
-  as archival) are computed here, to show what adding one would change.
+- recall (what conversation_search ranks), over the long multi-session conversations
+  of `memgpt.bench.multi_session` (facts that change, two-turn facts, dated events,
+  paraphrases, codes): text-only is the store's `search_messages`, the ranking the agent gets
+  today. The store has no semantic recall search yet, so vector-only (cosine over the
+  embedded messages, exact) and hybrid (the store's fusion, `memgpt.store.fusion`)
+  are computed here;
+- archival (what archival_memory_search ranks), over the documents of
+  `memgpt.bench.synthetic`: text-only is the store's hybrid search given no query
+  vector, vector-only is `search_passages`, hybrid is `search_archival` with both.
 
 The query is the question as asked: no model rewrites it. Each figure is given per kind
-of question (see memgpt.bench.synthetic): lexical questions reuse the evidence's words;
-paraphrases share none of its content words, which is where text ranking stops working
-and meaning has to carry the search (an archival paraphrase keeps the town's name, the
-only thing that tells one article from another, so there text still finds the article).
+of question: lexical questions reuse the evidence's words; paraphrases share none of its
+content words, which is where text ranking stops working and meaning has to carry the
+search (an archival paraphrase keeps the town's name, the only thing that tells one
+article from another, so there text still finds the article).
+
+`--sweep` scores every fusion setting of a grid on the same rankings instead, and
+names the one `memgpt.store.fusion.FUSION` should hold (see `best_fusion`).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
+from pathlib import Path
 
 import numpy as np
 
-from memgpt.bench import common, synthetic
+from memgpt.bench import common, multi_session, synthetic
 from memgpt.schemas import AgentState, Block, Passage
-from memgpt.store.fusion import reciprocal_rank_fusion
+from memgpt.store.fusion import FUSION, Fusion, fuse
 
 KS = (1, 5, 10)
 DEPTH = 100  # candidates per ranking, as the store's own fusion uses
-KINDS = ("lexical", "paraphrase")
+DOC_KINDS = ("lexical", "paraphrase")
+# The grid of `--sweep`: floor 1 is weighted RRF without the agreement gate, and
+# k 60, weight 1, floor 1 is plain RRF.
+SWEEP = {
+    "k": (1, 2, 3, 5, 10, 60),
+    "text_weight": (0.5, 0.6, 0.75, 1.0),
+    "depth": (3, 5, 10),
+    "floor": (0.25, 0.5, 1.0),
+}
 
 
-def recall_at(
-    rankings: dict[str, list[list[str]]], evidence: list[set[str]]
-) -> dict[str, dict[str, float]]:
+def recall_at(ranked: list[list], evidence: list[set[str]]) -> dict[str, float]:
     return {
-        mode: {
-            f"recall@{k}": sum(e <= set(r[:k]) for r, e in zip(ranked, evidence, strict=True))
-            / len(evidence)
-            for k in KS
+        f"recall@{k}": sum(e <= set(r[:k]) for r, e in zip(ranked, evidence, strict=True))
+        / max(len(evidence), 1)
+        for k in KS
+    }
+
+
+def date_at_1(ranked: list[list], questions: list[dict]) -> float:
+    """The fraction of questions whose first result is dated (as stored) the answer's day."""
+    return sum(
+        bool(r) and q["dates"][r[0]] == q["answer"] for r, q in zip(ranked, questions, strict=True)
+    ) / max(len(questions), 1)
+
+
+def report(questions: list[dict], fusion: Fusion) -> dict[str, dict[str, dict[str, float]]]:
+    """recall@k of each ranking (text, vector, hybrid by `fusion`) per kind of question,
+    and for questions asking when, how often the first result has the answer's date."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for kind in dict.fromkeys(q["kind"] for q in questions):
+        mine = [q for q in questions if q["kind"] == kind]
+        rankings = {
+            "text": [q["text"] for q in mine],
+            "vector": [q["vector"] for q in mine],
+            "hybrid": [[i for i, _ in fuse(q["vector"], q["text"], fusion)] for q in mine],
         }
-        for mode, ranked in rankings.items()
-    }
-
-
-def recall_by_kind(
-    rankings: dict[str, list[list[str]]], evidence: list[set[str]], kinds: list[str]
-) -> dict[str, dict[str, dict[str, float]]]:
-    """recall@k of each ranking over each kind of question on its own."""
-    return {
-        kind: recall_at(
-            {
-                mode: [r for r, k in zip(ranked, kinds, strict=True) if k == kind]
-                for mode, ranked in rankings.items()
-            },
-            [e for e, k in zip(evidence, kinds, strict=True) if k == kind],
-        )
-        for kind in KINDS
-    }
+        out[kind] = {
+            mode: recall_at(ranked, [q["evidence"] for q in mine])
+            | ({"date@1": date_at_1(ranked, mine)} if kind == "temporal" else {})
+            for mode, ranked in rankings.items()
+        }
+    return out
 
 
 def new_agent(store, name: str) -> str:
@@ -69,35 +90,59 @@ def new_agent(store, name: str) -> str:
     return state.id
 
 
-def recall_rankings(
-    store, embedder, conversations: list[synthetic.Conversation]
-) -> tuple[dict, list[set[str]], list[str]]:
-    rankings: dict[str, list[list[str]]] = {"text": [], "vector": [], "hybrid": []}
-    evidence, kinds = [], []
-    for c, conversation in enumerate(conversations):
+def embed(embedder, name: str, texts: list[str], cache: Path | None) -> np.ndarray:
+    """The texts' embeddings, from `cache` when an earlier run with this embedder kept them."""
+    if cache is None:
+        return embedder.embed(texts)
+    key = hashlib.sha256("\n".join([name, *texts]).encode("utf-8", "surrogatepass")).hexdigest()
+    path = cache / f"{key[:32]}.npy"
+    if path.exists():
+        return np.load(path, allow_pickle=False)
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors, allow_pickle=False)
+    return vectors
+
+
+def recall_questions(store, embed_texts, histories: list[multi_session.History]) -> list[dict]:
+    """Each conversation question with its text and vector rankings (best first) and its
+    evidence, as message ids."""
+    out = []
+    for c, history in enumerate(histories):
         agent_id = new_agent(store, f"recall-{c}")
-        store.append_messages(agent_id, common.as_messages(agent_id, conversation.turns))
-        ids = [common.message_id(agent_id, t.id) for t in conversation.turns]
-        vectors = embedder.embed([t.text for t in conversation.turns])
-        for question in conversation.questions + conversation.paraphrases:
-            text = [m.id for m in store.search_messages(agent_id, question.text, DEPTH)[0]]
-            order = np.argsort(-(vectors @ embedder.embed([question.text])[0]), kind="stable")[
-                :DEPTH
-            ]
-            vector = [ids[i] for i in order]
-            rankings["text"].append(text)
-            rankings["vector"].append(vector)
-            rankings["hybrid"].append([mid for mid, _ in reciprocal_rank_fusion(vector, text)])
-            evidence.append({common.message_id(agent_id, e) for e in question.evidence})
-            kinds.append(question.kind)
-    return rankings, evidence, kinds
+        store.append_messages(agent_id, common.as_messages(agent_id, history.turns))
+        ids = [common.message_id(agent_id, t.id) for t in history.turns]
+        # The days as the store keeps them: what conversation_search shows with each hit.
+        dates = {
+            m.id: m.created_at.date().isoformat()
+            for m in store.list_messages(agent_id, limit=store.count_messages(agent_id))
+        }
+        vectors = embed_texts([t.text for t in history.turns])
+        queries = embed_texts([q.text for q in history.questions])
+        for question, query in zip(history.questions, queries, strict=True):
+            text = store.search_messages(agent_id, question.text, DEPTH)[0]
+            similarity = vectors @ query
+            order = np.argsort(-similarity, kind="stable")[:DEPTH]
+            out.append(
+                {
+                    "kind": question.kind,
+                    "text": [m.id for m in text],
+                    "vector": [ids[i] for i in order],
+                    "evidence": {common.message_id(agent_id, e) for e in question.evidence},
+                    "answer": question.answer,
+                    "dates": dates,
+                }
+            )
+    return out
 
 
-def archival_rankings(
-    store, embedder, docs: list[synthetic.Document], questions
-) -> tuple[dict, list[set[str]], list[str]]:
+def archival_questions(
+    store, embed_texts, docs: list[synthetic.Document], questions
+) -> tuple[list[dict], dict]:
+    """Each document question with its text and vector rankings (best first), and the
+    store's own hybrid ranking's recall per kind."""
     agent_id = new_agent(store, "archival")
-    vectors = embedder.embed([d.text for d in docs])
+    vectors = embed_texts([d.text for d in docs])
     store.insert_passages(
         agent_id,
         [
@@ -106,17 +151,61 @@ def archival_rankings(
         ],
     )
     store.flush_index()
-    rankings: dict[str, list[list[str]]] = {"text": [], "vector": [], "hybrid": []}
-    for _doc, question in questions:
-        query = embedder.embed([question.text])[0]
-        rankings["text"].append(
-            [h.passage.id for h in store.search_archival(agent_id, question.text, None, DEPTH)[0]]
+    queries = embed_texts([q.text for _, q in questions])
+    out, hybrid = [], []
+    for (_doc, question), query in zip(questions, queries, strict=True):
+        text = store.search_archival(agent_id, question.text, None, DEPTH)[0]
+        out.append(
+            {
+                "kind": question.kind,
+                "text": [h.passage.id for h in text],
+                "vector": [p.id for p, _ in store.search_passages(agent_id, query, DEPTH)],
+                "evidence": set(question.evidence),
+            }
         )
-        rankings["vector"].append([p.id for p, _ in store.search_passages(agent_id, query, DEPTH)])
-        rankings["hybrid"].append(
+        hybrid.append(
             [h.passage.id for h in store.search_archival(agent_id, question.text, query, DEPTH)[0]]
         )
-    return rankings, [set(q.evidence) for _, q in questions], [q.kind for _, q in questions]
+    store_hybrid = {
+        kind: recall_at(
+            [r for r, q in zip(hybrid, out, strict=True) if q["kind"] == kind],
+            [q["evidence"] for q in out if q["kind"] == kind],
+        )
+        for kind in DOC_KINDS
+    }
+    return out, store_hybrid
+
+
+def margin(reports: list[dict], at: str = "recall@10") -> float:
+    """The worst, over every kind, of hybrid's recall minus the better of its inputs'."""
+    return min(
+        r["hybrid"][at] - max(r["text"][at], r["vector"][at])
+        for report_ in reports
+        for r in report_.values()
+    )
+
+
+def best_fusion(recall: list[dict], archival: list[dict]) -> list[dict]:
+    """Every setting of the grid, best first: the highest worst-case margin at depth 10
+    (the aim: hybrid never loses to its best input), then the highest mean hybrid
+    recall@1, @5 and @10 over every kind of both searches."""
+    rows = []
+    for setting in itertools.product(*SWEEP.values()):
+        fusion = Fusion(*setting)
+        reports = [report(recall, fusion), report(archival, fusion)]
+        hybrid = [r["hybrid"] for rep in reports for r in rep.values()]
+        rows.append(
+            {
+                **vars(fusion),
+                "margin@10": round(margin(reports), 4),
+                "margin@5": round(margin(reports, "recall@5"), 4),
+                **{
+                    f"hybrid@{n}": round(sum(h[f"recall@{n}"] for h in hybrid) / len(hybrid), 4)
+                    for n in KS
+                },
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["margin@10"], -sum(r[f"hybrid@{n}"] for n in KS)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,46 +217,89 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=10, help="sessions per conversation")
     parser.add_argument("--turns", type=int, default=20, help="user turns per session")
     parser.add_argument(
-        "--facts", type=int, default=5, help="planted facts (questions) per conversation"
+        "--facts", type=int, default=5, help="facts per conversation, asked in two ways"
     )
+    parser.add_argument("--updates", type=int, default=3, help="changing facts per conversation")
+    parser.add_argument("--hops", type=int, default=3, help="two-turn facts per conversation")
+    parser.add_argument("--events", type=int, default=3, help="dated events per conversation")
+    parser.add_argument("--codes", type=int, default=3, help="codes said once per conversation")
     parser.add_argument("--docs", type=int, default=1000, help="documents in archival storage")
     parser.add_argument(
         "--doc-questions", type=int, default=300, help="archival questions of each kind"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", help="where the scratch database goes (default: a temp dir)")
+    parser.add_argument("--cache", help="where embeddings are kept between runs (default: none)")
+    parser.add_argument(
+        "--sweep", action="store_true", help="score the grid of fusion settings instead"
+    )
     args = parser.parse_args(argv)
     embedding, embedder = common.make_embedder(args.embedding)
-    conversations = [
-        synthetic.conversation(args.seed + i, args.sessions, args.turns, args.facts)
+    name = f"{embedding.provider}/{embedding.model}"
+    cache = Path(args.cache) if args.cache else None
+
+    def embed_texts(texts: list[str]) -> np.ndarray:
+        return embed(embedder, name, texts, cache)
+
+    histories = [
+        multi_session.history(
+            args.seed + i,
+            args.sessions,
+            args.turns,
+            args.facts,
+            args.updates,
+            args.hops,
+            args.events,
+            args.codes,
+        )
         for i in range(args.conversations)
     ]
     docs = synthetic.documents(args.seed, args.docs)
     doc_questions = [
-        q for kind in KINDS for q in synthetic.doc_questions(docs, args.doc_questions, kind)
+        q for kind in DOC_KINDS for q in synthetic.doc_questions(docs, args.doc_questions, kind)
     ]
     with common.scratch_client(args.workdir) as client:
-        recall = recall_by_kind(*recall_rankings(client.store, embedder, conversations))
-        archival = recall_by_kind(*archival_rankings(client.store, embedder, docs, doc_questions))
+        recall = recall_questions(client.store, embed_texts, histories)
+        archival, store_hybrid = archival_questions(client.store, embed_texts, docs, doc_questions)
+    if args.sweep:
+        rows = best_fusion(recall, archival)
+        common.emit(
+            {"benchmark": "retrieval-sweep", "embedding": name, "seed": args.seed, "grid": rows},
+            [list(r.values()) for r in rows[:10]],
+            list(rows[0]),
+        )
+        return 0
+    conversation = report(recall, FUSION)
+    documents = report(archival, FUSION)
+    for kind, figures in store_hybrid.items():
+        # The store's own fusion, not this module's call of it, is what the agent gets.
+        documents[kind]["hybrid"] = figures
     result = {
         "benchmark": "retrieval",
-        "embedding": f"{embedding.provider}/{embedding.model}",
+        "embedding": name,
         "seed": args.seed,
-        "recall_questions": {
-            "lexical": sum(len(c.questions) for c in conversations),
-            "paraphrase": sum(len(c.paraphrases) for c in conversations),
-        },
+        "fusion": vars(FUSION),
+        "recall_questions": {k: len(v) for k, v in _by_kind(recall).items()},
         "recall_messages_per_conversation": 2 * args.sessions * args.turns,
-        "archival_questions": {kind: args.doc_questions for kind in KINDS},
+        "archival_questions": {kind: args.doc_questions for kind in DOC_KINDS},
         "archival_passages": args.docs,
-        "conversation_search": recall,
-        "archival_memory_search": archival,
+        "hybrid_margin@10": round(margin([conversation, documents]), 4),
+        "conversation_search": conversation,
+        "archival_memory_search": documents,
     }
     rows = [
-        (store_name, kind, mode, *scores.values())
-        for store_name, kinds in (("recall", recall), ("archival", archival))
+        (store_name, kind, mode, *(scores[f"recall@{k}"] for k in KS), scores.get("date@1"))
+        for store_name, kinds in (("recall", conversation), ("archival", documents))
         for kind, modes in kinds.items()
         for mode, scores in modes.items()
     ]
-    common.emit(result, rows, ["store", "question", "ranking", *(f"R@{k}" for k in KS)])
+    header = ["store", "question", "ranking", *(f"R@{k}" for k in KS), "date@1"]
+    common.emit(result, rows, header)
     return 0
+
+
+def _by_kind(questions: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for q in questions:
+        out.setdefault(q["kind"], []).append(q)
+    return out

@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 
 from memgpt.schemas import Passage
 from memgpt.store.base import ArchivalFilter, ArchivalHit, content_words
-from memgpt.store.fusion import reciprocal_rank_fusion
+from memgpt.store.fusion import fuse
 from memgpt.store.postgres_migrations import advisory_key
 from memgpt.store.sqlite_archival import search_depth
 
@@ -344,7 +344,7 @@ class PostgresArchivalMixin:
         vector = (
             self._vector_ranking(embedding, where, params, depth) if embedding is not None else []
         )
-        fused = reciprocal_rank_fusion([pk for pk, _ in vector], [pk for pk, _ in text])
+        fused = fuse([pk for pk, _ in vector], [pk for pk, _ in text])
         page = fused[offset : offset + limit]
         passages = self._fetch([pk for pk, _ in page])
         similarity = {pk: (rank, s) for rank, (pk, s) in enumerate(vector, start=1)}

@@ -24,7 +24,7 @@ import numpy as np
 
 from memgpt.schemas import Passage
 from memgpt.store.base import ArchivalFilter, ArchivalHit
-from memgpt.store.fusion import reciprocal_rank_fusion
+from memgpt.store.fusion import fuse
 from memgpt.store.indexes import IndexSet, Owner
 from memgpt.store.text_index import TextIndex
 
@@ -368,7 +368,7 @@ class ArchivalMixin:
             if embedding is not None
             else []
         )
-        fused = reciprocal_rank_fusion([pk for pk, _ in vector], [pk for pk, _ in text])
+        fused = fuse([pk for pk, _ in vector], [pk for pk, _ in text])
         page = fused[offset : offset + limit]
         passages = self._fetch([pk for pk, _ in page])
         similarity = {pk: (rank, s) for rank, (pk, s) in enumerate(vector, start=1)}
