@@ -10,7 +10,7 @@ import pytest
 
 from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store import indexes
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
 
 DIM = 16
 

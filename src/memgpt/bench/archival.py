@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from memgpt.schemas import AgentState, Block, Passage
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
 from memgpt.store.vector_index import DEFAULT_EXPANSION_SEARCH
 
 NOISE = 0.25

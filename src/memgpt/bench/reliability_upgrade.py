@@ -34,8 +34,9 @@ from memgpt.schemas import (
     StopReason,
     ToolCall,
 )
-from memgpt.store.migrations import SQLITE_MIGRATIONS, migrate_sqlite
-from memgpt.store.sqlite import SQLiteStore, _ts, searchable_text
+from memgpt.store.dialects.sqlite import SQLiteStore, ts
+from memgpt.store.migrations import migrate_sqlite, scripts
+from memgpt.store.sql.store import searchable_text
 
 
 def _old_database(
@@ -46,7 +47,7 @@ def _old_database(
     embedder = HashEmbedder()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
-    for statement in SQLITE_MIGRATIONS[0].split(";"):
+    for statement in scripts("sqlite")[0].split(";"):
         if statement.strip():
             conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
@@ -70,7 +71,7 @@ def _old_database(
                 state.id,
                 state.name,
                 state.model_dump_json(exclude={"blocks"}),
-                _ts(state.created_at),
+                ts(state.created_at),
             ),
         )
         for i, b in enumerate(state.blocks):
@@ -80,7 +81,7 @@ def _old_database(
             )
         conn.execute(
             "INSERT INTO block_edits (agent_id, label, old_value, new_value, actor, created_at) VALUES (?,?,?,?,?,?)",
-            (state.id, "human", f"human {a}", f"human {a} ✓", "agent", _ts(state.created_at)),
+            (state.id, "human", f"human {a}", f"human {a} ✓", "agent", ts(state.created_at)),
         )
         history = _conversation(messages, a, rng)
         for seq, m in enumerate(history, start=1):
@@ -91,7 +92,7 @@ def _old_database(
                 " name, created_at, in_context) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (pk, m.id, state.id, seq, m.role, m.event, m.text,
                  json.dumps([c.model_dump() for c in m.tool_calls]), m.tool_call_id, m.name,
-                 _ts(m.created_at), int(m.in_context)),
+                 ts(m.created_at), int(m.in_context)),
             )  # fmt: skip
             if body := searchable_text(m):
                 conn.execute("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)", (pk, body))
@@ -109,7 +110,7 @@ def _old_database(
                     vector.tobytes(),
                     None,
                     json.dumps({"n": j}),
-                    _ts(p.created_at),
+                    ts(p.created_at),
                 ),
             )
             conn.execute(
