@@ -54,7 +54,7 @@ import numpy as np
 
 from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store.dialects.sqlite import SQLiteStore
-from memgpt.store.vector_index import DEFAULT_EXPANSION_SEARCH
+from memgpt.store.indexes.hnsw import DEFAULT_EXPANSION_SEARCH
 
 NOISE = 0.25
 MIX = 0.6

@@ -24,11 +24,11 @@ from memgpt.schemas import Message
 from memgpt.store.agent_locks import AgentLocks, file_lock
 from memgpt.store.base import StoreError, ranked_words, search_words
 from memgpt.store.dialects.sqlite_archival import SQLiteArchival
-from memgpt.store.indexes import IndexSet
+from memgpt.store.indexes.owners import IndexSet
+from memgpt.store.indexes.text import TextIndex
 from memgpt.store.migrations import migrate_sqlite
 from memgpt.store.sql.seam import Row
 from memgpt.store.sql.store import MESSAGE_COLUMNS, SQLStore
-from memgpt.store.text_index import TextIndex
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 

@@ -1,5 +1,5 @@
-"""Archival indexes of the SQLite store: tantivy's BM25 (`memgpt.store.text_index`) and
-usearch's HNSW graphs (`memgpt.store.indexes`), one per owner, beside the database file.
+"""Archival indexes of the SQLite store: tantivy's BM25 (`memgpt.store.indexes.text`) and
+usearch's HNSW graphs (`memgpt.store.indexes.owners`), one per owner, beside the database file.
 
 They only propose candidates: each ranking keeps those still in `passages` and in
 scope and filters (`memgpt.store.sql.archival`), asking deeper while too few are.
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from memgpt.store.indexes import IndexSet
+from memgpt.store.indexes.owners import IndexSet
+from memgpt.store.indexes.text import TextIndex
 from memgpt.store.sql import archival
 from memgpt.store.sql.seam import Owner, Ranking, Scope, Seam
-from memgpt.store.text_index import TextIndex
 
 MAX_OVERFETCH = 4096  # the most candidates fetched to satisfy a filter
 

@@ -21,12 +21,27 @@ from memgpt.store.migrations import postgres, sqlite
 
 Dialect = Literal["sqlite", "postgres"]
 _TYPES: dict[Dialect, dict[str, str]] = {
-    "sqlite": {"time": "TEXT", "json": "TEXT", "bigint": "INTEGER", "pk": "INTEGER PRIMARY KEY"},
+    "sqlite": {
+        "time": "TEXT",
+        "json": "TEXT",
+        "bigint": "INTEGER",
+        "pk": "INTEGER PRIMARY KEY",
+        "vector": "BLOB",
+        "tags": "TEXT NOT NULL DEFAULT '[]'",
+        "passages": "passages_v2",  # rebuilt in place of the first release's
+        "full_text": "",  # in tantivy (first in FTS5)
+    },
     "postgres": {
         "time": "timestamptz",
         "json": "jsonb",
         "bigint": "bigint",
         "pk": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        # no fixed dimension: agents and sources may use different models. Each dimension
+        # in use gets its own partial HNSW index (see dialects/postgres_archival.py).
+        "vector": "vector",
+        "tags": "text[] NOT NULL DEFAULT '{}'",
+        "passages": "passages",
+        "full_text": "\n        body tsvector GENERATED ALWAYS AS (to_tsvector('memgpt', text)) STORED,",
     },
 }
 
@@ -44,7 +59,7 @@ class Step:
 
 
 def typed(template: str, dialect: Dialect) -> str:
-    """Statements with the dialect's column types ({time}, {json}, {bigint}, {pk})."""
+    """Statements with the dialect's column types ({time}, {json}, {bigint}, {pk}, ...)."""
     return template.format(**_TYPES[dialect])
 
 
@@ -152,15 +167,37 @@ _SOURCE_OWNERS = """
     CREATE INDEX uploaded_files_source ON uploaded_files (source_id, created_at);
 """
 
+# archival storage: a passage is an agent's or a document source's
+_PASSAGES = """
+    CREATE TABLE {passages} (
+        pk {pk},
+        id text NOT NULL UNIQUE,
+        agent_id text REFERENCES agents (id) ON DELETE CASCADE,
+        source_id text REFERENCES sources (id) ON DELETE CASCADE,
+        file_pk {bigint} REFERENCES source_files (pk) ON DELETE CASCADE,
+        text text NOT NULL,
+        embedding {vector},
+        source text,
+        page integer,
+        char_offset integer,
+        chunk_hash text,
+        tags {tags},
+        metadata {json} NOT NULL DEFAULT '{{}}',
+        created_at {time} NOT NULL,{full_text}
+        CHECK ((agent_id IS NULL) <> (source_id IS NULL))
+    );
+"""
+_SOURCES = _SOURCE_TABLES + _PASSAGES
+
 STEPS: list[Step] = [
     Step(
         "first schema",
         sqlite.FIRST,
-        postgres.FIRST_RECALL + typed(_SOURCE_TABLES, "postgres") + postgres.FIRST_ARCHIVAL,
+        postgres.FIRST_RECALL + typed(_SOURCES, "postgres") + postgres.FIRST_ARCHIVAL,
     ),
     Step.typed("server accounts", _ACCOUNTS),
     # in PostgreSQL's first schema
-    Step("document sources", typed(_SOURCE_TABLES, "sqlite") + sqlite.SOURCES, None),
+    Step("document sources", typed(_SOURCES, "sqlite") + sqlite.SOURCES, None),
     Step("agent counts", sqlite.COUNTS, None),  # in PostgreSQL's first schema
     Step.typed("server document sources", _SOURCE_OWNERS),
     Step("archival full text in tantivy", sqlite.TANTIVY, None),  # tsvector stays in SQL

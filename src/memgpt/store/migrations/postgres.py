@@ -65,28 +65,8 @@ FIRST_RECALL = """
     CREATE INDEX messages_body ON messages USING gin (body);
     """
 
-# then the document source tables (`memgpt.store.migrations`), then:
+# then the document source tables and passages (`memgpt.store.migrations`), then:
 FIRST_ARCHIVAL = """
-    -- `embedding` has no fixed dimension: agents and sources may use different models.
-    -- Each dimension in use gets its own partial HNSW index (see postgres_archival.py).
-    CREATE TABLE passages (
-        pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        id text NOT NULL UNIQUE,
-        agent_id text REFERENCES agents (id) ON DELETE CASCADE,
-        source_id text REFERENCES sources (id) ON DELETE CASCADE,
-        file_pk bigint REFERENCES source_files (pk) ON DELETE CASCADE,
-        text text NOT NULL,
-        embedding vector,
-        source text,
-        page integer,
-        char_offset integer,
-        chunk_hash text,
-        tags text[] NOT NULL DEFAULT '{}',
-        metadata jsonb NOT NULL DEFAULT '{}',
-        created_at timestamptz NOT NULL,
-        body tsvector GENERATED ALWAYS AS (to_tsvector('memgpt', text)) STORED,
-        CHECK ((agent_id IS NULL) <> (source_id IS NULL))
-    );
     CREATE INDEX passages_agent ON passages (agent_id, pk);
     CREATE INDEX passages_source ON passages (source_id, pk);
     CREATE INDEX passages_time ON passages (created_at);

@@ -60,27 +60,11 @@ FIRST = """
     CREATE VIRTUAL TABLE passages_fts USING fts5(text, tokenize = 'porter unicode61');
     """
 
-# document sources. A passage belongs either to an agent (its own inserts) or to a
-# source that agents attach; SQLite cannot relax NOT NULL in place, so passages is
-# rebuilt keeping its pks (they are the FTS rowids and the vector index keys).
+# document sources (after their tables and passages_v2, `memgpt.store.migrations`). A
+# passage belongs either to an agent (its own inserts) or to a source that agents attach;
+# SQLite cannot relax NOT NULL in place, so passages is rebuilt keeping its pks (they are
+# the FTS rowids and the vector index keys).
 SOURCES = """
-    CREATE TABLE passages_v2 (
-        pk INTEGER PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
-        agent_id TEXT REFERENCES agents(id) ON DELETE CASCADE,
-        source_id TEXT REFERENCES sources(id) ON DELETE CASCADE,
-        file_pk INTEGER REFERENCES source_files(pk) ON DELETE CASCADE,
-        text TEXT NOT NULL,
-        embedding BLOB,
-        source TEXT,
-        page INTEGER,
-        char_offset INTEGER,
-        chunk_hash TEXT,
-        tags TEXT NOT NULL DEFAULT '[]',
-        metadata TEXT NOT NULL DEFAULT '{}',
-        created_at TEXT NOT NULL,
-        CHECK ((agent_id IS NULL) <> (source_id IS NULL))
-    );
     INSERT INTO passages_v2 (pk, id, agent_id, text, embedding, source, metadata, created_at)
         SELECT pk, id, agent_id, text, embedding, source, metadata, created_at FROM passages;
     DROP TABLE passages;
@@ -121,7 +105,7 @@ COUNTS = """
     END;
     """
 
-# archival full-text search moves to tantivy (store/text_index.py), which keeps its
+# archival full-text search moves to tantivy (store/indexes/text.py), which keeps its
 # index in step by pk: so pks must never be reused, even after the newest is deleted
 TANTIVY = """
     DROP TABLE passages_fts;

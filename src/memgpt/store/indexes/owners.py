@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from memgpt.private import private_dir
+from memgpt.store.indexes.hnsw import VectorIndex
 from memgpt.store.sql.seam import Owner
-from memgpt.store.vector_index import VectorIndex
 
 TAIL_MAX = 2000
 DEAD_FRACTION = 0.1
