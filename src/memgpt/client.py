@@ -25,7 +25,7 @@ from memgpt.llm.base import LLMClient
 from memgpt.memory import archival
 from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, new_id
 from memgpt.store.base import Source, Store, StoreError
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
 from memgpt.tools import rules, web
 from memgpt.tools.rules import ToolRule
 
@@ -39,7 +39,7 @@ def open_store(path: str | Path | None = None) -> Store:
     uri = os.environ.get(PG_URI_ENV)
     if path is None and uri:
         try:
-            from memgpt.store.postgres import PostgresStore
+            from memgpt.store.dialects.postgres import PostgresStore
         except ImportError as exc:
             raise StoreError(
                 f"{PG_URI_ENV} is set but PostgreSQL support is not installed ({exc}); run "

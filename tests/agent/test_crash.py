@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
 
 CHILD = Path(__file__).with_name("crash_child.py")
 KILLS = int(os.environ.get("MEMGPT_CRASH_KILLS", "12"))

@@ -18,7 +18,7 @@ from memgpt.ingest.pipeline import LoadSettings, load_into_source
 from memgpt.ingest.progress import PlainProgress
 from memgpt.schemas import EmbeddingConfig
 from memgpt.store.base import Source
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
 from tests.ingest.docs import BAD, GOOD, bad_folder, good_folder
 
 
@@ -118,7 +118,7 @@ import sys, time
 from memgpt.embeddings.hash import HashEmbedder
 from memgpt.ingest.pipeline import LoadSettings, load_into_source
 from memgpt.ingest.progress import PlainProgress
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
 
 class Slow(HashEmbedder):
     def embed(self, texts):

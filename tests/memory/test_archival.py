@@ -9,7 +9,7 @@ import pytest
 from memgpt.memory import archival, recall
 from memgpt.memory.recall import SearchError
 from memgpt.store.fusion import fuse
-from memgpt.store.sqlite_archival import CANDIDATE_DEPTH
+from memgpt.store.sql.archival import CANDIDATE_DEPTH
 
 
 @pytest.fixture
@@ -208,9 +208,9 @@ def test_attaching_a_source_made_with_another_model_is_refused(client, make_agen
 
 def test_keyword_ranking_respects_scope_beyond_the_first_fetch(make_agent, monkeypatch):
     """Other agents' passages never take the agent's places in the keyword ranking."""
-    from memgpt.store import sqlite_archival
+    from memgpt.store.sql import archival as sql_archival
 
-    monkeypatch.setattr(sqlite_archival, "CANDIDATE_DEPTH", 2)
+    monkeypatch.setattr(sql_archival, "CANDIDATE_DEPTH", 2)
     mine, _ = make_agent([], name="mine")
     other, _ = make_agent([], name="other")
     for i in range(8):

@@ -34,7 +34,7 @@ def test_create_key_makes_a_key_the_server_accepts(tmp_path):
     ).stdout
     key = next(line.split()[2] for line in out.splitlines() if line.startswith("api key"))
     from memgpt.store.accounts import accounts_for
-    from memgpt.store.sqlite import SQLiteStore
+    from memgpt.store.dialects.sqlite import SQLiteStore
 
     store = SQLiteStore(db)
     try:

@@ -24,7 +24,7 @@ def main() -> None:
     if backend == "sqlite":
         client = MemGPT(target)
     else:
-        from memgpt.store.postgres import PostgresStore
+        from memgpt.store.dialects.postgres import PostgresStore
 
         client = MemGPT(store=PostgresStore(target))
     log = Path(log_path)

@@ -18,7 +18,7 @@ import pytest
 
 from memgpt.bench.common import throwaway_postgres
 from memgpt.store.base import Store
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
 
 REQUIRED = os.environ.get("MEMGPT_TEST_PG") == "1"
 
@@ -64,7 +64,7 @@ def store_opener(backend: str, tmp_path: Path) -> Callable[[], Store]:
     """A function opening one new database of `backend` (again on each call, to reopen it)."""
     if backend == "sqlite":
         return lambda: SQLiteStore(tmp_path / "memgpt.db")
-    from memgpt.store.postgres import PostgresStore
+    from memgpt.store.dialects.postgres import PostgresStore
 
     uri = fresh_uri()
     return lambda: PostgresStore(uri)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from memgpt.schemas import AgentState, Block, Passage
-from memgpt.store import indexes
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
+from memgpt.store.indexes import owners as indexes
 
 DIM = 16
 

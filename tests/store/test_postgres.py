@@ -11,10 +11,10 @@ import pytest
 
 from memgpt.agent import events
 from memgpt.schemas import AgentState, Block, Passage
-from memgpt.store import postgres_archival
 from memgpt.store.base import ArchivalFilter, StoreError
-from memgpt.store.postgres import PostgresStore
-from memgpt.store.postgres_migrations import PG_MIGRATIONS
+from memgpt.store.dialects.postgres import PostgresStore
+from memgpt.store.migrations import STEPS, scripts
+from memgpt.store.sql import archival
 from tests.store.backends import fresh_uri
 
 pytestmark = pytest.mark.postgres
@@ -59,15 +59,15 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(uri):
     for t in threads:
         t.join()
     assert errors == [] and len(stores) == 4
-    assert schema_version(uri) == len(PG_MIGRATIONS)
+    assert schema_version(uri) == len(scripts("postgres"))
     for s in stores:
         s.close()
 
 
 def test_upgrade_from_an_older_schema_keeps_everything(uri, monkeypatch):
-    from memgpt.store import postgres_migrations
+    from memgpt.store import migrations
 
-    monkeypatch.setattr(postgres_migrations, "PG_MIGRATIONS", PG_MIGRATIONS[:1])
+    monkeypatch.setattr(migrations, "STEPS", STEPS[:1])
     old = PostgresStore(uri)
     state = new_agent(old)
     old.append_messages(state.id, [events.user_message(f"m{i}") for i in range(5)])
@@ -76,7 +76,7 @@ def test_upgrade_from_an_older_schema_keeps_everything(uri, monkeypatch):
     monkeypatch.undo()
 
     new = PostgresStore(uri)
-    assert schema_version(uri) == len(PG_MIGRATIONS)
+    assert schema_version(uri) == len(scripts("postgres"))
     assert new.count_messages(state.id) == 5
     assert new.search_messages(state.id, "m3", 5)[1] == 1
     new.close()
@@ -136,7 +136,7 @@ def test_large_scopes_search_through_the_hnsw_index(pg, monkeypatch):
     exact = [p.text for p, _ in pg.search_passages(state.id, query, 10)]
     assert exact == [f"p{i}" for i in np.argsort(-(data @ query))[:10]]
 
-    monkeypatch.setattr(postgres_archival, "EXACT_LIMIT", 0)  # any scope counts as large
+    monkeypatch.setattr(archival, "EXACT_LIMIT", 0)  # any scope counts as large
     with psycopg.connect(pg.uri) as conn:
         plan = conn.execute(
             "EXPLAIN SELECT pk FROM passages WHERE vector_dims(embedding) = 16"

@@ -12,8 +12,8 @@ import pytest
 from memgpt.agent import events
 from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store.base import StoreError
-from memgpt.store.migrations import SQLITE_MIGRATIONS
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
+from memgpt.store.migrations import STEPS, scripts
 
 
 def new_agent(name="a") -> AgentState:
@@ -23,7 +23,7 @@ def new_agent(name="a") -> AgentState:
 def test_new_database_is_at_the_newest_schema(tmp_path):
     store = SQLiteStore(tmp_path / "m.db")
     version = sqlite3.connect(tmp_path / "m.db").execute("PRAGMA user_version").fetchone()[0]
-    assert version == len(SQLITE_MIGRATIONS)
+    assert version == len(scripts("sqlite"))
     assert store.integrity_check() == "ok"
 
 
@@ -84,7 +84,7 @@ def test_upgrade_from_an_older_schema_keeps_everything_and_counts_it(tmp_path, m
     from memgpt.store import migrations
 
     path = tmp_path / "m.db"
-    monkeypatch.setattr(migrations, "SQLITE_MIGRATIONS", SQLITE_MIGRATIONS[:3])
+    monkeypatch.setattr(migrations, "STEPS", STEPS[:3])
     old = SQLiteStore(path)
     state = new_agent()
     old.create_agent(state)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from memgpt.schemas import AgentState, Block, Passage
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
 
 
 @pytest.fixture

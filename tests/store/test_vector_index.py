@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memgpt.store.vector_index import VectorIndex
+from memgpt.store.indexes.hnsw import VectorIndex
 
 DIM = 64
 

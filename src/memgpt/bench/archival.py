@@ -53,8 +53,8 @@ from pathlib import Path
 import numpy as np
 
 from memgpt.schemas import AgentState, Block, Passage
-from memgpt.store.sqlite import SQLiteStore
-from memgpt.store.vector_index import DEFAULT_EXPANSION_SEARCH
+from memgpt.store.dialects.sqlite import SQLiteStore
+from memgpt.store.indexes.hnsw import DEFAULT_EXPANSION_SEARCH
 
 NOISE = 0.25
 MIX = 0.6

@@ -39,7 +39,7 @@ from memgpt.llm.base import ChatMessage, FunctionSchema, LLMReply
 from memgpt.llm.scripted import ScriptedLLM, call, default_summary
 from memgpt.schemas import Block, EmbeddingConfig, Message
 from memgpt.store.base import Source
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
 
 AGENT = "crash"
 WINDOWS = {"steps": 8192, "evict": 6000}

@@ -33,7 +33,7 @@ import httpx
 from memgpt.bench.reliability_crash import check_queue
 from memgpt.bench.server import free_port, start, wait_healthy
 from memgpt.server.deps import MAX_RESULTS
-from memgpt.store.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore
 
 CLIENTS = 3
 KINDS = ("message", "edit", "passage")

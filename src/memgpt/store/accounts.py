@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
-import sys
 import uuid
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from memgpt.schemas import new_id, utcnow
 from memgpt.store.base import Store, StoreError
-from memgpt.store.sqlite import SQLiteStore, _parse_ts, _ts
+from memgpt.store.sql.seam import Row
+from memgpt.store.sql.store import SQLStore
 
 KEY_PREFIX = "sk-memgpt-"
 
@@ -94,107 +93,69 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class AccountStore(Protocol):
-    def create_organization(self, name: str) -> Organization: ...
-    def create_user(self, organization_id: str, name: str) -> User: ...
-    def get_user(self, user_id: str) -> User | None: ...
-    def ensure_organization(self, org_id: str, name: str) -> None:
-        """Create the organization with this id unless it exists (the local one)."""
-        ...
+class AccountStore:
+    """Accounts in the agent store's database, on its connections and transactions."""
 
-    def ensure_user(self, user_id: str, organization_id: str, name: str) -> User: ...
-    def create_api_key(self, user_id: str, name: str = "") -> str:
-        """A new key for the user; the plain key is returned once and never stored."""
-        ...
-
-    def authenticate(self, key: str) -> User | None: ...
-
-    def set_agent_owner(self, owner: AgentOwner) -> None: ...
-    def agent_owner(self, agent_id: str) -> AgentOwner | None: ...
-    def owned_agents(self, organization_id: str) -> list[AgentOwner]: ...
-
-    def save_tool(self, tool: UserTool) -> None: ...
-    def get_tool(self, organization_id: str, id_or_name: str) -> UserTool | None: ...
-    def list_tools(self, organization_id: str) -> list[UserTool]: ...
-    def delete_tool(self, organization_id: str, tool_id: str) -> bool: ...
-
-    def idempotent_response(self, agent_id: str, key: str) -> str | None: ...
-    def save_idempotent_response(self, agent_id: str, key: str, response: str) -> None: ...
-
-    def set_source_owner(self, owner: SourceOwner) -> None: ...
-    def source_owner(self, source_id: str) -> SourceOwner | None: ...
-    def owned_sources(self, organization_id: str) -> list[SourceOwner]:
-        """The organization's sources, oldest first."""
-        ...
-
-    def save_uploaded_file(self, file: UploadedFile) -> None:
-        """Insert the file, or update its status, error, chunks and updated_at."""
-        ...
-
-    def uploaded_file(self, source_id: str, file_id: str) -> UploadedFile | None: ...
-    def uploaded_files(self, source_id: str) -> list[UploadedFile]:
-        """The source's uploaded files, oldest first."""
-        ...
-
-
-class SQLiteAccounts:
-    """Accounts in the agent store's SQLite file, on its connections and transactions."""
-
-    def __init__(self, store: SQLiteStore):
+    def __init__(self, store: SQLStore):
         self.store = store
 
-    def _execute(self, sql: str, params: tuple | list = ()):
-        return self.store._execute(sql, params)
+    def _now(self):
+        return self.store._ts(utcnow())
 
     # organizations, users, keys
 
     def create_organization(self, name: str) -> Organization:
         org = Organization(name=name)
-        self._execute(
+        self.store._run(
             "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)",
-            (org.id, org.name, _ts(org.created_at)),
+            (org.id, org.name, self.store._ts(org.created_at)),
         )
         return org
 
     def create_user(self, organization_id: str, name: str) -> User:
         user = User(organization_id=organization_id, name=name)
-        self._execute(
+        self.store._run(
             "INSERT INTO users (id, organization_id, name, created_at) VALUES (?, ?, ?, ?)",
-            (user.id, organization_id, name, _ts(user.created_at)),
+            (user.id, organization_id, name, self.store._ts(user.created_at)),
         )
         return user
 
     def get_user(self, user_id: str) -> User | None:
-        row = self._execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        row = self.store._one("SELECT * FROM users WHERE id = ?", (user_id,))
         if row is None:
             return None
         return User(
             id=row["id"],
             organization_id=row["organization_id"],
             name=row["name"],
-            created_at=_parse_ts(row["created_at"]),
+            created_at=self.store._from_ts(row["created_at"]),
         )
 
     def ensure_organization(self, org_id: str, name: str) -> None:
-        self._execute(
-            "INSERT OR IGNORE INTO organizations (id, name, created_at) VALUES (?, ?, ?)",
-            (org_id, name, _ts(utcnow())),
+        """Create the organization with this id unless it exists (the local one)."""
+        self.store._run(
+            "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (org_id, name, self._now()),
         )
 
     def ensure_user(self, user_id: str, organization_id: str, name: str) -> User:
-        self._execute(
-            "INSERT OR IGNORE INTO users (id, organization_id, name, created_at) VALUES (?, ?, ?, ?)",
-            (user_id, organization_id, name, _ts(utcnow())),
+        self.store._run(
+            "INSERT INTO users (id, organization_id, name, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (user_id, organization_id, name, self._now()),
         )
         return self.get_user(user_id)
 
     def create_api_key(self, user_id: str, name: str = "") -> str:
+        """A new key for the user; the plain key is returned once and never stored."""
         if self.get_user(user_id) is None:
             raise StoreError(f"There is no user {user_id!r} to give a key to.")
         key_id, secret = uuid.uuid4().hex, secrets.token_urlsafe(32)
-        self._execute(
-            "INSERT INTO api_keys (id, user_id, secret_sha256, name, created_at) VALUES (?, ?, ?, ?, ?)",
-            (key_id, user_id, _sha256(secret), name, _ts(utcnow())),
+        self.store._run(
+            "INSERT INTO api_keys (id, user_id, secret_sha256, name, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key_id, user_id, _sha256(secret), name, self._now()),
         )
         return f"{KEY_PREFIX}{key_id}.{secret}"
 
@@ -202,9 +163,7 @@ class SQLiteAccounts:
         key_id, dot, secret = key.removeprefix(KEY_PREFIX).partition(".")
         if not key.startswith(KEY_PREFIX) or not dot:
             return None
-        row = self._execute(
-            "SELECT user_id, secret_sha256 FROM api_keys WHERE id = ?", (key_id,)
-        ).fetchone()
+        row = self.store._one("SELECT user_id, secret_sha256 FROM api_keys WHERE id = ?", (key_id,))
         # Hash and compare even for an unknown id, so timing does not tell ids apart.
         stored = row["secret_sha256"] if row else _sha256("")
         if not hmac.compare_digest(stored, _sha256(secret)) or row is None:
@@ -214,18 +173,18 @@ class SQLiteAccounts:
     # agents
 
     def set_agent_owner(self, owner: AgentOwner) -> None:
-        self._execute(
-            "INSERT INTO agent_owners (agent_id, organization_id, user_id, name) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (agent_id) DO UPDATE SET name = excluded.name",
+        self.store._run(
+            "INSERT INTO agent_owners (agent_id, organization_id, user_id, name)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET name = excluded.name",
             (owner.agent_id, owner.organization_id, owner.user_id, owner.name),
         )
 
     def agent_owner(self, agent_id: str) -> AgentOwner | None:
-        row = self._execute("SELECT * FROM agent_owners WHERE agent_id = ?", (agent_id,)).fetchone()
+        row = self.store._one("SELECT * FROM agent_owners WHERE agent_id = ?", (agent_id,))
         return AgentOwner(**dict(row)) if row else None
 
     def owned_agents(self, organization_id: str) -> list[AgentOwner]:
-        rows = self._execute(
+        rows = self.store._query(
             "SELECT o.* FROM agent_owners o JOIN agents a ON a.id = o.agent_id"
             " WHERE o.organization_id = ? ORDER BY a.created_at, a.id",
             (organization_id,),
@@ -235,46 +194,43 @@ class SQLiteAccounts:
     # user tools
 
     def save_tool(self, tool: UserTool) -> None:
-        self._execute(
+        self.store._run(
             "INSERT INTO user_tools (id, organization_id, name, description, source_code,"
             " json_schema, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,"
-            " source_code = excluded.source_code, json_schema = excluded.json_schema,"
-            " tags = excluded.tags",
+            " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+            " description = excluded.description, source_code = excluded.source_code,"
+            " json_schema = excluded.json_schema, tags = excluded.tags",
             (
                 tool.id,
                 tool.organization_id,
                 tool.name,
                 tool.description,
                 tool.source_code,
-                json.dumps(tool.json_schema),
-                json.dumps(tool.tags),
-                _ts(tool.created_at),
+                self.store._json(tool.json_schema),
+                self.store._json(tool.tags),
+                self.store._ts(tool.created_at),
             ),
         )
 
-    @staticmethod
-    def _tool(row) -> UserTool:
+    def _tool(self, row: Row) -> UserTool:
         return UserTool(
-            id=row["id"],
-            organization_id=row["organization_id"],
-            name=row["name"],
-            description=row["description"],
-            source_code=row["source_code"],
-            json_schema=json.loads(row["json_schema"]),
-            tags=json.loads(row["tags"]),
-            created_at=_parse_ts(row["created_at"]),
+            **{
+                **dict(row),
+                "json_schema": self.store._from_json(row["json_schema"]),
+                "tags": self.store._from_json(row["tags"]),
+                "created_at": self.store._from_ts(row["created_at"]),
+            }
         )
 
     def get_tool(self, organization_id: str, id_or_name: str) -> UserTool | None:
-        row = self._execute(
+        row = self.store._one(
             "SELECT * FROM user_tools WHERE organization_id = ? AND (id = ? OR name = ?)",
             (organization_id, id_or_name, id_or_name),
-        ).fetchone()
+        )
         return self._tool(row) if row else None
 
     def list_tools(self, organization_id: str) -> list[UserTool]:
-        rows = self._execute(
+        rows = self.store._query(
             "SELECT * FROM user_tools WHERE organization_id = ? ORDER BY created_at, id",
             (organization_id,),
         )
@@ -282,44 +238,45 @@ class SQLiteAccounts:
 
     def delete_tool(self, organization_id: str, tool_id: str) -> bool:
         return bool(
-            self._execute(
+            self.store._run(
                 "DELETE FROM user_tools WHERE organization_id = ? AND id = ?",
                 (organization_id, tool_id),
-            ).rowcount
+            )
         )
 
     # idempotency
 
     def idempotent_response(self, agent_id: str, key: str) -> str | None:
-        row = self._execute(
-            "SELECT response FROM idempotency_keys WHERE agent_id = ? AND key = ?", (agent_id, key)
-        ).fetchone()
+        row = self.store._one(
+            "SELECT response FROM idempotency_keys WHERE agent_id = ? AND key = ?",
+            (agent_id, key),
+        )
         return row["response"] if row else None
 
     def save_idempotent_response(self, agent_id: str, key: str, response: str) -> None:
-        self._execute(
-            "INSERT OR REPLACE INTO idempotency_keys (agent_id, key, response, created_at)"
-            " VALUES (?, ?, ?, ?)",
-            (agent_id, key, response, _ts(utcnow())),
+        self.store._run(
+            "INSERT INTO idempotency_keys (agent_id, key, response, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (agent_id, key)"
+            " DO UPDATE SET response = excluded.response, created_at = excluded.created_at",
+            (agent_id, key, response, self._now()),
         )
 
     # document sources
 
     def set_source_owner(self, owner: SourceOwner) -> None:
-        self._execute(
+        self.store._run(
             "INSERT INTO source_owners (source_id, organization_id, user_id, name)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET name = excluded.name",
             (owner.source_id, owner.organization_id, owner.user_id, owner.name),
         )
 
     def source_owner(self, source_id: str) -> SourceOwner | None:
-        row = self._execute(
-            "SELECT * FROM source_owners WHERE source_id = ?", (source_id,)
-        ).fetchone()
+        row = self.store._one("SELECT * FROM source_owners WHERE source_id = ?", (source_id,))
         return SourceOwner(**dict(row)) if row else None
 
     def owned_sources(self, organization_id: str) -> list[SourceOwner]:
-        rows = self._execute(
+        """The organization's sources, oldest first."""
+        rows = self.store._query(
             "SELECT o.* FROM source_owners o JOIN sources s ON s.id = o.source_id"
             " WHERE o.organization_id = ? ORDER BY s.created_at, s.id",
             (organization_id,),
@@ -327,7 +284,8 @@ class SQLiteAccounts:
         return [SourceOwner(**dict(r)) for r in rows]
 
     def save_uploaded_file(self, file: UploadedFile) -> None:
-        self._execute(
+        """Insert the file, or update its status, error, chunks and updated_at."""
+        self.store._run(
             "INSERT INTO uploaded_files (id, source_id, file_name, file_type, file_size, status,"
             " error, chunks, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error,"
@@ -341,34 +299,29 @@ class SQLiteAccounts:
                 file.status,
                 file.error,
                 file.chunks,
-                _ts(file.created_at),
-                _ts(file.updated_at),
+                self.store._ts(file.created_at),
+                self.store._ts(file.updated_at),
             ),
         )
 
-    @staticmethod
-    def _uploaded_file(row) -> UploadedFile:
+    def _uploaded_file(self, row: Row) -> UploadedFile:
         return UploadedFile(
-            id=row["id"],
-            source_id=row["source_id"],
-            file_name=row["file_name"],
-            file_type=row["file_type"],
-            file_size=row["file_size"],
-            status=row["status"],
-            error=row["error"],
-            chunks=row["chunks"],
-            created_at=_parse_ts(row["created_at"]),
-            updated_at=_parse_ts(row["updated_at"]),
+            **{
+                **dict(row),
+                "created_at": self.store._from_ts(row["created_at"]),
+                "updated_at": self.store._from_ts(row["updated_at"]),
+            }
         )
 
     def uploaded_file(self, source_id: str, file_id: str) -> UploadedFile | None:
-        row = self._execute(
+        row = self.store._one(
             "SELECT * FROM uploaded_files WHERE source_id = ? AND id = ?", (source_id, file_id)
-        ).fetchone()
+        )
         return self._uploaded_file(row) if row else None
 
     def uploaded_files(self, source_id: str) -> list[UploadedFile]:
-        rows = self._execute(
+        """The source's uploaded files, oldest first."""
+        rows = self.store._query(
             "SELECT * FROM uploaded_files WHERE source_id = ? ORDER BY created_at, id",
             (source_id,),
         )
@@ -377,12 +330,6 @@ class SQLiteAccounts:
 
 def accounts_for(store: Store) -> AccountStore:
     """The account store living beside `store`."""
-    if isinstance(store, SQLiteStore):
-        return SQLiteAccounts(store)
-    # A PostgresStore's module is loaded if one exists; psycopg is not imported otherwise.
-    postgres = sys.modules.get("memgpt.store.postgres")
-    if postgres is not None and isinstance(store, postgres.PostgresStore):
-        from memgpt.store.postgres_accounts import PostgresAccounts
-
-        return PostgresAccounts(store)
+    if isinstance(store, SQLStore):
+        return AccountStore(store)
     raise StoreError(f"The server has no account storage for {type(store).__name__} yet.")

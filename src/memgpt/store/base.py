@@ -118,7 +118,7 @@ class ArchivalHit(BaseModel):
     """A passage found by hybrid search, with how each ranking saw it (None: not in that list)."""
 
     passage: Passage
-    score: float  # reciprocal rank fusion of the two rankings
+    score: float  # weighted reciprocal rank fusion of the two rankings (fusion.py)
     similarity: float | None = None  # cosine similarity to the query embedding
     bm25: float | None = None  # FTS5 BM25 (higher is better here)
     vector_rank: int | None = None

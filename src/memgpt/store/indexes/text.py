@@ -31,12 +31,11 @@ import tantivy
 
 from memgpt.private import private_dir
 from memgpt.store.base import content_words
+from memgpt.store.sql.seam import Owner
 
 _ANALYZER = "memgpt_en"
 _BATCH = 8192
 _WRITER_HEAP = 64 * 2**20
-
-Owner = tuple[str, str]  # ("agent_id" | "source_id", id)
 
 
 def _analyzer() -> tantivy.TextAnalyzer:

@@ -36,13 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from memgpt.private import private_dir
-from memgpt.store.vector_index import VectorIndex
+from memgpt.store.indexes.hnsw import VectorIndex
+from memgpt.store.sql.seam import Owner
 
 TAIL_MAX = 2000
 DEAD_FRACTION = 0.1
 _BATCH = 8192
-
-Owner = tuple[str, str]  # ("agent_id" | "source_id", id)
 
 
 def _valid(vectors: np.ndarray) -> np.ndarray:

@@ -1,88 +1,76 @@
-"""Document sources for the PostgreSQL store, as on SQLite (`sqlite_sources.py`)."""
+"""Document sources, written once for both dialects: named collections of files whose
+passages agents attach and search along with their own (see `archival.py`)."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-import psycopg
-from psycopg.types.json import Jsonb
 
 from memgpt.schemas import EmbeddingConfig, Passage
 from memgpt.store.base import Source, SourceFile, StoreError
-from memgpt.store.postgres_archival import Row, _utc
-from memgpt.store.postgres_migrations import advisory_key
+from memgpt.store.sql.archival import chunks
+from memgpt.store.sql.seam import Row, Seam
 
 
-class PostgresSourcesMixin:
-    """Mixed into PostgresStore, which provides connections and transactions."""
-
-    if TYPE_CHECKING:
-
-        def _query(self, sql: Any, params: tuple | list | dict = ()) -> list[Row]: ...
-        def _one(self, sql: Any, params: tuple | list | dict = ()) -> Row | None: ...
-        def _run(self, sql: Any, params: tuple | list | dict = ()) -> int: ...
-        def transaction(self) -> AbstractContextManager[None]: ...
-        def _insert_rows(self, *args: Any, **kwargs: Any) -> None: ...
-
-    @staticmethod
-    def _source(row: Row) -> Source:
+class SourcesSQL(Seam):
+    def _source(self, row: Row) -> Source:
         return Source(
             id=row["id"],
             name=row["name"],
             description=row["description"],
-            embedding=EmbeddingConfig.model_validate(row["embedding"]),
-            created_at=_utc(row["created_at"]),
+            embedding=EmbeddingConfig.model_validate(self._from_json(row["embedding"])),
+            created_at=self._from_ts(row["created_at"]),
         )
 
     def create_source(self, source: Source) -> None:
         taken = StoreError(f"A source named {source.name!r} already exists; pick another name.")
         with self.transaction():
-            if self._one("SELECT 1 FROM sources WHERE name = %s", (source.name,)):
+            if self._one("SELECT 1 FROM sources WHERE name = ?", (source.name,)):
                 raise taken
             try:
                 self._run(
                     "INSERT INTO sources (id, name, description, embedding, created_at)"
-                    " VALUES (%s, %s, %s, %s, %s)",
+                    " VALUES (?, ?, ?, ?, ?)",
                     (
                         source.id,
                         source.name,
                         source.description,
-                        Jsonb(source.embedding.model_dump(mode="json")),
-                        source.created_at,
+                        self._json(source.embedding.model_dump(mode="json")),
+                        self._ts(source.created_at),
                     ),
                 )
-            except psycopg.errors.UniqueViolation as exc:
-                if exc.diag.constraint_name == "sources_name_key":
+            except Exception as exc:
+                if self._is_taken(exc, "sources"):
                     raise taken from None
                 raise
 
     def get_source(self, id_or_name: str) -> Source | None:
-        row = self._one(
-            "SELECT * FROM sources WHERE id = %s OR name = %s", (id_or_name, id_or_name)
-        )
+        row = self._one("SELECT * FROM sources WHERE id = ? OR name = ?", (id_or_name, id_or_name))
         return self._source(row) if row else None
 
     def list_sources(self) -> list[Source]:
         return [self._source(r) for r in self._query("SELECT * FROM sources ORDER BY name")]
 
     def delete_source(self, source_id: str) -> None:
-        self._run("DELETE FROM sources WHERE id = %s", (source_id,))
+        with self.transaction():
+            self._run("DELETE FROM sources WHERE id = ?", (source_id,))
+        self._dropped(("source_id", source_id))
 
     def done_hashes(self, source_id: str) -> set[str]:
         rows = self._query(
-            "SELECT sha256 FROM source_files WHERE source_id = %s AND status = 'done'",
-            (source_id,),
+            "SELECT sha256 FROM source_files WHERE source_id = ? AND status = 'done'", (source_id,)
         )
         return {r["sha256"] for r in rows}
 
     def existing_chunks(self, source_id: str, hashes: list[str]) -> set[str]:
-        rows = self._query(
-            "SELECT chunk_hash FROM passages WHERE source_id = %s AND chunk_hash = ANY(%s)",
-            (source_id, list(dict.fromkeys(hashes))),
-        )
-        return {r["chunk_hash"] for r in rows}
+        found: set[str] = set()
+        for part in chunks(list(dict.fromkeys(hashes))):
+            where, params = self._any("chunk_hash", part)
+            rows = self._query(
+                f"SELECT chunk_hash FROM passages WHERE source_id = ? AND {where}",
+                (source_id, *params),
+            )
+            found.update(r["chunk_hash"] for r in rows)
+        return found
 
     def add_file(self, file: SourceFile, passages: list[Passage]) -> int:
         """Record a loaded (or failed) file with its passages in one transaction.
@@ -91,14 +79,12 @@ class PostgresSourcesMixin:
         whose text the source already holds are skipped; returns how many were added.
         """
         with self.transaction():
-            # Loads into one source take turns, as SQLite's single writer makes them: a
-            # second load of the same file then sees the first one's rows and skips them.
-            self._query(
-                "SELECT pg_advisory_xact_lock(%s)", (advisory_key(f"source:{file.source_id}"),)
-            )
+            # Loads into one source take turns: a second load of the same file then sees
+            # the first one's rows and skips them.
+            self._serialize(f"source:{file.source_id}")
             # A file that failed before and is loaded again replaces its failure record.
             self._run(
-                "DELETE FROM source_files WHERE source_id = %s AND path = %s AND status = 'failed'",
+                "DELETE FROM source_files WHERE source_id = ? AND path = ? AND status = 'failed'",
                 (file.source_id, file.path),
             )
             if file.status == "done" and file.sha256 in self.done_hashes(file.source_id):
@@ -113,7 +99,7 @@ class PostgresSourcesMixin:
                     existing.add(p.chunk_hash)
             file_pk = self._one(
                 "INSERT INTO source_files (source_id, path, sha256, status, passages, error,"
-                " loaded_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING pk",
+                " loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING pk",
                 (
                     file.source_id,
                     file.path,
@@ -121,7 +107,7 @@ class PostgresSourcesMixin:
                     file.status,
                     len(fresh),
                     file.error,
-                    file.loaded_at,
+                    self._ts(file.loaded_at),
                 ),
             )["pk"]
             if fresh:
@@ -130,7 +116,7 @@ class PostgresSourcesMixin:
 
     def list_files(self, source_id: str) -> list[SourceFile]:
         rows = self._query(
-            "SELECT * FROM source_files WHERE source_id = %s ORDER BY pk", (source_id,)
+            "SELECT * FROM source_files WHERE source_id = ? ORDER BY pk", (source_id,)
         )
         return [
             SourceFile(
@@ -140,22 +126,22 @@ class PostgresSourcesMixin:
                 status=r["status"],
                 passages=r["passages"],
                 error=r["error"],
-                loaded_at=_utc(r["loaded_at"]),
+                loaded_at=self._from_ts(r["loaded_at"]),
             )
             for r in rows
         ]
 
     def attach_source(self, agent_id: str, source_id: str) -> None:
         self._run(
-            "INSERT INTO agent_sources (agent_id, source_id, attached_at) VALUES (%s, %s, %s)"
+            "INSERT INTO agent_sources (agent_id, source_id, attached_at) VALUES (?, ?, ?)"
             " ON CONFLICT DO NOTHING",
-            (agent_id, source_id, datetime.now(UTC)),
+            (agent_id, source_id, self._ts(datetime.now(UTC))),
         )
 
     def detach_source(self, agent_id: str, source_id: str) -> bool:
         return bool(
             self._run(
-                "DELETE FROM agent_sources WHERE agent_id = %s AND source_id = %s",
+                "DELETE FROM agent_sources WHERE agent_id = ? AND source_id = ?",
                 (agent_id, source_id),
             )
         )
@@ -163,7 +149,7 @@ class PostgresSourcesMixin:
     def attached_sources(self, agent_id: str) -> list[Source]:
         rows = self._query(
             "SELECT s.* FROM agent_sources a JOIN sources s ON s.id = a.source_id"
-            " WHERE a.agent_id = %s ORDER BY a.attached_at, s.name",
+            " WHERE a.agent_id = ? ORDER BY a.attached_at, s.name",
             (agent_id,),
         )
         return [self._source(r) for r in rows]

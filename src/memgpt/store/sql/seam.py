@@ -1,0 +1,146 @@
+"""The dialect seam: what SQLite and PostgreSQL do differently, and nothing else.
+
+DESIGN: the store's logic (agents, recall, archival, sources, accounts) is written once
+in `memgpt.store.sql`, in SQL both databases run, with `?` placeholders. Each dialect
+(`memgpt.store.dialects`) subclasses it and fills in the hooks below: connections and
+transactions, how timestamps, JSON and lists travel, which writers take turns, and the
+indexes (FTS5 and tantivy with usearch on SQLite; tsvector and pgvector on PostgreSQL).
+A subclass over the DB-API, not SQLAlchemy Core: no new dependency and no per-query
+layer on the hot paths (a step's reads and writes, recall search); PostgreSQL's
+placeholder rewrite is one dict lookup per statement.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+Owner = tuple[str, str]  # ("agent_id" | "source_id", id): whose passages
+Row = Any  # a row read by column name: sqlite3.Row, or psycopg's dict row
+Ranking = list[tuple[int, float]]  # (passage pk, score), best first
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an archival search covers: whose passages, and a WHERE clause (over `p`) with
+    its parameters keeping those and what the filters allow."""
+
+    owners: list[Owner]
+    where: str
+    params: list
+    filtered: bool  # narrower than the owners' passages
+
+
+class Seam(ABC):
+    _local: threading.local  # this thread's connection and transaction depth
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction for the whole block; nested blocks join the outermost, so a
+        step can call memory functions that write without committing halfway."""
+        local = self._local
+        if getattr(local, "depth", 0):
+            local.depth += 1
+            try:
+                yield
+            finally:
+                local.depth -= 1
+            return
+        with self._outermost():
+            local.depth = 1
+            try:
+                yield
+            finally:
+                local.depth = 0
+
+    @abstractmethod
+    def _outermost(self) -> AbstractContextManager[None]:
+        """Begin a transaction on this thread's connection; commit it, or roll it back on
+        an exception."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: tuple | list = ()) -> list[Row]:
+        """The rows a statement gives (none for a write)."""
+
+    @abstractmethod
+    def _run(self, sql: str, params: tuple | list = ()) -> int:
+        """Execute a write; return how many rows it touched."""
+
+    @abstractmethod
+    def _run_many(self, sql: str, rows: list) -> None: ...
+
+    def _one(self, sql: str, params: tuple | list = ()) -> Row | None:
+        rows = self._query(sql, params)
+        return rows[0] if rows else None
+
+    @abstractmethod
+    def _serialize(self, name: str) -> None:
+        """Make writers of `name` take turns until the transaction ends (SQLite's single
+        writer already does)."""
+
+    @abstractmethod
+    def _is_taken(self, exc: Exception, table: str) -> bool:
+        """Whether `exc` is another writer taking the same name in `table` first."""
+
+    # how values travel
+
+    @abstractmethod
+    def _ts(self, value: datetime) -> Any: ...
+
+    @abstractmethod
+    def _from_ts(self, value: Any) -> datetime:
+        """A stored timestamp, in UTC."""
+
+    @abstractmethod
+    def _json(self, value: Any) -> Any: ...
+
+    @abstractmethod
+    def _from_json(self, value: Any) -> Any: ...
+
+    @abstractmethod
+    def _tags(self, tags: list[str]) -> Any:
+        """A passage's tags as the `tags` column holds them."""
+
+    @abstractmethod
+    def _vector(self, embedding: list[float] | None) -> Any: ...
+
+    @abstractmethod
+    def _any(self, column: str, values: list) -> tuple[str, list]:
+        """A clause true where `column` is one of `values`, and its parameters."""
+
+    @abstractmethod
+    def _has_tag(self, tags: list[str]) -> tuple[str, list]:
+        """A clause true for a passage `p` carrying any of `tags`, and its parameters."""
+
+    # full text and vector indexes
+
+    @abstractmethod
+    def _add_messages(self, rows: list[tuple]) -> None:
+        """Insert message rows, each ending with what recall search sees (or None)."""
+
+    @abstractmethod
+    def _forget_messages(self, agent_id: str, message_ids: list[str] | None) -> None:
+        """Take the messages (every one of the agent's for None) out of the full-text index."""
+
+    @abstractmethod
+    def _add_passages(self, rows: list[tuple]) -> None:
+        """Insert passage rows: every column but pk, in `_insert_rows`' order."""
+
+    @abstractmethod
+    def _dropped(self, owner: Owner, pks: list[int] | None = None) -> None:
+        """The owner's passages (those pks, or all) are gone: out of the indexes with them."""
+
+    @abstractmethod
+    def _text_ranking(self, scope: Scope, query: str, depth: int) -> Ranking:
+        """Full text's best `depth` passages in scope."""
+
+    @abstractmethod
+    def _vector_ranking(self, scope: Scope, query: np.ndarray, depth: int) -> Ranking:
+        """The `depth` passages in scope most similar to `query`, as (pk, cosine)."""

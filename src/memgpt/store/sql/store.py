@@ -1,0 +1,279 @@
+"""The store's logic, written once for both dialects: agents and their working context
+(blocks and their edit history) and recall storage (the message log).
+
+Archival storage and document sources are mixed in from `archival.py` and
+`sources.py`; what differs between SQLite and PostgreSQL is behind `seam.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from memgpt.schemas import (
+    AgentState,
+    Block,
+    BlockEdit,
+    Message,
+    ToolCall,
+    inner_thoughts,
+    sent_texts,
+)
+from memgpt.store.base import SEARCH_BUDGET, SEARCH_COUNT_LIMIT, StoreError
+from memgpt.store.sql.archival import ArchivalSQL
+from memgpt.store.sql.seam import Row
+from memgpt.store.sql.sources import SourcesSQL
+
+MESSAGE_COLUMNS = (
+    "id, agent_id, seq, role, event, text, tool_calls, tool_call_id, name, created_at, in_context"
+)
+_NEWEST = 2**62  # past any seq: "before nothing" in keyed paging
+
+
+def searchable_text(message: Message) -> str | None:
+    """What recall search sees: the user's words, the agent's thoughts and sent messages."""
+    if message.role == "user" and message.event == "user_message":
+        return message.text
+    if message.role == "assistant":
+        return "\n".join(p for p in [inner_thoughts(message), *sent_texts(message)] if p)
+    return None
+
+
+class SQLStore(ArchivalSQL, SourcesSQL):
+    search_budget = SEARCH_BUDGET
+    search_count_limit = SEARCH_COUNT_LIMIT
+
+    # agents
+
+    def create_agent(self, state: AgentState) -> None:
+        taken = StoreError(f"An agent named {state.name!r} already exists; pick another name.")
+        with self.transaction():
+            if self._one("SELECT 1 FROM agents WHERE name = ?", (state.name,)):
+                raise taken
+            try:
+                self._run(
+                    "INSERT INTO agents (id, name, state, created_at) VALUES (?, ?, ?, ?)",
+                    (state.id, state.name, self._state(state), self._ts(state.created_at)),
+                )
+            except Exception as exc:
+                if self._is_taken(exc, "agents"):  # another process took it meanwhile
+                    raise taken from None
+                raise
+            self._write_blocks(state)
+
+    def get_agent(self, id_or_name: str) -> AgentState | None:
+        row = self._one(
+            "SELECT id, state FROM agents WHERE id = ? OR name = ?", (id_or_name, id_or_name)
+        )
+        return self._load_agent(row) if row else None
+
+    def list_agents(self) -> list[AgentState]:
+        rows = self._query("SELECT id, state FROM agents ORDER BY created_at, name")
+        return [self._load_agent(row) for row in rows]
+
+    def save_agent(self, state: AgentState) -> None:
+        with self.transaction():
+            updated = self._run(
+                "UPDATE agents SET name = ?, state = ? WHERE id = ?",
+                (state.name, self._state(state), state.id),
+            )
+            if not updated:
+                raise StoreError(f"Agent {state.id} no longer exists.")
+            self._run("DELETE FROM blocks WHERE agent_id = ?", (state.id,))
+            self._write_blocks(state)
+
+    def delete_agent(self, agent_id: str) -> None:
+        with self.transaction():
+            self._forget_messages(agent_id, None)
+            self._run("DELETE FROM agents WHERE id = ?", (agent_id,))
+        self._dropped(("agent_id", agent_id))
+
+    def _state(self, state: AgentState):
+        return self._json(state.model_dump(mode="json", exclude={"blocks"}))
+
+    def _write_blocks(self, state: AgentState) -> None:
+        self._run_many(
+            "INSERT INTO blocks (agent_id, label, value, char_limit, description, position)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (state.id, b.label, b.value, b.limit, b.description, i)
+                for i, b in enumerate(state.blocks)
+            ],
+        )
+
+    def _load_agent(self, row: Row) -> AgentState:
+        blocks = [
+            Block(
+                label=b["label"],
+                value=b["value"],
+                limit=b["char_limit"],
+                description=b["description"],
+            )
+            for b in self._query(
+                "SELECT label, value, char_limit, description FROM blocks WHERE agent_id = ?"
+                " ORDER BY position",
+                (row["id"],),
+            )
+        ]
+        return AgentState.model_validate({**self._from_json(row["state"]), "blocks": blocks})
+
+    # working context edit history
+
+    def record_block_edit(self, edit: BlockEdit) -> None:
+        self._run(
+            "INSERT INTO block_edits (agent_id, label, old_value, new_value, actor, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                edit.agent_id,
+                edit.label,
+                edit.old_value,
+                edit.new_value,
+                edit.actor,
+                self._ts(edit.created_at),
+            ),
+        )
+
+    def block_history(self, agent_id: str, label: str | None = None) -> list[BlockEdit]:
+        sql = "SELECT * FROM block_edits WHERE agent_id = ?"
+        params: list = [agent_id]
+        if label is not None:
+            sql += " AND label = ?"
+            params.append(label)
+        return [
+            BlockEdit(
+                agent_id=r["agent_id"],
+                label=r["label"],
+                old_value=r["old_value"],
+                new_value=r["new_value"],
+                actor=r["actor"],
+                created_at=self._from_ts(r["created_at"]),
+            )
+            for r in self._query(sql + " ORDER BY pk", params)
+        ]
+
+    # recall storage
+
+    def append_messages(self, agent_id: str, messages: list[Message]) -> None:
+        with self.transaction():
+            # Appends to one agent from several processes take seq numbers in turn.
+            self._serialize(f"messages:{agent_id}")
+            seq = self.last_seq(agent_id)
+            rows = []
+            for message in messages:
+                seq += 1
+                message.agent_id, message.seq = agent_id, seq
+                rows.append(
+                    (
+                        message.id,
+                        agent_id,
+                        seq,
+                        message.role,
+                        message.event,
+                        message.text,
+                        self._json([c.model_dump() for c in message.tool_calls]),
+                        message.tool_call_id,
+                        message.name,
+                        self._ts(message.created_at),
+                        message.in_context,
+                        searchable_text(message),
+                    )
+                )
+            self._add_messages(rows)
+
+    def _message(self, row: Row) -> Message:
+        return Message(
+            id=row["id"],
+            agent_id=row["agent_id"],
+            seq=row["seq"],
+            role=row["role"],
+            event=row["event"],
+            text=row["text"],
+            tool_calls=[ToolCall(**c) for c in self._from_json(row["tool_calls"])],
+            tool_call_id=row["tool_call_id"],
+            name=row["name"],
+            created_at=self._from_ts(row["created_at"]),
+            in_context=bool(row["in_context"]),
+        )
+
+    def context_messages(self, agent_id: str) -> list[Message]:
+        # `= TRUE`, not a bound value: PostgreSQL's partial index is on `WHERE in_context`.
+        rows = self._query(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE agent_id = ? AND in_context = TRUE"
+            " ORDER BY seq",
+            (agent_id,),
+        )
+        return [self._message(r) for r in rows]
+
+    def evict_messages(self, agent_id: str, message_ids: list[str]) -> None:
+        ids, params = self._any("id", message_ids)
+        self._run(
+            f"UPDATE messages SET in_context = FALSE WHERE agent_id = ? AND {ids}",
+            (agent_id, *params),
+        )
+
+    def delete_messages(self, agent_id: str, message_ids: list[str]) -> None:
+        with self.transaction():
+            self._forget_messages(agent_id, message_ids)
+            ids, params = self._any("id", message_ids)
+            self._run(f"DELETE FROM messages WHERE agent_id = ? AND {ids}", (agent_id, *params))
+
+    def count_messages(self, agent_id: str) -> int:
+        row = self._one("SELECT messages FROM agent_counts WHERE agent_id = ?", (agent_id,))
+        return row["messages"] if row else 0
+
+    def last_seq(self, agent_id: str) -> int:
+        row = self._one(
+            "SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE agent_id = ?", (agent_id,)
+        )
+        return row["seq"]
+
+    def list_messages(
+        self, agent_id: str, limit: int = 100, before_seq: int | None = None
+    ) -> list[Message]:
+        """The newest `limit` messages before `before_seq`, oldest first."""
+        return self.messages_page(agent_id, before_seq=before_seq, limit=limit, newest_first=True)[
+            ::-1
+        ]
+
+    def message_seq(self, agent_id: str, message_id: str) -> int | None:
+        row = self._one(
+            "SELECT seq FROM messages WHERE agent_id = ? AND id = ?", (agent_id, message_id)
+        )
+        return row["seq"] if row else None
+
+    def messages_page(
+        self,
+        agent_id: str,
+        *,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Message]:
+        """Keyed paging through the (agent_id, seq) unique index: a page costs the same at
+        any history length."""
+        rows = self._query(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE agent_id = ? AND seq > ? AND seq < ?"
+            f" ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT ?",
+            (
+                agent_id,
+                after_seq if after_seq is not None else -1,
+                before_seq if before_seq is not None else _NEWEST,
+                limit,
+            ),
+        )
+        return [self._message(r) for r in rows]
+
+    def messages_between(
+        self, agent_id: str, start: datetime, end: datetime, limit: int, offset: int = 0
+    ) -> tuple[list[Message], int]:
+        where = (
+            "agent_id = ? AND created_at >= ? AND created_at <= ?"
+            " AND (role = 'assistant' OR event = 'user_message')"
+        )
+        params = (agent_id, self._ts(start), self._ts(end))
+        total = self._one(f"SELECT COUNT(*) AS n FROM messages WHERE {where}", params)["n"]
+        rows = self._query(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY seq LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [self._message(r) for r in rows], total

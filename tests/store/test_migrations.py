@@ -1,0 +1,28 @@
+"""The one migration history: named steps, each dialect's version counting its own steps."""
+
+from __future__ import annotations
+
+from memgpt.store.migrations import STEPS, scripts
+
+
+def test_versions_read_as_every_earlier_release_recorded_them():
+    # SQLite's user_version went 1..6 and PostgreSQL's schema_version 1..3 before the two
+    # histories became one: the same databases must still read as those versions.
+    assert [s.name for s in STEPS if s.sqlite] == [s.name for s in STEPS]
+    assert [s.name for s in STEPS if s.postgres] == [
+        "first schema",
+        "server accounts",
+        "server document sources",
+    ]
+    assert (len(scripts("sqlite")), len(scripts("postgres"))) == (6, 3)
+
+
+def test_steps_shared_by_both_dialects_differ_only_in_column_types():
+    for step in STEPS:
+        if step.sqlite and step.postgres and step.name != "first schema":
+            words = step.sqlite.split(), step.postgres.split()
+            assert len(words[0]) == len(words[1])
+            assert {a for a, b in zip(*words, strict=True) if a != b} <= {
+                "TEXT",
+                "INTEGER",
+            }
