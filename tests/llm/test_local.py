@@ -197,6 +197,18 @@ def test_the_head_is_read_once_then_loaded_from_disk(client: LocalLlama, home, c
     assert client.evaluated_tokens <= len(tokens) - head + 2
 
 
+def test_a_call_runs_on_the_cores_other_processes_leave_free(
+    client: LocalLlama, monkeypatch
+) -> None:
+    import llama_cpp
+
+    for free in (1, 2):
+        monkeypatch.setattr(client._model.cores, "threads", lambda free=free: free)
+        assert len(client.chat(CONVERSATION, FUNCTIONS).tool_calls) == 1
+        assert llama_cpp.llama_n_threads(client.llama.ctx) == free
+        assert llama_cpp.llama_n_threads_batch(client.llama.ctx) == free
+
+
 def test_missing_file_says_what_to_do(tmp_path) -> None:
     with pytest.raises(LLMError, match="does not exist; set the model to a GGUF file path"):
         LocalLlama(LLMConfig(provider="local", model=str(tmp_path / "nope.gguf")))

@@ -13,13 +13,13 @@ import functools
 import importlib.metadata
 import json
 import logging
-import os
 import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply, leading_system
+from memgpt.llm.cores import CoreShare, usable_cores
 from memgpt.llm.prompt_states import PromptStates
 from memgpt.llm.streaming import (
     MESSAGE,
@@ -109,13 +109,23 @@ def _check_gguf(path: Path) -> None:
 
 
 class _LoadedModel:
-    """One Llama instance, the lock that serialises its use (it holds one KV cache), and
-    the states saved from that cache."""
+    """One Llama instance, the lock that serialises its use (it holds one KV cache), the
+    states saved from that cache, and how many cores it may use."""
 
     def __init__(self, llama: Llama, path: Path):
         self.llama = llama
         self.lock = threading.Lock()
         self.states = PromptStates(llama, path)
+        self.cores = CoreShare()
+
+    def use_free_cores(self) -> None:
+        """Run the next call on the cores other processes leave free (see `cores`)."""
+        import llama_cpp
+
+        threads = self.cores.threads()
+        if threads != self.llama.n_threads:
+            llama_cpp.llama_set_n_threads(self.llama.ctx, threads, threads)
+            self.llama.n_threads = self.llama.n_threads_batch = threads
 
 
 _models: dict[tuple[str, int], _LoadedModel] = {}
@@ -143,8 +153,8 @@ def _new_llama(path: Path, n_ctx: int) -> Llama:
         return Llama(
             model_path=str(path),
             n_ctx=n_ctx,
-            n_threads=os.cpu_count(),
-            n_threads_batch=os.cpu_count(),
+            n_threads=usable_cores(),
+            n_threads_batch=usable_cores(),
             verbose=False,
         )
     except (ValueError, RuntimeError) as exc:
@@ -384,6 +394,7 @@ class LocalLlama:
             grammar = _grammar(json.dumps(call_schema(functions, room), sort_keys=True))
         temperature = TEMPERATURE if self.config.temperature is None else self.config.temperature
         with self._model.lock:
+            self._model.use_free_cores()
             reused = self._model.states.restore(tokens, head)
             # What a step costs on a CPU is mostly these: the prompt tokens read anew.
             self.evaluated_tokens = len(tokens) - reused
