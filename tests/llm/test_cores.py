@@ -17,6 +17,8 @@ class Machine:
         self.busy += seconds * (others + own)
         self.own += seconds * own
 
+        self.others = 0.0  # cores busy with other processes while this one sleeps
+
     def share(self, cores: int = 2) -> CoreShare:
         return CoreShare(
             cores=cores,
@@ -24,6 +26,7 @@ class Machine:
             busy=lambda: self.busy,
             own=lambda: self.own,
             clock=lambda: self.wall,
+            sleep=lambda seconds: self.run(seconds, others=self.others),
         )
 
 
@@ -66,6 +69,13 @@ def test_a_short_interval_keeps_the_previous_choice() -> None:
     assert share.threads() == 1
     machine.run(0.05, others=0.0)
     assert share.threads() == 1
+
+
+def test_the_first_call_measures_before_choosing() -> None:
+    machine = Machine()
+    machine.others = 1.5
+    share = machine.share()
+    assert share.threads() == 1  # at once after loading: it waited to see the load
 
 
 def test_without_a_load_figure_it_uses_every_core() -> None:

@@ -108,6 +108,7 @@ def test_plain_text_without_functions(client: LocalLlama) -> None:
     assert reply.tool_calls == []
     assert reply.content
     assert 0 < (reply.completion_tokens or 0) <= client.config.max_output_tokens
+    assert client.generated_tokens == reply.completion_tokens
 
 
 def test_count_tokens_uses_the_models_tokenizer(client: LocalLlama) -> None:

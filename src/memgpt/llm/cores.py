@@ -61,12 +61,13 @@ class CoreShare:
         busy: Callable[[], float | None] = busy_seconds,
         own: Callable[[], float] = time.process_time,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.cores = cores or usable_cores()
         self._machine = machine_cores or os.cpu_count() or self.cores
-        self._busy, self._own, self._clock = busy, own, clock
+        self._busy, self._own, self._clock, self._sleep = busy, own, clock, sleep
         self._last = self._sample()
-        self._threads = self.cores
+        self._threads: int | None = None
 
     def _sample(self) -> _Sample | None:
         busy = self._busy()
@@ -75,9 +76,16 @@ class CoreShare:
     def threads(self) -> int:
         """Threads for the next call: the cores free since the last choice, at least one."""
         now = self._sample()
-        if now is None or self._last is None or now.wall - self._last.wall < MIN_INTERVAL_S:
-            return self._threads
+        if now is None or self._last is None:
+            return self.cores
         wall = now.wall - self._last.wall
+        if wall < MIN_INTERVAL_S:
+            if self._threads is not None:
+                return self._threads
+            # The first call must not guess: all cores on a busy machine is the slow case.
+            self._sleep(MIN_INTERVAL_S - wall)
+            now = self._sample() or now
+            wall = now.wall - self._last.wall
         others = max(0.0, (now.busy - self._last.busy) - (now.own - self._last.own)) / wall
         free = self._machine - others
         self._threads = max(1, min(self.cores, int(free + 1 - FREE_SHARE)))

@@ -308,6 +308,7 @@ class LocalLlama:
         self.config = config.model_copy(update={"context_window": window})
         self._n_ctx = llama.n_ctx()
         self.evaluated_tokens = 0  # prompt tokens the last call read anew (the rest was cached)
+        self.generated_tokens = 0  # tokens the last call wrote
         template = llama.metadata.get("tokenizer.chat_template", CHATML_TEMPLATE)
         # A template that never mentions a tool role would print "tool" as a raw role
         # name the model never saw in training; such results go in as user turns.
@@ -415,6 +416,7 @@ class LocalLlama:
                 ) from None
         choice = result["choices"][0]  # type: ignore[index]
         usage = result["usage"]  # type: ignore[index]
+        self.generated_tokens = usage["completion_tokens"]
         reply = LLMReply(
             finish_reason=choice["finish_reason"],
             prompt_tokens=usage["prompt_tokens"],
