@@ -87,6 +87,13 @@ def test_call_schema_fits_the_output_budget() -> None:
         assert lengths and sum(lengths) < 96
 
 
+def test_the_inner_monologue_is_bounded_as_the_paper_bounds_it() -> None:
+    for branch in call_schema(FUNCTIONS, max_tokens=4096)["oneOf"]:
+        props = branch["properties"]["arguments"]["properties"]
+        assert props["inner_thoughts"]["maxLength"] == 300  # about 50 words
+        assert props["content" if "content" in props else "message"]["maxLength"] == 500
+
+
 def test_previous_calls_and_tool_results_render(client: LocalLlama) -> None:
     first = client.chat(CONVERSATION, FUNCTIONS)
     call = first.tool_calls[0]

