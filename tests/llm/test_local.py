@@ -87,6 +87,13 @@ def test_call_schema_fits_the_output_budget() -> None:
         assert lengths and sum(lengths) < 96
 
 
+def test_the_inner_monologue_is_bounded_as_the_paper_bounds_it() -> None:
+    for branch in call_schema(FUNCTIONS, max_tokens=4096)["oneOf"]:
+        props = branch["properties"]["arguments"]["properties"]
+        assert props["inner_thoughts"]["maxLength"] == 300  # about 50 words
+        assert props["content" if "content" in props else "message"]["maxLength"] == 500
+
+
 def test_previous_calls_and_tool_results_render(client: LocalLlama) -> None:
     first = client.chat(CONVERSATION, FUNCTIONS)
     call = first.tool_calls[0]
@@ -108,6 +115,7 @@ def test_plain_text_without_functions(client: LocalLlama) -> None:
     assert reply.tool_calls == []
     assert reply.content
     assert 0 < (reply.completion_tokens or 0) <= client.config.max_output_tokens
+    assert client.generated_tokens == reply.completion_tokens
 
 
 def test_count_tokens_uses_the_models_tokenizer(client: LocalLlama) -> None:
@@ -195,6 +203,18 @@ def test_the_head_is_read_once_then_loaded_from_disk(client: LocalLlama, home, c
     assert "loaded from" in caplog.text
     assert len(reply.tool_calls) == 1
     assert client.evaluated_tokens <= len(tokens) - head + 2
+
+
+def test_a_call_runs_on_the_cores_other_processes_leave_free(
+    client: LocalLlama, monkeypatch
+) -> None:
+    import llama_cpp
+
+    for free in (1, 2):
+        monkeypatch.setattr(client._model.cores, "threads", lambda free=free: free)
+        assert len(client.chat(CONVERSATION, FUNCTIONS).tool_calls) == 1
+        assert llama_cpp.llama_n_threads(client.llama.ctx) == free
+        assert llama_cpp.llama_n_threads_batch(client.llama.ctx) == free
 
 
 def test_missing_file_says_what_to_do(tmp_path) -> None:

@@ -98,10 +98,17 @@ def embedded(user_turns: list[str]) -> dict[str, Any]:
 
     embedding, embedder = common.make_embedder("hash")
     evaluated: list[int] = []
+    generated: list[int] = []
+    threads: list[int] = []
+
+    def step(llm: Any) -> None:
+        evaluated.append(llm.evaluated_tokens)
+        generated.append(llm.generated_tokens)
+        threads.append(llm.llama.n_threads)
 
     def turn(agent: Any, text: str) -> float:
         start = time.perf_counter()
-        agent.send(text, lambda _: evaluated.append(agent.llm.evaluated_tokens))
+        agent.send(text, lambda _: step(agent.llm))
         return time.perf_counter() - start
 
     with common.scratch_client(None) as client:
@@ -122,6 +129,10 @@ def embedded(user_turns: list[str]) -> dict[str, Any]:
         "steps": len(evaluated),
         "evaluated_tokens_per_step": evaluated,
         "evaluated_tokens_median": common.median(evaluated),
+        "generated_tokens_per_step": generated,
+        "generated_tokens_median": common.median(generated),
+        # llama.cpp threads per step: the cores other processes left free (llm/cores.py)
+        "threads_per_step": threads,
         "turn_s": [round(s, 2) for s in seconds],
         "first_turn_s": round(seconds[0], 2),
         "turn_s_median": round(common.median(later), 2),

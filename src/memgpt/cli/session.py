@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from memgpt import config
+from memgpt.agent import events
 from memgpt.agent.agent import Agent
 from memgpt.cli import slash
 from memgpt.cli.render import Renderer
@@ -74,6 +75,13 @@ class Session:
         if response is not None:
             self.renderer.response(response, typed=typed, shown=shown)
         return response
+
+    def greet(self) -> Response | None:
+        """The login event: the agent's greeting, streamed like any reply."""
+        return self.step(
+            lambda on_step, on_delta: self.agent.process(events.login(), on_step, on_delta),
+            stream=True,
+        )
 
     def say(self, text: str, style: str = "") -> None:
         self.console.print(Text(text, style))
@@ -180,7 +188,7 @@ def run_chat(
             console.print(Text(LOCAL_DEMO_NOTE, "yellow"))
         session = Session(client, agent, console, debug)
         if not first:
-            response = session.step(lambda _on_step: agent.login())
+            response = session.greet()
             # The error is on screen already; without a model there is nothing to chat with.
             if response is not None and response.stop_reason == StopReason.LLM_ERROR:
                 raise SystemExit(1)

