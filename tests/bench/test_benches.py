@@ -184,3 +184,18 @@ def test_server_streaming_reports_time_to_first_token():
     assert result["streamed_messages"] == 3
     # The first piece comes while the model is still writing the rest.
     assert result["first_token_median_ms"] < result["whole_reply_median_ms"]
+
+
+def test_percentile_is_a_measured_value_and_defined_for_one():
+    assert common.percentile([0.3], 90) == 0.3
+    assert common.percentile([5, 1, 4, 2, 3], 90) == 5
+    assert common.percentile(list(range(1, 101)), 95) == 95
+
+
+def test_server_bench_with_a_single_message():
+    """statistics.quantiles needs two values: `memgpt bench server --messages 1` crashed."""
+    from memgpt.bench.server import run
+
+    result = run(1)
+    assert result["messages"] == 1
+    assert result["round_trip_p90_ms"] == result["round_trip_median_ms"]

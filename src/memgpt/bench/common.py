@@ -8,6 +8,7 @@ the README read) and a short table on stderr (for a person at a terminal), so
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import statistics
@@ -45,6 +46,15 @@ def _cell(value: object) -> str:
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile by nearest rank: a value that was measured, defined for a
+    single one (statistics.quantiles needs two and interpolates)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return float(ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1])
 
 
 def data_dir(explicit: str | None) -> Path:

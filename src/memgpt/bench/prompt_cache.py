@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -136,7 +135,7 @@ def embedded(user_turns: list[str]) -> dict[str, Any]:
         "turn_s": [round(s, 2) for s in seconds],
         "first_turn_s": round(seconds[0], 2),
         "turn_s_median": round(common.median(later), 2),
-        "turn_s_p90": round(later[math.ceil(0.9 * len(later)) - 1], 2) if later else None,
+        "turn_s_p90": round(common.percentile(later, 90), 2) if later else None,
         "second_agent_first_turn_s": round(second_first, 2),
         "load_average": round(os.getloadavg()[0], 2),
     }
