@@ -185,6 +185,7 @@ class StopReason(StrEnum):
     """Why the agent stopped processing an event."""
 
     END_TURN = "end_turn"  # the agent yielded: it sent a message or chose not to continue
+    TOOL_RULE = "tool_rule"  # a terminal tool rule ended the chain (Letta's stop reason)
     MAX_STEPS = "max_steps"  # the chain of heartbeats hit its bound
     LLM_ERROR = "llm_error"  # the model could not be reached or refused
     INVALID_FUNCTION_CALL = "invalid_function_call"  # too many bad outputs in a row

@@ -54,7 +54,7 @@ def test_terminal_rule_ends_the_chain_despite_a_heartbeat(make_ruled):
         [{"type": "exit_loop", "tool_name": "core_memory_append"}],
     )
     response = agent.send("hi")
-    assert response.stop_reason == StopReason.END_TURN
+    assert response.stop_reason == StopReason.TOOL_RULE  # Letta's "tool_rule"
     assert response.steps == 1
 
 

@@ -48,3 +48,16 @@ def test_a_rule_field_memgpt_lacks_is_a_400_naming_it(http_a):
     refused = http_a.post("/v1/agents/", json={"name": "x", "tool_rules": [rule]})
     assert refused.status_code == 400
     assert "`tool_rules.0.exit_loop.args`" in refused.json()["detail"]
+
+
+def test_a_terminal_rule_is_the_stop_reason_on_the_wire(http_a):
+    body = {
+        "name": f"ruled-{uuid.uuid4().hex[:6]}",
+        "tool_rules": [{"type": "exit_loop", "tool_name": "send_message"}],
+    }
+    agent = http_a.post("/v1/agents/", json=body).json()
+    sent = http_a.post(f"/v1/agents/{agent['id']}/messages", json={"input": "hi"}).json()
+    assert sent["stop_reason"]["stop_reason"] == "tool_rule"
+    plain = http_a.post("/v1/agents/", json={"name": body["name"] + "-plain"}).json()
+    sent = http_a.post(f"/v1/agents/{plain['id']}/messages", json={"input": "hi"}).json()
+    assert sent["stop_reason"]["stop_reason"] == "end_turn"

@@ -189,7 +189,7 @@ class Agent(ConversationActions):
                     return Response(messages=produced, stop_reason=stop, steps=step, usage=usage)
                 pending = outcome.follow_up + self._memory_pressure_alert()
                 if not pending:
-                    stop = StopReason.END_TURN
+                    stop = StopReason.TOOL_RULE if chain.ended_by_rule() else StopReason.END_TURN
                     return Response(messages=produced, stop_reason=stop, steps=step, usage=usage)
             stop = StopReason.MAX_STEPS
             return Response(messages=produced, stop_reason=stop, steps=step, usage=usage)

@@ -47,6 +47,7 @@ _IDS = uuid.UUID("6f1c2a4e-2d0b-4c59-9a51-6d4b0a7f0c11")  # namespace for derive
 
 STOP_REASONS = {
     StopReason.END_TURN: "end_turn",
+    StopReason.TOOL_RULE: "tool_rule",
     StopReason.MAX_STEPS: "max_steps",
     StopReason.LLM_ERROR: "llm_api_error",
     StopReason.INVALID_FUNCTION_CALL: "invalid_tool_call",

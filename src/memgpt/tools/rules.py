@@ -176,6 +176,10 @@ class Chain:
             return True
         return heartbeat
 
+    def ended_by_rule(self) -> bool:
+        """Whether the last successful call was to a terminal function."""
+        return bool(self.calls) and self._named(TerminalRule, self.calls[-1])
+
     def uncalled_required(self) -> list[str]:
         """Required-before-exit functions the chain has not called yet, in rule order."""
         return [
