@@ -26,7 +26,8 @@ from memgpt.memory import archival
 from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, new_id
 from memgpt.store.base import Source, Store, StoreError
 from memgpt.store.dialects.sqlite import SQLiteStore
-from memgpt.tools import rules, web
+from memgpt.tools import rules
+from memgpt.tools.builtin import builtin
 from memgpt.tools.rules import ToolRule
 
 PG_URI_ENV = "MEMGPT_PG_URI"
@@ -92,7 +93,7 @@ class MemGPT:
             self.store,
             llm,
             embedder or create_embedder(embedding),
-            functions=web.builtin(config.load_settings()),
+            functions=builtin(config.load_settings()),
         )
         rules.check(state.tool_rules, agent.functions)
         fixed = agent.compile()
@@ -126,7 +127,7 @@ class MemGPT:
             self.store,
             llm or create_llm(state.llm),
             embedder or create_embedder(state.embedding),
-            functions=web.builtin(config.load_settings()),
+            functions=builtin(config.load_settings()),
         )
         if model is not None:
             agent.set_llm(agent.llm)

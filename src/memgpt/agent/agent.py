@@ -36,7 +36,8 @@ from memgpt.schemas import (
 )
 from memgpt.store.base import Source, Store
 from memgpt.tools.base import FunctionContext
-from memgpt.tools.multi_agent import BUILTIN_FUNCTIONS, MessagingError, Messenger, default_names
+from memgpt.tools.builtin import BUILTIN_FUNCTIONS, default_names
+from memgpt.tools.multi_agent import MessagingError, Messenger
 from memgpt.tools.rules import Chain
 from memgpt.tools.schema import ArgumentError, Function
 

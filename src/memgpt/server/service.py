@@ -46,8 +46,8 @@ from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock, Update
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
-from memgpt.tools import rules, web
-from memgpt.tools.multi_agent import default_names
+from memgpt.tools import rules
+from memgpt.tools.builtin import builtin, default_names
 from memgpt.tools.sandbox import Isolation, user_function
 from memgpt.tools.schema import Function
 
@@ -88,7 +88,7 @@ class AgentService:
         self.network_tools = set(user.network_tools)
         # The functions every agent may have: the base and multi-agent ones, and the web
         # ones when on; an agent that names none has the defaults.
-        self.builtin: dict[str, Function] = web.builtin(user)
+        self.builtin: dict[str, Function] = builtin(user)
         self.defaults = default_names(self.builtin)
         self._open: OrderedDict[str, Agent] = OrderedDict()
         self._open_guard = threading.Lock()

@@ -10,11 +10,10 @@ results the model reads.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Protocol
 
 from memgpt.errors import MemGPTError
-from memgpt.tools.base import BASE_FUNCTIONS, FunctionContext
+from memgpt.tools.base import FunctionContext
 from memgpt.tools.schema import Function, function_from_callable
 
 NO_RESPONSE = "<no response>"
@@ -100,12 +99,3 @@ MULTI_AGENT_FUNCTIONS: dict[str, Function] = {
         function_from_callable(send_message_to_agents_matching_tags),
     ]
 }
-# The functions memgpt always provides (the web ones are added where the operator turns
-# them on, see tools/web.py).
-BUILTIN_FUNCTIONS: dict[str, Function] = {**BASE_FUNCTIONS, **MULTI_AGENT_FUNCTIONS}
-
-
-def default_names(functions: Iterable[str]) -> list[str]:
-    """The functions an agent has when it names none: all of these but the multi-agent
-    ones, which let it reach other agents and so are given only by name."""
-    return [name for name in functions if name not in MULTI_AGENT_FUNCTIONS]

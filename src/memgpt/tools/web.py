@@ -22,7 +22,6 @@ import httpx
 
 from memgpt.ingest.loaders import LoadError, LoadOptions, load_bytes
 from memgpt.tools.base import FunctionContext
-from memgpt.tools.multi_agent import BUILTIN_FUNCTIONS
 from memgpt.tools.schema import Function, function_from_callable
 
 if TYPE_CHECKING:
@@ -224,9 +223,3 @@ def functions(settings: WebSettings) -> dict[str, Function]:
     offered = [fetch_webpage] if settings.fetch else []
     offered += [web_search] if settings.searches else []
     return {fn.__name__: function_from_callable(fn) for fn in offered}
-
-
-def builtin(settings: Settings) -> dict[str, Function]:
-    """Every function memgpt provides under these settings: the base and multi-agent ones,
-    and the web ones the settings turn on."""
-    return {**BUILTIN_FUNCTIONS, **functions(WebSettings.from_settings(settings))}
