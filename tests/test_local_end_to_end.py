@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from memgpt import config
 from memgpt.client import MemGPT
 from memgpt.schemas import StopReason
 
@@ -46,7 +47,11 @@ def test_tool_rules_reach_the_local_grammar(tmp_path):
 
     client = MemGPT(tmp_path / "memgpt.db")
     rule = RunFirstRule(tool_name="archival_memory_search")
-    agent = client.create_agent("local", model="local", tool_rules=[rule])
+    # Greedy: at the default temperature the sampled query now and then runs past the
+    # output budget, and a call cut off there is no call (the loop retries it; one step
+    # here cannot).
+    greedy = config.model_config("local").model_copy(update={"temperature": 0.0})
+    agent = client.create_agent("local", model=greedy, tool_rules=[rule])
     agent.state.max_chained_steps = 1
     client.store.save_agent(agent.state)
     response = agent.send("Hi! Please just say hello back.")
