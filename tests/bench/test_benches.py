@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from memgpt.bench import common, multi_session, retrieval
@@ -199,3 +200,62 @@ def test_server_bench_with_a_single_message():
     result = run(1)
     assert result["messages"] == 1
     assert result["round_trip_p90_ms"] == result["round_trip_median_ms"]
+
+
+@pytest.mark.postgres
+def test_perf_on_postgres_leaves_no_schema(tmp_path):
+    from tests.store.backends import server_uri
+
+    uri = server_uri()
+    perf = bench(
+        tmp_path,
+        "perf",
+        "--sizes",
+        "300",
+        "--steps",
+        "3",
+        "--searches",
+        "3",
+        "--runs",
+        "1",
+        "--postgres",
+        uri,
+    )
+    assert perf["backend"] == "postgres" and perf["history"][0]["messages"] >= 300
+    assert _bench_schemas(uri) == [], "each size's schema is dropped after its run"
+
+
+@pytest.mark.postgres
+def test_archival_size_on_postgres(tmp_path):
+    """One size of `bench archival --postgres`, from a small cache of vectors (building the
+    real corpus and embedding it takes minutes)."""
+    from memgpt.bench import archival
+    from tests.store.backends import server_uri
+
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((100, 16)).astype(np.float32)
+    queries = base[:20] + 0.05 * rng.standard_normal((20, 16)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)  # embeddings are unit vectors
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    np.savez(tmp_path / "base.npz", base=base, queries=queries)
+    texts = {
+        "base": [f"passage {i} about topic {i % 7}" for i in range(100)],
+        "queries": [f"topic {i % 7}" for i in range(20)],
+    }
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    uri = server_uri()
+    database = common.fresh_schema(uri)
+    result = archival.run_size(300, tmp_path, database, postgres=True)
+    common.drop_schema(database)
+    assert result["recall_at_10"] >= 0.9 and result["disk_bytes"] > 0
+    assert result["index_build_per_s"] is None and result["expansion_search_sweep"] is None
+    assert _bench_schemas(uri) == []
+
+
+def _bench_schemas(uri: str) -> list:
+    import psycopg
+
+    with psycopg.connect(uri) as conn:
+        return conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'memgpt\\_%'"
+        ).fetchall()

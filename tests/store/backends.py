@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import functools
 import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from memgpt.bench.common import throwaway_postgres
+from memgpt.bench.common import fresh_schema, throwaway_postgres
 from memgpt.store.base import Store
 from memgpt.store.dialects.sqlite import SQLiteStore
 
@@ -46,14 +45,7 @@ def server_uri() -> str:
 
 def fresh_uri() -> str:
     """A connection string whose tables live in a new, empty schema."""
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
-    base = server_uri()
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    return make_conninfo(base, options=f"-c search_path={schema},public")
+    return fresh_schema(server_uri())
 
 
 # Test parameters: SQLite first (the fast default; `-m "not postgres"` runs it alone).

@@ -26,7 +26,8 @@ cosine search over exactly the vectors stored. Embeddings are cached in
 Each size runs in a fresh child process, so its peak RSS is its own. Reported:
 - insert_per_s: passages stored per second (SQLite rows + full-text index),
   embedding excluded; index_build_per_s: vectors added to the HNSW graph per second
-  (this runs after the inserts, when the tail is flushed into the graph);
+  (this runs after the inserts, when the tail is flushed into the graph; none with
+  `--postgres`, where pgvector grows its graph with each insert);
 - vector search (the ANN path) and hybrid search (BM25 + vector, fused) latency,
   the vector path per HNSW `expansion_search` setting with its recall@10;
 - recall@10 of vector search (at the store's default settings) against exact search;
@@ -52,8 +53,9 @@ from pathlib import Path
 
 import numpy as np
 
+from memgpt.bench.common import drop_schema, fresh_schema, open_bench_store, postgres_target
 from memgpt.schemas import AgentState, Block, Passage
-from memgpt.store.dialects.sqlite import SQLiteStore
+from memgpt.store.base import Store
 from memgpt.store.indexes.hnsw import DEFAULT_EXPANSION_SEARCH
 
 NOISE = 0.25
@@ -232,7 +234,7 @@ def _exact_top10(queries: np.ndarray, base: np.ndarray, texts: list[str], n: int
     return best_keys
 
 
-def _vector_pass(store: SQLiteStore, agent_id: str, queries: np.ndarray, exact: np.ndarray) -> dict:
+def _vector_pass(store: Store, agent_id: str, queries: np.ndarray, exact: np.ndarray) -> dict:
     times, hits = [], 0
     for qi, query in enumerate(queries):
         began = time.perf_counter()
@@ -243,12 +245,33 @@ def _vector_pass(store: SQLiteStore, agent_id: str, queries: np.ndarray, exact: 
     return {**_percentiles(times), "recall_at_10": round(hits / (10 * len(queries)), 4)}
 
 
-def run_size(n: int, cache: Path, workdir: Path) -> dict:
+def _expansion_sweep(store, agent_id: str, queries: np.ndarray, exact: np.ndarray) -> dict:
+    """The vector path at each HNSW `expansion_search` of the agent's usearch index."""
+    index = store.indexes.owner_index(("agent_id", agent_id)).index
+    sweep = {}
+    for ef in EXPANSION_SWEEP:
+        index.expansion_search = ef
+        sweep[str(ef)] = _vector_pass(store, agent_id, queries, exact)
+    index.expansion_search = DEFAULT_EXPANSION_SEARCH
+    return sweep
+
+
+def _postgres_bytes(store) -> int:
+    """Tables and their indexes (pgvector's HNSW graphs included) in the run's schema."""
+    row = store._one(
+        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS size FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+    )
+    return int(row["size"])
+
+
+def run_size(n: int, cache: Path, database: str, postgres: bool) -> dict:
     """Insert n passages, build the index, and measure searches; in the calling process."""
     data = np.load(cache / "base.npz", allow_pickle=False)
     base, queries = data["base"], data["queries"]
     texts = json.loads((cache / "texts.json").read_text())
-    store = SQLiteStore(workdir / f"bench-{n}.db")
+    store = open_bench_store(database, postgres)
     agent = AgentState(name="bench", system="s", blocks=[Block(label="human", value="")])
     store.create_agent(agent)
 
@@ -271,12 +294,7 @@ def run_size(n: int, cache: Path, workdir: Path) -> dict:
     # Warm the page cache and the memory-mapped graph once, as a running agent would be.
     for query, text in zip(queries[:20], texts["queries"][:20], strict=True):
         store.search_archival(agent.id, text, query, 10)
-    index = store.indexes.owner_index(("agent_id", agent.id)).index
-    sweep = {}
-    for ef in EXPANSION_SWEEP:
-        index.expansion_search = ef
-        sweep[str(ef)] = _vector_pass(store, agent.id, queries, exact)
-    index.expansion_search = DEFAULT_EXPANSION_SEARCH
+    sweep = None if postgres else _expansion_sweep(store, agent.id, queries, exact)
     vector = _vector_pass(store, agent.id, queries, exact)
 
     hybrid_times = []
@@ -284,17 +302,19 @@ def run_size(n: int, cache: Path, workdir: Path) -> dict:
         began = time.perf_counter()
         store.search_archival(agent.id, text, query, 10)
         hybrid_times.append(time.perf_counter() - began)
+    disk = _postgres_bytes(store) if postgres else _disk_bytes(Path(database))
     store.close()
     return {
         "n": n,
         "insert_per_s": round(n / insert_s),
-        "index_build_per_s": round(n / build_s) if build_s else None,
+        # pgvector adds each vector to its graph as the row is inserted
+        "index_build_per_s": round(n / build_s) if build_s and not postgres else None,
         "vector_search": {k: vector[k] for k in ("p50_ms", "p95_ms")},
         "recall_at_10": vector["recall_at_10"],
         "hybrid_search": _percentiles(hybrid_times),
         "expansion_search_sweep": sweep,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "disk_bytes": _disk_bytes(workdir / f"bench-{n}.db"),
+        "disk_bytes": disk,
     }
 
 
@@ -339,10 +359,15 @@ def prepare(cache: Path, base_size: int) -> dict:
     return common
 
 
-def run(sizes: list[int], base_size: int, workdir: Path, cache: Path) -> Iterator[dict]:
+def run(
+    sizes: list[int], base_size: int, workdir: Path, cache: Path, server: str | None = None
+) -> Iterator[dict]:
+    """Each size in a child process: in SQLite under `workdir`, or in a new schema of the
+    PostgreSQL `server` (dropped after)."""
     cache.mkdir(parents=True, exist_ok=True)
     common = prepare(cache, base_size)
     for n in sizes:
+        database = fresh_schema(server) if server else str(workdir / f"bench-{n}.db")
         child = subprocess.run(
             [
                 sys.executable,
@@ -350,17 +375,21 @@ def run(sizes: list[int], base_size: int, workdir: Path, cache: Path) -> Iterato
                 "memgpt.bench.archival",
                 "--child",
                 str(n),
-                "--workdir",
-                str(workdir),
+                "--database",
+                database,
                 "--cache",
                 str(cache),
+                *(["--postgres"] if server else []),
             ],
             capture_output=True,
             text=True,
             check=True,
         )
         result = json.loads(child.stdout.strip().splitlines()[-1])
-        yield {**result, "load_avg_1m": round(os.getloadavg()[0], 2), **common}
+        backend = "postgres" if server else "sqlite"
+        yield {**result, "backend": backend, "load_avg_1m": round(os.getloadavg()[0], 2), **common}
+        if server:
+            drop_schema(database)
         for path in workdir.glob(f"bench-{n}.db*"):
             if path.is_dir():
                 for f in path.iterdir():
@@ -382,16 +411,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache", default=None, help="where embeddings are kept between runs (default: workdir)"
     )
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="",
+        metavar="URI",
+        help="store the passages in PostgreSQL (a new schema per size, dropped after) at "
+        "URI, or in a throwaway server when no URI is given",
+    )
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    postgres = args.postgres is not None
     if args.child is not None:
-        workdir = Path(args.workdir)
-        print(json.dumps(run_size(args.child, Path(args.cache), workdir)))
+        print(json.dumps(run_size(args.child, Path(args.cache), args.database, postgres)))
         return 0
     sizes = [int(s.replace("_", "")) for s in args.n.split(",") if s.strip()]
+    server = postgres_target(args.postgres) if postgres else None
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         cache = Path(args.cache) if args.cache else Path(tmp) / "cache"
-        for result in run(sizes, args.base, Path(tmp), cache):
+        for result in run(sizes, args.base, Path(tmp), cache, server):
             print(json.dumps(result), flush=True)
     return 0
 

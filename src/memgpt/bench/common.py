@@ -14,6 +14,7 @@ import re
 import statistics
 import sys
 import tempfile
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -303,3 +304,49 @@ def throwaway_postgres() -> str:
         # One extension per database, in `public`, which every schema's search path includes.
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
     return uri
+
+
+def fresh_schema(uri: str) -> str:
+    """A connection string to `uri` whose tables live in a new, empty schema of their own,
+    so a run never sees (or leaves rows among) anyone else's; `drop_schema` removes it."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    schema = f"memgpt_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return make_conninfo(uri, options=f"-c search_path={schema},public")
+
+
+def drop_schema(uri: str) -> None:
+    """Drop the schema a `fresh_schema` connection string names, with everything in it."""
+    import psycopg
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        schema = conn.execute("SELECT current_schema()").fetchone()[0]
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def open_bench_store(database: str, postgres: bool):
+    """The store a benchmark's child process measures: PostgreSQL at the connection string
+    `database`, or the SQLite file at that path."""
+    if not postgres:
+        from memgpt.store.dialects.sqlite import SQLiteStore
+
+        return SQLiteStore(database)
+    from memgpt.store.dialects.postgres import PostgresStore
+
+    return PostgresStore(database)
+
+
+def postgres_target(uri: str | None) -> str:
+    """The PostgreSQL a benchmark runs on: `uri`, or a throwaway server when it is empty."""
+    if uri:
+        return uri
+    try:
+        return throwaway_postgres()
+    except ImportError:
+        raise SystemExit(
+            "A throwaway PostgreSQL needs the test extra (pgserver); install it with "
+            "`bash scripts/test`, or pass --postgres URI of a server with pgvector."
+        ) from None

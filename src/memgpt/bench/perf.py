@@ -81,14 +81,14 @@ def ms(values: list[float]) -> float:
     return round(1000 * common.median(values), 3)
 
 
-def run_size(n: int, steps: int, searches: int, workdir: Path) -> dict:
+def run_size(n: int, steps: int, searches: int, database: str, postgres: bool) -> dict:
     from memgpt.client import MemGPT
     from memgpt.embeddings.hash import HashEmbedder
     from memgpt.llm.scripted import ScriptedLLM
     from memgpt.memory import recall
     from memgpt.schemas import EmbeddingConfig
 
-    client = MemGPT(workdir / f"perf-{n}.db")
+    client = MemGPT(store=common.open_bench_store(database, postgres))
     embedding, embedder = EmbeddingConfig(provider="hash"), HashEmbedder()
     agent = client.create_agent(
         "perf", llm=ScriptedLLM(instant), embedding=embedding, embedder=embedder
@@ -237,15 +237,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--searches", type=int, default=50, help="recall searches timed per size")
     parser.add_argument("--runs", type=int, default=5, help="cold starts of each kind")
     parser.add_argument("--workdir", help="where the databases go (default: a temp dir)")
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="",
+        metavar="URI",
+        help="build the histories in PostgreSQL (a new schema per size, dropped after) at "
+        "URI, or in a throwaway server when no URI is given",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        print(json.dumps(run_size(args.child, args.steps, args.searches, Path(args.workdir))))
+        print(
+            json.dumps(
+                run_size(
+                    args.child, args.steps, args.searches, args.database, args.postgres is not None
+                )
+            )
+        )
         return 0
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
+    server = None if args.postgres is None else common.postgres_target(args.postgres)
     results = []
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="memgpt-perf-") as tmp:
         for n in sizes:
+            database = common.fresh_schema(server) if server else f"{tmp}/perf-{n}.db"
             child = subprocess.run(
                 [
                     sys.executable,
@@ -257,18 +274,22 @@ def main(argv: list[str] | None = None) -> int:
                     str(args.steps),
                     "--searches",
                     str(args.searches),
-                    "--workdir",
-                    tmp,
+                    "--database",
+                    database,
+                    *(["--postgres"] if server else []),
                 ],
                 capture_output=True,
                 text=True,
                 check=True,
             )
             results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+            if server:
+                common.drop_schema(database)
             for path in Path(tmp).glob(f"perf-{n}.db*"):
                 subprocess.run(["rm", "-rf", str(path)], check=True)
     result = {
         "benchmark": "perf",
+        "backend": "postgres" if server else "sqlite",
         "cpus": os.cpu_count(),
         "history": results,
         "cold_start": cold_starts(args.runs),
