@@ -152,6 +152,18 @@ def test_large_scopes_search_through_the_hnsw_index(pg, monkeypatch):
     assert "p7" not in [p.text for p, _ in pg.search_passages(state.id, query, 10)]
 
 
+def test_passage_vectors_are_stored_in_the_row(pg):
+    """Out-of-line (TOASTed) vectors made an exact scan read several pages per passage."""
+    agent = new_agent(pg)
+    vector = np.random.default_rng(0).standard_normal(600).tolist()  # 2.4 kB, incompressible
+    pg.insert_passages(agent.id, [Passage(text="short", embedding=vector)])
+    toast = pg._one(
+        "SELECT reltoastrelid::regclass::text AS name FROM pg_class WHERE oid = 'passages'::regclass"
+    )["name"]
+    out_of_line = pg._one(f"SELECT coalesce(sum(length(chunk_data)), 0) AS n FROM {toast}")["n"]
+    assert out_of_line < 600 * 4
+
+
 def test_passages_of_another_dimension_are_not_compared(pg):
     state = new_agent(pg)
     pg.insert_passages(

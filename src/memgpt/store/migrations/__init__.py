@@ -201,6 +201,7 @@ STEPS: list[Step] = [
     Step("agent counts", sqlite.COUNTS, None),  # in PostgreSQL's first schema
     Step.typed("server document sources", _SOURCE_OWNERS),
     Step("archival full text in tantivy", sqlite.TANTIVY, None),  # tsvector stays in SQL
+    Step("passage vectors inline", None, postgres.VECTORS_INLINE),
 ]
 
 
