@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memgpt.store.migrations import STEPS, scripts
+from memgpt.store.migrations import STEPS
 
 
 def test_versions_read_as_every_earlier_release_recorded_them():
