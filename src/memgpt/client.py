@@ -79,9 +79,14 @@ class MemGPT:
         state = AgentState(
             name=name or new_id("agent")[6:14],
             system=system,
+            # `blocks` may bring a persona or human block of its own (one shared with
+            # other agents): it takes the default's place.
             blocks=[
-                Block(label="persona", value=persona),
-                Block(label="human", value=human),
+                *(
+                    Block(label=label, value=value)
+                    for label, value in (("persona", persona), ("human", human))
+                    if label not in {b.label for b in blocks or []}
+                ),
                 *(blocks or []),
             ],
             llm=llm.config,

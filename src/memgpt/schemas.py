@@ -67,8 +67,10 @@ class Message(BaseModel):
 
 
 class Block(BaseModel):
-    """A labelled section of working context, editable by the agent within `limit` characters."""
+    """A labelled section of working context, editable by the agent within `limit` characters.
+    Several agents may share one block (by id): an edit by any of them is seen by all."""
 
+    id: str = Field(default_factory=lambda: new_id("block"))
     label: str
     value: str = ""
     limit: int = 5000
@@ -76,9 +78,12 @@ class Block(BaseModel):
 
 
 class BlockEdit(BaseModel):
-    """One change to a block, kept so users can see who changed their agent's memory and how."""
+    """One change to a block, kept so users can see who changed their agent's memory and how.
+    `agent_id` is the agent that made it, or whose memory the user edited (None for a user
+    edit of the block itself)."""
 
-    agent_id: str
+    block_id: str | None = None  # None only for edits recorded before blocks had ids
+    agent_id: str | None
     label: str
     old_value: str
     new_value: str

@@ -2,7 +2,7 @@
 
 Commands in the user's message pick the function call, so tests drive every message
 type through the real loop: plain text is echoed with send_message; "remember X"
-edits core memory, "archive X" saves a passage, "search X" searches archival memory,
+edits core memory ("note LABEL X" the block LABEL), "archive X" saves a passage, "search X" searches archival memory,
 "use TOOL ARG" calls a tool (each with a
 heartbeat, then a reply quoting the result); "slow X" takes SLOW_S seconds before replying;
 "fail X" fails as a model call does; "ask AGENT X", "tell AGENT X" and "broadcast TAG X"
@@ -40,6 +40,11 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
             label="human",
             content=rest,
             request_heartbeat=True,
+        )
+    if command == "note":
+        label, _, content = rest.partition(" ")
+        return call(
+            "core_memory_append", "Noting it.", label=label, content=content, request_heartbeat=True
         )
     if command == "archive":
         return call(

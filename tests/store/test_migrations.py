@@ -9,17 +9,19 @@ def test_versions_read_as_every_earlier_release_recorded_them():
     # SQLite's user_version went 1..6 and PostgreSQL's schema_version 1..3 before the two
     # histories became one: the same databases must still read as those versions.
     assert [s.name for s in STEPS if s.sqlite] == [s.name for s in STEPS]
-    assert [s.name for s in STEPS if s.postgres] == [
+    assert [s.name for s in STEPS if s.postgres][:3] == [
         "first schema",
         "server accounts",
         "server document sources",
     ]
-    assert (len(scripts("sqlite")), len(scripts("postgres"))) == (6, 3)
+    assert [s.name for s in STEPS][5] == "archival full text in tantivy"
+    assert len(scripts("sqlite")) >= 6 and len(scripts("postgres")) >= 3
 
 
 def test_steps_shared_by_both_dialects_differ_only_in_column_types():
     for step in STEPS:
-        if step.sqlite and step.postgres and step.name != "first schema":
+        # Shared blocks' new ids come from each dialect's own random function.
+        if step.sqlite and step.postgres and step.name not in ("first schema", "shared blocks"):
             words = step.sqlite.split(), step.postgres.split()
             assert len(words[0]) == len(words[1])
             assert {a for a, b in zip(*words, strict=True) if a != b} <= {

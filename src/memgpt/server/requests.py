@@ -1,6 +1,6 @@
 """Request bodies in Letta's shapes. A field memgpt does not implement is refused, never
 accepted and ignored (`extra="forbid"`; the app answers 400 naming it): an application
-that sends `block_ids` or `enable_sleeptime` must learn that they do nothing here.
+that sends `enable_sleeptime` must learn that they do nothing here.
 
 Text in a body never holds NUL (refused: PostgreSQL cannot store it) or a lone surrogate
 (JSON can carry one, UTF-8 cannot: it becomes U+FFFD, as in `Agent.send`).
@@ -85,6 +85,7 @@ class CreateBlock(_Body):
 class CreateAgent(_Body):
     name: str | None = None
     memory_blocks: list[CreateBlock] | None = None
+    block_ids: list[str] | None = None  # existing blocks to share
     system: str | None = None
     model: str | None = None  # a handle: "openai/gpt-4o-mini", "scripted/module:policy"
     embedding: str | None = None  # a handle: "openai/text-embedding-3-small", "hash/hash-384"
@@ -191,6 +192,7 @@ class UpdateBlock(_Body):
     value: str | None = None
     limit: BlockLimit | None = None
     description: str | None = None
+    label: str | None = None
 
 
 class CreatePassage(_Body):

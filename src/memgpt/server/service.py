@@ -26,7 +26,7 @@ from memgpt.embeddings import create_embedder
 from memgpt.errors import MemGPTError
 from memgpt.llm import create_llm
 from memgpt.llm.catalog import Catalog
-from memgpt.memory import archival
+from memgpt.memory import archival, working
 from memgpt.memory.archival import query_vector
 from memgpt.schemas import (
     AgentState,
@@ -206,19 +206,21 @@ class AgentService:
 
     def create_agent(self, p: Principal, req: CreateAgent) -> dict[str, Any]:
         name = req.name or new_id("agent")[6:14]
-        blocks = {b.label: b for b in req.memory_blocks or []}
         extra = [
             Block(
                 label=b.label, value=b.value, limit=b.limit or 5000, description=b.description or ""
             )
-            for label, b in blocks.items()
-            if label not in ("persona", "human")
+            for b in {b.label: b for b in req.memory_blocks or []}.values()
         ]
-        kwargs: dict[str, Any] = {
-            label: blocks[label].value for label in ("persona", "human") if label in blocks
-        }
-        if req.system:
-            kwargs["system"] = req.system
+        # Existing blocks, shared with the agents they are attached to already.
+        extra += [self.owned_block(p, block_id) for block_id in dict.fromkeys(req.block_ids or [])]
+        labels = [b.label for b in extra]
+        if clash := sorted({label for label in labels if labels.count(label) > 1}):
+            raise MemGPTError(
+                f"Two blocks are labelled {clash[0]!r} (in memory_blocks and block_ids); an "
+                "agent's block labels must differ, so drop or relabel one."
+            )
+        kwargs: dict[str, Any] = {"system": req.system} if req.system else {}
         model = self.models.llm(req.model, req.llm_config, req.context_window_limit, req.max_tokens)
         assert model is not None  # without a current model, one is always chosen
         model = _fitting(model)
@@ -238,9 +240,8 @@ class AgentService:
                 blocks=extra,
                 **kwargs,
             )
-            for label in ("persona", "human"):
-                if label in blocks and blocks[label].limit:
-                    agent.state.block(label).limit = blocks[label].limit
+            for block in agent.state.blocks:
+                self.accounts.set_block_owner(block.id, p.organization_id)
             agent.state.tags = req.tags or []
             agent.state.tool_names = tool_names
             agent.state.tool_rules = req.tool_rules or []
@@ -321,29 +322,32 @@ class AgentService:
 
     def blocks(self, p: Principal, agent_id: str) -> list[dict[str, Any]]:
         state, _ = self.state(p, agent_id)
-        return [wire.block(state.id, b) for b in state.blocks]
+        return [wire.block(b) for b in state.blocks]
 
-    def block(self, p: Principal, agent_id: str, label: str) -> dict[str, Any]:
+    def owned_block(self, p: Principal, block_id: str) -> Block:
+        """The caller's organization's block; another organization's is "not found"."""
+        block = self.store.get_block(block_id)
+        if block is None or self.accounts.block_owner(block_id) != p.organization_id:
+            raise NotFoundError(f"There is no block {block_id!r}.")
+        return block
+
+    def _block(self, p: Principal, agent_id: str, label: str) -> Block:
         state, _ = self.state(p, agent_id)
         try:
-            return wire.block(state.id, state.block(label))
+            return state.block(label)
         except KeyError:
             raise NotFoundError(f"Agent {agent_id!r} has no block {label!r}.") from None
+
+    def block(self, p: Principal, agent_id: str, label: str) -> dict[str, Any]:
+        return wire.block(self._block(p, agent_id, label))
 
     def update_block(
         self, p: Principal, agent_id: str, label: str, req: UpdateBlock
     ) -> dict[str, Any]:
-        self.block(p, agent_id, label)
-        agent = self.open(p, agent_id)
-        with agent_lock(agent_id):
-            if req.limit is not None or req.description is not None:
-                state, _ = self.state(p, agent_id)
-                b = state.block(label)
-                b.limit = req.limit if req.limit is not None else b.limit
-                b.description = req.description if req.description is not None else b.description
-                self.store.save_agent(state)  # the open agent rereads state on its next action
-            if req.value is not None:
-                agent.edit_block(label, req.value)
+        """Edit one of the agent's blocks; every agent sharing it sees the edit at its next
+        step, and the block's history names this agent as the one whose memory changed."""
+        block = self._block(p, agent_id, label)
+        edit_block(self.store, block, req, agent_id)
         return self.block(p, agent_id, label)
 
     # messages
@@ -523,6 +527,22 @@ class AgentService:
         self.owner(p, agent_id)
         if not self.store.delete_passage(agent_id, passage_id):
             raise NotFoundError(f"Agent {agent_id!r} has no passage {passage_id!r}.")
+
+
+def edit_block(store: Store, block: Block, req: UpdateBlock, agent_id: str | None) -> None:
+    """Update a block: its settings, then its value as a user edit in the block's history
+    (`agent_id`: the agent whose memory the user edited, None for the block itself)."""
+    settings = {
+        k: v for k in ("label", "limit", "description") if (v := getattr(req, k, None)) is not None
+    }
+    with store.transaction():
+        if settings:
+            changed = block.model_copy(update=settings)
+            if req.value is None:
+                working.check_limit(changed, block.value)
+            store.update_block(changed)
+        if req.value is not None:
+            working.set_shared(store, block.id, req.value, agent_id)
 
 
 def _fitting(llm: LLMConfig) -> LLMConfig:

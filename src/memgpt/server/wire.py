@@ -99,9 +99,9 @@ def embedding_config(config: EmbeddingConfig) -> dict[str, Any]:
     }
 
 
-def block(agent_id: str, b: Block) -> dict[str, Any]:
+def block(b: Block) -> dict[str, Any]:
     return {
-        "id": derived_id("block", agent_id, b.label),
+        "id": b.id,
         "label": b.label,
         "value": b.value,
         "limit": b.limit,
@@ -120,7 +120,7 @@ def agent(
 ) -> dict[str, Any]:
     """The agent with its blocks, tools and attached sources embedded: 0.1.x expects them
     by default and 1.x parses them whether or not it asked with `include=`."""
-    blocks = [block(state.id, b) for b in state.blocks]
+    blocks = [block(b) for b in state.blocks]
     return {
         "id": state.id,
         "name": owner.name,
