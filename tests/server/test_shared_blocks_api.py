@@ -37,6 +37,9 @@ def test_a_block_shared_by_two_agents_edited_by_one_is_read_by_the_other(sdk):
     assert "team" not in sdk.agent_block_labels(reader.id)
     assert [a.id for a in sdk.block_agents(block.id)] == [writer.id]
     assert block.id in [b.id for b in sdk.list_blocks(label="team")]
+    with pytest.raises(APIError) as info:  # a filter memgpt lacks would list everything
+        sdk.list_blocks(value_search="Ana")
+    assert info.value.status_code == 400 and "`value_search`" in str(info.value)
 
 
 def test_block_ids_and_memory_blocks_may_not_share_a_label(sdk):
