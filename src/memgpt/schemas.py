@@ -178,6 +178,18 @@ class AgentState(BaseModel):
     memory_warning_issued: bool = False
     heartbeats_paused_until: datetime | None = None
     usage: Usage = Field(default_factory=Usage)  # summed over every step, saved with each
+    # A main agent's sleep-time companion, and the companion's main agent with how far
+    # into its messages the companion has read (agent/sleeptime.py).
+    sleeptime_agent_id: str | None = None
+    sleeptime_of: str | None = None
+    sleeptime_read_seq: int = 0
+    heartbeat_interval_s: float | None = None  # timed heartbeats, from the server's scheduler
+
+    @property
+    def archival_id(self) -> str:
+        """Whose archival storage its functions use: a sleep-time agent files into its
+        main agent's."""
+        return self.sleeptime_of or self.id
 
     def block(self, label: str) -> Block:
         for b in self.blocks:

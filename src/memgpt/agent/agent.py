@@ -309,7 +309,7 @@ class Agent(ConversationActions):
             for edit in ctx.edits:
                 self.store.apply_block_edit(edit)
             if ctx.passages:
-                self.store.insert_passages(self.id, ctx.passages)
+                self.store.insert_passages(self.state.archival_id, ctx.passages)
             self.store.save_agent(self.state)
         self.queue.extend(messages)
         self._head = messages[-1].seq

@@ -1,6 +1,6 @@
 """Request bodies in Letta's shapes. A field memgpt does not implement is refused, never
 accepted and ignored (`extra="forbid"`; the app answers 400 naming it): an application
-that sends `enable_sleeptime` must learn that they do nothing here.
+that sends `identity_ids` must learn that they do nothing here.
 
 Text in a body never holds NUL (refused: PostgreSQL cannot store it) or a lone surrogate
 (JSON can carry one, UTF-8 cannot: it becomes U+FFFD, as in `Agent.send`).
@@ -99,10 +99,13 @@ class CreateAgent(_Body):
     tool_rules: list[ToolRule] | None = None
     # Every memgpt agent has the base memory functions; only the default is accepted.
     include_base_tools: Literal[True] = True
+    enable_sleeptime: bool | None = None  # a sleep-time memory agent sharing its blocks
+    heartbeat_interval_s: float | None = Field(None, gt=0)  # memgpt's own: timed heartbeats
 
 
 class UpdateAgent(_Body):
     name: str | None = None
+    heartbeat_interval_s: float | None = Field(None, gt=0)
     system: str | None = None
     tags: list[str] | None = None
     model: str | None = None

@@ -12,13 +12,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from itertools import takewhile
 from typing import Any
 
 from memgpt import config
-from memgpt.agent import events
+from memgpt.agent import events, sleeptime
 from memgpt.agent.agent import Agent, agent_lock
 from memgpt.agent.multi_agent import AgentMessenger, MessagingLimits
 from memgpt.client import MemGPT
@@ -95,6 +95,10 @@ class AgentService:
         self.messaging = MessagingLimits(settings.agent_message_depth, settings.agent_fan_out)
         # Messages one agent sends another without waiting are processed here.
         self._deliveries = ThreadPoolExecutor(4, thread_name_prefix="agent-messages")
+        # Sleep-time runs and timed heartbeats, each agent's one at a time.
+        self._background = ThreadPoolExecutor(2, thread_name_prefix="agent-background")
+        self._busy: set[str] = set()
+        self.sleeptime_frequency = settings.sleeptime_frequency
 
     # ownership
 
@@ -245,11 +249,17 @@ class AgentService:
             agent.state.tags = req.tags or []
             agent.state.tool_names = tool_names
             agent.state.tool_rules = req.tool_rules or []
+            agent.state.heartbeat_interval_s = req.heartbeat_interval_s
             self.store.save_agent(agent.state)
             owner = AgentOwner(
                 agent_id=agent.id, organization_id=p.organization_id, user_id=p.user_id, name=name
             )
             self.accounts.set_agent_owner(owner)
+            if req.enable_sleeptime:
+                companion = self.client.add_sleeptime_agent(agent.id)
+                self.accounts.set_agent_owner(
+                    owner.model_copy(update={"agent_id": companion.id, "name": f"{name}-sleeptime"})
+                )
         return self.render(p, *self.state(p, agent.id))
 
     def list_agents(
@@ -292,6 +302,8 @@ class AgentService:
                 state.system = req.system
             if req.tags is not None:
                 state.tags = req.tags
+            if req.heartbeat_interval_s is not None:
+                state.heartbeat_interval_s = req.heartbeat_interval_s
             llm = self.models.llm(
                 req.model, req.llm_config, req.context_window_limit, req.max_tokens, state.llm
             )
@@ -313,10 +325,12 @@ class AgentService:
         return self.render(p, *self.state(p, agent_id))
 
     def delete_agent(self, p: Principal, agent_id: str) -> None:
-        self.owner(p, agent_id)
+        state, _ = self.state(p, agent_id)
         with agent_lock(agent_id):
-            self.client.delete_agent(agent_id)
+            self.client.delete_agent(agent_id)  # and its sleep-time agent
             self.forget(agent_id)
+            if state.sleeptime_agent_id:
+                self.forget(state.sleeptime_agent_id)
 
     # core memory
 
@@ -437,7 +451,43 @@ class AgentService:
                 self.accounts.save_idempotent_response(
                     agent_id, idempotency_key, json.dumps(result)
                 )
-            return result
+        self.tidy_memory(agent.state)
+        return result
+
+    # sleep-time memory
+
+    def tidy_memory(self, main: AgentState, *, idle: bool = False) -> Future | None:
+        """Wake main's sleep-time agent in the background once `sleeptime_frequency` user
+        turns (idle: any) are unread; its run never holds main's lock. The run, if any."""
+        companion = main.sleeptime_agent_id and self.store.get_agent(main.sleeptime_agent_id)
+        if not companion:
+            return None
+        turns = sleeptime.user_turns(sleeptime.unread(self.store, companion))
+        if turns < (1 if idle else self.sleeptime_frequency):
+            return None
+        return self.in_background(companion.id, sleeptime.reorganize)
+
+    def in_background(self, agent_id: str, work: Callable[[Agent], object]) -> Future | None:
+        """Run `work` on the open agent on the background pool, unless it is there already
+        (a scheduler tick finding the same agent due again waits for that one)."""
+        with self._open_guard:
+            if agent_id in self._busy:
+                return None
+            self._busy.add(agent_id)
+        owner = self.accounts.agent_owner(agent_id)
+
+        def run() -> None:
+            try:
+                if owner is not None:
+                    p = Principal(user_id=owner.user_id, organization_id=owner.organization_id)
+                    work(self.open(p, agent_id))
+            except Exception:
+                log.exception("background work for agent %s failed", agent_id)
+            finally:
+                with self._open_guard:
+                    self._busy.discard(agent_id)
+
+        return self._background.submit(run)
 
     # the conversation, as the CLI's /pop and /rewrite change it
 

@@ -121,7 +121,7 @@ def archival_memory_search(ctx: FunctionContext, query: str, page: int = 0) -> s
         query: What to look for.
         page: Which page of results, from 0.
     """
-    return archival.search(ctx.store, ctx.embedder, ctx.state.id, query, page)
+    return archival.search(ctx.store, ctx.embedder, ctx.state.archival_id, query, page)
 
 
 def pause_heartbeats(ctx: FunctionContext, minutes: int) -> str:
