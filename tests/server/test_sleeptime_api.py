@@ -67,3 +67,16 @@ def test_the_scheduler_sends_timed_heartbeats_and_wakes_an_idle_sleep_time_agent
     )
     human = http_a.get(f"/v1/agents/{sleepy['id']}/core-memory/blocks/human").json()
     assert "fact idle" in human["value"]
+    off = http_a.patch(f"/v1/agents/{quiet['id']}", json={"heartbeat_interval_s": 0}).json()
+    assert off["heartbeat_interval_s"] is None
+    assert quiet["id"] not in _due(scheduler, later)
+
+
+def _due(scheduler, now) -> list[str]:
+    """The agents a tick at `now` started work for (each run waited for)."""
+    store, before = scheduler.service.store, {}
+    for state in store.list_agents():
+        before[state.id] = store.last_seq(state.id)
+    for run in scheduler.tick(now):
+        run.result(timeout=30)
+    return [i for i, seq in before.items() if store.last_seq(i) != seq]

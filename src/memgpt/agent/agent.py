@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from memgpt.agent import events
 from memgpt.agent.actions import ConversationActions
@@ -126,12 +127,18 @@ class Agent(ConversationActions):
         """A user message: the agent processes it and replies through send_message."""
         return self.process(events.user_message(text), on_step, on_delta)
 
-    def heartbeat(self) -> Response | None:
-        """A timed heartbeat; None while the agent has paused them."""
-        paused = self.state.heartbeats_paused_until
-        if paused and paused > utcnow():
-            return None
-        return self.process(events.heartbeat(events.TIMED_HEARTBEAT))
+    def heartbeat(self, quiet_since: datetime | None = None) -> Response | None:
+        """A timed heartbeat; None while the agent has paused them, or (`quiet_since`) when
+        it had an event after that time: a scheduler in another process was first."""
+        with self._exclusive():
+            self._reload()
+            paused = self.state.heartbeats_paused_until
+            if paused and paused > utcnow():
+                return None
+            newest = self.store.messages_page(self.id, limit=1, newest_first=True)
+            if quiet_since and newest and newest[0].created_at > quiet_since:
+                return None
+            return self.process(events.heartbeat(events.TIMED_HEARTBEAT))
 
     def login(self) -> Response:
         return self.process(events.login())

@@ -105,7 +105,7 @@ class CreateAgent(_Body):
 
 class UpdateAgent(_Body):
     name: str | None = None
-    heartbeat_interval_s: float | None = Field(None, gt=0)
+    heartbeat_interval_s: float | None = Field(None, ge=0)  # 0 turns timed heartbeats off
     system: str | None = None
     tags: list[str] | None = None
     model: str | None = None

@@ -45,10 +45,12 @@ class Scheduler:
                 continue
             newest = store.messages_page(state.id, limit=1, newest_first=True)
             quiet = now - (newest[0].created_at if newest else state.created_at)
-            if state.heartbeat_interval_s and quiet >= timedelta(
-                seconds=state.heartbeat_interval_s
-            ):
-                started.append(self.service.in_background(state.id, lambda a: a.heartbeat()))
+            interval = timedelta(seconds=state.heartbeat_interval_s or 0)
+            if state.heartbeat_interval_s and quiet >= interval:
+                since = now - interval  # checked again under the agent's lock
+                started.append(
+                    self.service.in_background(state.id, lambda a, t=since: a.heartbeat(t))
+                )
             if state.sleeptime_agent_id and quiet >= timedelta(seconds=self.idle_s):
                 started.append(self.service.tidy_memory(state, idle=True))
         return [run for run in started if run is not None]

@@ -303,7 +303,7 @@ class AgentService:
             if req.tags is not None:
                 state.tags = req.tags
             if req.heartbeat_interval_s is not None:
-                state.heartbeat_interval_s = req.heartbeat_interval_s
+                state.heartbeat_interval_s = req.heartbeat_interval_s or None
             llm = self.models.llm(
                 req.model, req.llm_config, req.context_window_limit, req.max_tokens, state.llm
             )
