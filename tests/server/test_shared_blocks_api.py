@@ -74,3 +74,12 @@ def test_an_agent_file_carries_a_shared_blocks_text_into_a_block_of_the_copys_ow
     assert sdk.get_block(copy, "team").value == "Team: red"
     assert sdk.get_block(copy, "team").id != block.id
     assert [a.id for a in sdk.block_agents(block.id)] == [agent.id]
+
+
+def test_a_block_over_its_limit_is_refused(http_a):
+    created = http_a.post("/v1/blocks/", json={"label": "x", "value": "a" * 20, "limit": 10})
+    assert created.status_code == 400 and "over its limit of 10" in created.json()["detail"]
+    block = http_a.post("/v1/blocks/", json={"label": "x", "value": "a" * 20}).json()
+    shrunk = http_a.patch(f"/v1/blocks/{block['id']}", json={"limit": 10})
+    assert shrunk.status_code == 400 and "over its limit" in shrunk.json()["detail"]
+    assert http_a.get(f"/v1/blocks/{block['id']}").json()["limit"] == 5000

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memgpt.memory import working
 from memgpt.schemas import Block
 from memgpt.server import wire
 from memgpt.server.auth import Principal
@@ -20,6 +21,7 @@ def create(service: AgentService, p: Principal, req: CreateBlock) -> dict[str, A
         limit=req.limit or Block.model_fields["limit"].default,
         description=req.description or "",
     )
+    working.check_limit(block, block.value)
     with service.store.transaction():
         service.store.create_block(block)
         service.accounts.set_block_owner(block.id, p.organization_id)

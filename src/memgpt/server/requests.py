@@ -76,7 +76,7 @@ class EmbeddingSettings(_Body):
 
 
 class CreateBlock(_Body):
-    label: str
+    label: str = Field(min_length=1)  # it names the block in working context
     value: str = ""
     limit: BlockLimit | None = None
     description: str | None = None
@@ -195,7 +195,7 @@ class UpdateBlock(_Body):
     value: str | None = None
     limit: BlockLimit | None = None
     description: str | None = None
-    label: str | None = None
+    label: str | None = Field(None, min_length=1)
 
 
 class CreatePassage(_Body):
