@@ -7,7 +7,7 @@ import pytest
 from memgpt.errors import AgentNotFoundError
 from memgpt.llm.base import LLMError
 from memgpt.llm.scripted import call
-from memgpt.schemas import LLMConfig, StopReason
+from memgpt.schemas import LLMConfig, StopReason, utcnow
 
 
 def test_unknown_agent_says_how_to_find_the_real_ones(client):
@@ -45,6 +45,15 @@ def test_paused_heartbeats_are_skipped_until_the_pause_ends(make_agent):
     response = agent.heartbeat()
     assert response.stop_reason == StopReason.END_TURN
     assert response.messages[0].event == "heartbeat"
+
+
+def test_a_timed_heartbeat_is_skipped_when_an_event_came_after_the_quiet_time(make_agent):
+    """Two schedulers (two server processes) finding an agent due send it one heartbeat."""
+    agent, llm = make_agent([call("send_message", message="hi"), call("send_message", message="?")])
+    before = utcnow()
+    agent.send("hello")
+    assert agent.heartbeat(quiet_since=before) is None
+    assert agent.heartbeat(quiet_since=utcnow()).messages[0].event == "heartbeat"
 
 
 def test_deleting_an_agent(client, make_agent):

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 from memgpt import config
-from memgpt.agent.agent import Agent
+from memgpt.agent import sleeptime
+from memgpt.agent.agent import Agent, agent_lock
 from memgpt.agent.prompts import DEFAULT_HUMAN, DEFAULT_PERSONA, SYSTEM_INSTRUCTIONS
 from memgpt.embeddings import create_embedder
 from memgpt.embeddings.base import Embedder
@@ -79,9 +80,14 @@ class MemGPT:
         state = AgentState(
             name=name or new_id("agent")[6:14],
             system=system,
+            # `blocks` may bring a persona or human block of its own (one shared with
+            # other agents): it takes the default's place.
             blocks=[
-                Block(label="persona", value=persona),
-                Block(label="human", value=human),
+                *(
+                    Block(label=label, value=value)
+                    for label, value in (("persona", persona), ("human", human))
+                    if label not in {b.label for b in blocks or []}
+                ),
                 *(blocks or []),
             ],
             llm=llm.config,
@@ -140,7 +146,29 @@ class MemGPT:
         state = self.store.get_agent(name_or_id)
         if state is None:
             raise AgentNotFoundError(f"There is no agent named {name_or_id!r} to delete.")
+        if state.sleeptime_agent_id:  # first: the blocks it shares then go with the agent
+            self.store.delete_agent(state.sleeptime_agent_id)
         self.store.delete_agent(state.id)
+
+    def create_sleeptime_agent(
+        self, main: Agent, *, llm: LLMClient | None = None, embedder: Embedder | None = None
+    ) -> Agent:
+        """Give `main` a sleep-time memory agent: it shares main's blocks and, each time
+        `sleeptime.reorganize` runs it, tidies them from main's recent conversation."""
+        state = self.add_sleeptime_agent(main.id)
+        return self.get_agent(state.id, llm=llm, embedder=embedder)
+
+    def add_sleeptime_agent(self, main_id: str) -> AgentState:
+        """Store a sleep-time agent for the agent `main_id` and return its state."""
+        with agent_lock(main_id), self.store.agent_lock(main_id), self.store.transaction():
+            main = self.store.get_agent(main_id)
+            if main is None or main.sleeptime_agent_id:
+                raise StoreError(f"Agent {main_id!r} is gone or has a sleep-time agent already.")
+            state = sleeptime.companion_state(main)
+            self.store.create_agent(state)
+            main.sleeptime_agent_id = state.id
+            self.store.save_agent(main)
+        return state
 
     # document sources
 

@@ -67,8 +67,10 @@ class Message(BaseModel):
 
 
 class Block(BaseModel):
-    """A labelled section of working context, editable by the agent within `limit` characters."""
+    """A labelled section of working context, editable by the agent within `limit` characters.
+    Several agents may share one block (by id): an edit by any of them is seen by all."""
 
+    id: str = Field(default_factory=lambda: new_id("block"))
     label: str
     value: str = ""
     limit: int = 5000
@@ -76,9 +78,12 @@ class Block(BaseModel):
 
 
 class BlockEdit(BaseModel):
-    """One change to a block, kept so users can see who changed their agent's memory and how."""
+    """One change to a block, kept so users can see who changed their agent's memory and how.
+    `agent_id` is the agent that made it, or whose memory the user edited (None for a user
+    edit of the block itself)."""
 
-    agent_id: str
+    block_id: str | None = None  # None only for edits recorded before blocks had ids
+    agent_id: str | None
     label: str
     old_value: str
     new_value: str
@@ -173,6 +178,18 @@ class AgentState(BaseModel):
     memory_warning_issued: bool = False
     heartbeats_paused_until: datetime | None = None
     usage: Usage = Field(default_factory=Usage)  # summed over every step, saved with each
+    # A main agent's sleep-time companion, and the companion's main agent with how far
+    # into its messages the companion has read (agent/sleeptime.py).
+    sleeptime_agent_id: str | None = None
+    sleeptime_of: str | None = None
+    sleeptime_read_seq: int = 0
+    heartbeat_interval_s: float | None = None  # timed heartbeats, from the server's scheduler
+
+    @property
+    def archival_id(self) -> str:
+        """Whose archival storage its functions use: a sleep-time agent files into its
+        main agent's."""
+        return self.sleeptime_of or self.id
 
     def block(self, label: str) -> Block:
         for b in self.blocks:

@@ -56,8 +56,8 @@ def test_user_edits_are_recorded_with_the_agent_edits(make_agent):
     agent, _ = make_agent([call("core_memory_append", label="human", content="Likes tea")])
     agent.send("I like tea")
     agent.edit_block("human", "Name: Ana")
-    history = agent.store.block_history(agent.id, "human")
-    assert [(h.actor, h.new_value.splitlines()[-1]) for h in history] == [
-        ("agent", "Likes tea"),
-        ("user", "Name: Ana"),
+    history = agent.store.block_history(agent.state.block("human").id)
+    assert [(h.actor, h.agent_id, h.new_value.splitlines()[-1]) for h in history] == [
+        ("agent", agent.id, "Likes tea"),
+        ("user", agent.id, "Name: Ana"),
     ]

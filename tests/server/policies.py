@@ -2,12 +2,13 @@
 
 Commands in the user's message pick the function call, so tests drive every message
 type through the real loop: plain text is echoed with send_message; "remember X"
-edits core memory, "archive X" saves a passage, "search X" searches archival memory,
+edits core memory ("note LABEL X" the block LABEL), "archive X" saves a passage, "search X" searches archival memory,
 "use TOOL ARG" calls a tool (each with a
 heartbeat, then a reply quoting the result); "slow X" takes SLOW_S seconds before replying;
 "fail X" fails as a model call does; "ask AGENT X", "tell AGENT X" and "broadcast TAG X"
 message other agents (waiting, not waiting, every agent with the tag). A message from
-another agent is read past its "[Incoming message ...]" header.
+another agent is read past its "[Incoming message ...]" header. As a sleep-time agent, it
+files each "fact X" the user gave into the human block.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ SLOW_S = 0.5  # long enough that overlap, or its absence, shows above scheduling
 def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
     last = messages[-1]
     packet = json.loads(last.content) if last.role == "user" else {}
+    if packet.get("type") == "system_alert" and packet["text"].startswith("The conversation"):
+        facts = [line[6:] for line in packet["text"].splitlines() if line.startswith("user: fact")]
+        return call("core_memory_append", "Tidying.", label="human", content="\n".join(facts))
     if packet.get("type") == "heartbeat" and messages[-2].role == "tool":
         result = json.loads(messages[-2].content)["message"]
         return call("send_message", "The call is done; report it.", message=f"done: {result}")
@@ -40,6 +44,11 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
             label="human",
             content=rest,
             request_heartbeat=True,
+        )
+    if command == "note":
+        label, _, content = rest.partition(" ")
+        return call(
+            "core_memory_append", "Noting it.", label=label, content=content, request_heartbeat=True
         )
     if command == "archive":
         return call(

@@ -114,6 +114,41 @@ class SDK:
             return self.agents.blocks.modify(agent_id, label, value=value)
         return self.agents.blocks.update(label, agent_id=agent_id, value=value)
 
+    # blocks shared between agents
+
+    def create_block(self, label: str, value: str):
+        return self.client.blocks.create(label=label, value=value)
+
+    def retrieve_block(self, block_id: str):
+        return self.client.blocks.retrieve(block_id)
+
+    def update_shared_block(self, block_id: str, value: str):
+        return (self.client.blocks.modify if LEGACY else self.client.blocks.update)(
+            block_id, value=value
+        )
+
+    def list_blocks(self, **filters) -> list:
+        return list(self.client.blocks.list(**filters))
+
+    def delete_block(self, block_id: str):
+        return self.client.blocks.delete(block_id)
+
+    def block_agents(self, block_id: str) -> list:
+        return list(self.client.blocks.agents.list(block_id))
+
+    def attach_block(self, agent_id: str, block_id: str):
+        if LEGACY:
+            return self.agents.blocks.attach(agent_id, block_id)
+        return self.agents.blocks.attach(block_id, agent_id=agent_id)
+
+    def detach_block(self, agent_id: str, block_id: str):
+        if LEGACY:
+            return self.agents.blocks.detach(agent_id, block_id)
+        return self.agents.blocks.detach(block_id, agent_id=agent_id)
+
+    def agent_block_labels(self, agent_id: str) -> list[str]:
+        return [b.label for b in self.agents.blocks.list(agent_id)]
+
     def insert_passage(self, agent_id: str, text: str):
         return self.agents.passages.create(agent_id, text=text)
 

@@ -35,12 +35,12 @@ def test_errors_are_json_with_the_right_status(http_a, agent_id):
     assert http_a.post(f"/v1/agents/{agent_id}/messages", json={"messages": "x"}).status_code == 422
     unknown = http_a.post(
         "/v1/agents/",
-        json={"name": "x", "block_ids": [], "memory_blocks": [{"label": "h", "x": 1}]},
+        json={"name": "x", "identity_ids": [], "memory_blocks": [{"label": "h", "x": 1}]},
     )
     no_base_tools = http_a.post("/v1/agents/", json={"name": "x", "include_base_tools": False})
     assert no_base_tools.status_code == 422
     assert unknown.status_code == 400 and unknown.json()["detail"] == (
-        "memgpt does not implement `memory_blocks.0.x`, `block_ids` in this request; remove them "
+        "memgpt does not implement `memory_blocks.0.x`, `identity_ids` in this request; remove them "
         "(/openapi.json lists the fields each request takes)."
     )
     bad_model = http_a.post("/v1/agents/", json={"name": "x", "model": "nowhere/model"})

@@ -64,8 +64,10 @@ def test_refuses_keyless_access_off_loopback(tmp_path):
     assert result.returncode == 2 and "loopback" in result.stderr
 
 
-def test_agent_messaging_bounds_come_from_the_flags(tmp_path, capsys):
+def test_agent_messaging_and_sleep_time_settings_come_from_the_flags(tmp_path, capsys):
     from memgpt.server.__main__ import main
 
     code = main(["--agent-fan-out", "0", "--no-auth", "--database", str(tmp_path / "d.db")])
     assert code == 2 and "--agent-fan-out to 1 or more" in capsys.readouterr().err
+    code = main(["--sleeptime-frequency", "0", "--no-auth", "--database", str(tmp_path / "d.db")])
+    assert code == 2 and "--sleeptime-frequency to 1 or more" in capsys.readouterr().err

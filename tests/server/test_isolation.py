@@ -53,6 +53,7 @@ def owned(server):
         "passage": passage["id"],
         "tool": tool["id"],
         "b_agent": b_agent["id"],
+        "block": next(b["id"] for b in agent["blocks"] if b["label"] == "human"),
         "source": source["id"],
         "file": file["id"],
     }
@@ -127,9 +128,18 @@ MATRIX = [
         {"model": "private", "messages": [{"role": "user", "content": "x"}]},
     ),
     *SOURCE_ROUTES,
+    ("GET", "/v1/blocks/{block}", None),
+    ("PATCH", "/v1/blocks/{block}", {"value": "pwned"}),
+    ("DELETE", "/v1/blocks/{block}", None),
+    ("GET", "/v1/blocks/{block}/agents", None),
+    ("PATCH", "/v1/agents/{agent}/core-memory/blocks/attach/{block}", None),
+    ("PATCH", "/v1/agents/{agent}/core-memory/blocks/detach/{block}", None),
+    # B's own agent, A's block: the block is not B's to attach.
+    ("PATCH", "/v1/agents/{b_agent}/core-memory/blocks/attach/{block}", None),
     # the web UI's routes (routes/ui.py)
     ("GET", "/v1/agents/{agent}/context", None),
     ("GET", "/v1/agents/{agent}/core-memory/blocks/human/history", None),
+    ("GET", "/v1/agents/{agent}/core-memory/shared", None),
     ("GET", "/v1/agents/{agent}/recall?query=hello", None),
     ("GET", "/v1/agents/{agent}/archival-memory/hybrid-search?query=passage", None),
 ]
@@ -160,7 +170,8 @@ def test_the_matrix_covers_every_route_that_names_a_resource(server):
 
 @pytest.mark.parametrize(("method", "path", "body"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
 def test_other_organization_gets_404(owned, method, path, body):
-    ids = {k: owned[k] for k in ("agent", "passage", "tool", "b_agent", "source", "file")}
+    kinds = ("agent", "passage", "tool", "b_agent", "source", "file", "block")
+    ids = {k: owned[k] for k in kinds}
     response = owned["b"].request(method, _fill(path, ids), json=_fill(body, ids))
     assert response.status_code == 404, response.text
     assert "detail" in response.json()

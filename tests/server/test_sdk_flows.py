@@ -223,10 +223,12 @@ def test_a_field_memgpt_does_not_implement_is_refused_by_name(sdk):
     # Accepted and ignored, it would leave an application running without what it asked for.
     with pytest.raises(APIError) as info:
         sdk.agents.create(
-            name=f"x-{uuid.uuid4().hex[:6]}", block_ids=["block-1"], enable_sleeptime=True
+            name=f"x-{uuid.uuid4().hex[:6]}",
+            identity_ids=["identity-1"],
+            message_buffer_autoclear=True,
         )
     assert info.value.status_code == 400
-    assert "`block_ids`, `enable_sleeptime`" in str(info.value)
+    assert "`identity_ids`, `message_buffer_autoclear`" in str(info.value)
     assert not [a for a in sdk.list_agents() if a.name.startswith("x-")]
 
 

@@ -14,19 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-from memgpt.client import MemGPT
 from memgpt.embeddings.hash import HashEmbedder
 from memgpt.llm.scripted import ScriptedLLM, call
+from tests.store.processes import client_for
 
 
 def main() -> None:
     backend, target, log_path, tag, count = sys.argv[1:6]
-    if backend == "sqlite":
-        client = MemGPT(target)
-    else:
-        from memgpt.store.dialects.postgres import PostgresStore
-
-        client = MemGPT(store=PostgresStore(target))
+    client = client_for(backend, target)
     log = Path(log_path)
 
     def write(line: str) -> None:

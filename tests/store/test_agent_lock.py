@@ -4,15 +4,13 @@ take turns event by event; neither loses the other's memory edits."""
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from memgpt.client import MemGPT
 from memgpt.embeddings.hash import HashEmbedder
 from memgpt.llm.scripted import ScriptedLLM
 from memgpt.schemas import Block, EmbeddingConfig
+from tests.store.processes import run_together
 
 CHILD = Path(__file__).with_name("agent_lock_child.py")
 EVENTS = 6
@@ -29,26 +27,7 @@ def test_two_processes_never_interleave_an_agents_steps(open_store, backend, tmp
     )
     target = str(store.path) if backend == "sqlite" else store.uri
     log = tmp_path / "steps.log"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
-    children = [
-        subprocess.Popen(
-            [sys.executable, str(CHILD), backend, target, str(log), tag, str(EVENTS)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for tag in ("A", "B")
-    ]
-    for child in children:
-        assert child.stdout.readline().strip() == "READY", child.stderr.read()
-    for child in children:
-        child.stdin.write("go\n")
-        child.stdin.flush()
-    for child in children:
-        _, err = child.communicate(timeout=120)
-        assert child.returncode == 0, err
+    run_together(CHILD, [[backend, target, str(log), tag, str(EVENTS)] for tag in ("A", "B")])
 
     lines = log.read_text().splitlines()
     # Runs of lines per event: each event's LLM calls are contiguous, opened by its "in"

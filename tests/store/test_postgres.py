@@ -69,7 +69,18 @@ def test_upgrade_from_an_older_schema_keeps_everything(uri, monkeypatch):
 
     monkeypatch.setattr(migrations, "STEPS", STEPS[:1])
     old = PostgresStore(uri)
-    state = new_agent(old)
+    state = AgentState(name="a", system="s", blocks=[Block(label="human", value="v")])
+    # Written as that schema's code did: today's inserts rely on newer tables.
+    with old.transaction():
+        old._run(
+            "INSERT INTO agents (id, name, state, created_at) VALUES (?, ?, ?, ?)",
+            (state.id, state.name, old._state(state), old._ts(state.created_at)),
+        )
+        old._run(
+            "INSERT INTO blocks (agent_id, label, value, char_limit, description, position)"
+            " VALUES (?, 'human', 'v', 5000, '', 0)",
+            (state.id,),
+        )
     old.append_messages(state.id, [events.user_message(f"m{i}") for i in range(5)])
     old.close()
     assert schema_version(uri) == 1
@@ -77,6 +88,7 @@ def test_upgrade_from_an_older_schema_keeps_everything(uri, monkeypatch):
 
     new = PostgresStore(uri)
     assert schema_version(uri) == len(scripts("postgres"))
+    assert [(b.label, b.value) for b in new.get_agent(state.id).blocks] == [("human", "v")]
     assert new.count_messages(state.id) == 5
     assert new.search_messages(state.id, "m3", 5)[1] == 1
     new.close()

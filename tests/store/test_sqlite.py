@@ -87,9 +87,17 @@ def test_upgrade_from_an_older_schema_keeps_everything_and_counts_it(tmp_path, m
     monkeypatch.setattr(migrations, "STEPS", STEPS[:3])
     old = SQLiteStore(path)
     state = new_agent()
-    old.create_agent(state)
+    # Written as that schema's code did: today's inserts rely on newer tables.
+    old._execute(
+        "INSERT INTO agents (id, name, state, created_at) VALUES (?, ?, ?, ?)",
+        (state.id, state.name, old._state(state), old._ts(state.created_at)),
+    )
+    old._execute(
+        "INSERT INTO blocks (agent_id, label, value, char_limit, description, position)"
+        " VALUES (?, 'human', 'v', 5000, '', 0)",
+        (state.id,),
+    )
     old.append_messages(state.id, [events.user_message(f"m{i}") for i in range(5)])
-    # Written as that schema's code did: today's insert relies on newer tables.
     old._execute(
         "INSERT INTO passages (id, agent_id, text, metadata, created_at)"
         " VALUES ('p1', ?, 'a fact', '{}', '2024-01-01T00:00:00.000000Z')",
@@ -100,6 +108,7 @@ def test_upgrade_from_an_older_schema_keeps_everything_and_counts_it(tmp_path, m
     monkeypatch.undo()
 
     new = SQLiteStore(path)
+    assert [(b.label, b.value) for b in new.get_agent(state.id).blocks] == [("human", "v")]
     assert new.count_messages(state.id) == 5
     assert new.count_passages(state.id) == 1
     assert [h.passage.text for h in new.search_archival(state.id, "fact", None, 5)[0]] == ["a fact"]

@@ -83,3 +83,18 @@ def test_archival_hybrid_search_reports_scores(http, agent):
     assert hit["score"] > 0 and hit["vector_rank"] == hit["text_rank"] == 1
     assert http.get(search, params={"query": " "}).status_code == 400
     assert http.get(search, params={"query": "x", "source_id": "source-nope"}).status_code == 404
+
+
+def test_a_shared_block_names_the_agents_sharing_it_and_who_edited_it(http, agent):
+    block = http.post("/v1/blocks/", json={"label": "team", "value": "Team: red"}).json()
+    other = http.post(
+        "/v1/agents/", json={"name": "teammate", "model": POLICY, "block_ids": [block["id"]]}
+    ).json()["id"]
+    http.patch(f"/v1/agents/{agent}/core-memory/blocks/attach/{block['id']}").raise_for_status()
+    assert http.get(f"/v1/agents/{agent}/core-memory/shared").json() == {
+        block["id"]: [{"id": other, "name": "teammate"}]
+    }
+    http.post(f"/v1/agents/{other}/messages", json={"input": "note team Lead: Ana"})
+    (edit,) = http.get(f"/v1/agents/{agent}/core-memory/blocks/team/history").json()
+    assert (edit["actor"], edit["agent_id"], edit["agent_name"]) == ("agent", other, "teammate")
+    assert ["+", "\nLead: Ana"] in edit["diff"]

@@ -223,3 +223,25 @@ def test_a_model_failure_and_each_turns_usage_are_shown(page, ui_server, fresh_k
         "The model failed on purpose (the provider): try again later."
     )
     shoot(page, "model-failure")
+
+
+def test_a_shared_block_shows_the_agents_sharing_it(page, ui_server, fresh_key, shoot):
+    """A block two agents share says so, and its history names the agent that edited it."""
+    with httpx.Client(
+        base_url=ui_server.url, headers={"Authorization": f"Bearer {fresh_key}"}
+    ) as http:
+        block = http.post("/v1/blocks/", json={"label": "team", "value": "Team: red"}).json()
+        agents = [
+            http.post(
+                "/v1/agents/", json={"name": name, "model": POLICY, "block_ids": [block["id"]]}
+            ).json()
+            for name in ("ui-lead", "ui-mate")
+        ]
+        http.post(f"/v1/agents/{agents[1]['id']}/messages", json={"input": "note team Lead: Ana"})
+    page.goto(f"{ui_server.url}/#{agents[0]['id']}")
+    team = page.locator('form.block[data-label="team"]')
+    expect(team.locator(".shared")).to_have_text("Shared with ui-mate")
+    expect(team.locator("textarea")).to_have_value("Team: red\nLead: Ana")
+    team.locator("summary").click()
+    expect(team.locator(".edit .who").first).to_contain_text("agent (ui-mate)")
+    shoot(page, "desktop-5-shared-block")

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from memgpt.agent import events
 from memgpt.agent.actions import ConversationActions
@@ -126,12 +127,18 @@ class Agent(ConversationActions):
         """A user message: the agent processes it and replies through send_message."""
         return self.process(events.user_message(text), on_step, on_delta)
 
-    def heartbeat(self) -> Response | None:
-        """A timed heartbeat; None while the agent has paused them."""
-        paused = self.state.heartbeats_paused_until
-        if paused and paused > utcnow():
-            return None
-        return self.process(events.heartbeat(events.TIMED_HEARTBEAT))
+    def heartbeat(self, quiet_since: datetime | None = None) -> Response | None:
+        """A timed heartbeat; None while the agent has paused them, or (`quiet_since`) when
+        it had an event after that time: a scheduler in another process was first."""
+        with self._exclusive():
+            self._reload()
+            paused = self.state.heartbeats_paused_until
+            if paused and paused > utcnow():
+                return None
+            newest = self.store.messages_page(self.id, limit=1, newest_first=True)
+            if quiet_since and newest and newest[0].created_at > quiet_since:
+                return None
+            return self.process(events.heartbeat(events.TIMED_HEARTBEAT))
 
     def login(self) -> Response:
         return self.process(events.login())
@@ -158,6 +165,8 @@ class Agent(ConversationActions):
             chain = Chain(self.state.tool_rules, self.functions)
             bound = min(self.state.max_chained_steps, max_steps or self.state.max_chained_steps)
             for step in range(1, bound + 1):
+                if step > 1:  # blocks other agents share may have changed since the last step
+                    self.state.blocks = self.store.agent_blocks(self.id)
                 message_id = new_id("message")  # the deltas name the message they build
                 try:
                     context = self._fit_main_context(pending)
@@ -228,30 +237,35 @@ class Agent(ConversationActions):
             tool_calls=reply.tool_calls,
         )
         ctx = FunctionContext(self.state, self.store, self.embedder, messenger=self.messenger)
-        calls = reply.tool_calls
-        if not calls:
-            results, ok, heartbeat = [], False, False
-            follow_up = [events.system_alert(events.NO_FUNCTION_CALLED)]
-        else:
-            ok, heartbeat, text = self._call_within_rules(calls[0], ctx, chain)
-            results = [self._result(calls[0], ok, text)]
-            results += [
-                self._result(c, False, "Only one function runs per step; call it again next step.")
-                for c in calls[1:]
-            ]
-            follow_up = []
-            if heartbeat or not ok:
-                reason = events.HEARTBEAT_REQUESTED if ok else events.HEARTBEAT_AFTER_FAILURE
-                follow_up = [events.heartbeat(reason)]
-        if not follow_up and (required := chain.uncalled_required()):
-            follow_up = [events.heartbeat(events.REQUIRED_BEFORE_EXIT.format(", ".join(required)))]
-        messages = [*pending, assistant, *results]
         try:
-            self._commit(messages, ctx)
+            with ctx.step:  # a memory edit's transaction, if the call began one, ends here
+                results, ok, heartbeat, follow_up = self._results(reply.tool_calls, ctx, chain)
+                messages = [*pending, assistant, *results]
+                self._commit(messages, ctx)
         except BaseException:
             self._reload()  # the function may have changed state that was not committed
             raise
         return StepOutcome(messages, heartbeat, failed=not ok, follow_up=follow_up)
+
+    def _results(
+        self, calls: list[ToolCall], ctx: FunctionContext, chain: Chain
+    ) -> tuple[list[Message], bool, bool, list[Message]]:
+        """Run the step's call: (results, succeeded, heartbeat requested, follow-up events)."""
+        if not calls:
+            return [], False, False, [events.system_alert(events.NO_FUNCTION_CALLED)]
+        ok, heartbeat, text = self._call_within_rules(calls[0], ctx, chain)
+        results = [self._result(calls[0], ok, text)]
+        results += [
+            self._result(c, False, "Only one function runs per step; call it again next step.")
+            for c in calls[1:]
+        ]
+        follow_up = []
+        if heartbeat or not ok:
+            reason = events.HEARTBEAT_REQUESTED if ok else events.HEARTBEAT_AFTER_FAILURE
+            follow_up = [events.heartbeat(reason)]
+        if not follow_up and (required := chain.uncalled_required()):
+            follow_up = [events.heartbeat(events.REQUIRED_BEFORE_EXIT.format(", ".join(required)))]
+        return results, ok, heartbeat, follow_up
 
     def _call_within_rules(
         self, call: ToolCall, ctx: FunctionContext, chain: Chain
@@ -300,9 +314,9 @@ class Agent(ConversationActions):
         with self.store.transaction():
             self.store.append_messages(self.id, messages)
             for edit in ctx.edits:
-                self.store.record_block_edit(edit)
+                self.store.apply_block_edit(edit)
             if ctx.passages:
-                self.store.insert_passages(self.id, ctx.passages)
+                self.store.insert_passages(self.state.archival_id, ctx.passages)
             self.store.save_agent(self.state)
         self.queue.extend(messages)
         self._head = messages[-1].seq
@@ -396,13 +410,14 @@ class Agent(ConversationActions):
     # user actions on memory
 
     def edit_block(self, label: str, value: str) -> None:
-        """Set a block's text as the user; recorded in the block's history."""
-        with self._exclusive():
-            self._reload()
-            edit = working.set_value(self.state, label, value)
-            with self.store.transaction():
-                self.store.record_block_edit(edit)
-                self.store.save_agent(self.state)
+        """Set a block's text as the user; recorded in the block's history. It takes the
+        block's row lock, not the agent's: the agent need not finish its turn first."""
+        block = next((b for b in self.store.agent_blocks(self.id) if b.label == label), None)
+        if block is None:
+            working.set_value(self.state, label, value)  # raises, naming the agent's blocks
+            return
+        working.set_shared(self.store, block.id, value, self.id)
+        self.state.blocks = self.store.agent_blocks(self.id)
 
     def attach_source(self, source: str) -> Source:
         """Let archival_memory_search cover a loaded document source (by name or id)."""

@@ -187,7 +187,7 @@ def check(db: Path, agent_id: str, clients: list[Client]) -> tuple[list[str], in
                 allowed.add(c.in_flight.value)
             if value not in allowed:
                 problems.append(f"block {c.label} is {value!r}, not one of {sorted(allowed)}")
-            history = store.block_history(agent_id, c.label)
+            history = store.block_history(state.block(c.label).id)
             if (history[-1].new_value if history else "") != value:
                 problems.append(f"block {c.label} and its edit history disagree")
         stored = {"message": texts, "passage": passages, "edit": {b.value for b in state.blocks}}

@@ -7,6 +7,7 @@ and every accepted edit is returned as a `BlockEdit` for the history.
 from __future__ import annotations
 
 from memgpt.schemas import AgentState, Block, BlockEdit, utcnow
+from memgpt.store.base import Store
 
 
 class MemoryEditError(Exception):
@@ -32,15 +33,25 @@ def _block(state: AgentState, label: str) -> Block:
         raise MemoryEditError(f"There is no block {label!r}; the blocks are: {labels}.") from None
 
 
-def _apply(state: AgentState, label: str, new_value: str, actor: str) -> BlockEdit:
-    block = _block(state, label)
+def check_limit(block: Block, new_value: str) -> None:
+    """MemoryEditError if the block cannot hold `new_value`."""
     if len(new_value) > block.limit:
         raise MemoryEditError(
-            f"Block {label!r} would hold {len(new_value)} characters, over its limit of "
+            f"Block {block.label!r} would hold {len(new_value)} characters, over its limit of "
             f"{block.limit}; shorten it, replace old content, or move details to archival memory."
         )
+
+
+def _apply(state: AgentState, label: str, new_value: str, actor: str) -> BlockEdit:
+    block = _block(state, label)
+    check_limit(block, new_value)
     edit = BlockEdit(
-        agent_id=state.id, label=label, old_value=block.value, new_value=new_value, actor=actor
+        block_id=block.id,
+        agent_id=state.id,
+        label=label,
+        old_value=block.value,
+        new_value=new_value,
+        actor=actor,
     )
     block.value = new_value
     state.memory_edited_at = edit.created_at = utcnow()
@@ -66,3 +77,23 @@ def replace(state: AgentState, label: str, old: str, new: str, actor: str = "age
 
 def set_value(state: AgentState, label: str, value: str, actor: str = "user") -> BlockEdit:
     return _apply(state, label, value, actor)
+
+
+def set_shared(store: Store, block_id: str, value: str, agent_id: str | None = None) -> BlockEdit:
+    """Set a block's text as the user, recorded in its history with the agent whose memory
+    was edited (None: the block itself); every agent sharing it sees it at its next step."""
+    with store.transaction():
+        block = store.lock_block(block_id)
+        if block is None:
+            raise MemoryEditError(f"There is no block {block_id!r}.")
+        check_limit(block, value)
+        edit = BlockEdit(
+            block_id=block_id,
+            agent_id=agent_id,
+            label=block.label,
+            old_value=block.value,
+            new_value=value,
+            actor="user",
+        )
+        store.apply_block_edit(edit)
+    return edit

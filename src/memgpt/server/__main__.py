@@ -84,6 +84,17 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="most agents one agent's tag broadcast may reach (default 8)",
     )
+    parser.add_argument(
+        "--sleeptime-frequency",
+        type=int,
+        help="user turns after which a sleep-time agent tidies its main agent's memory (default 5)",
+    )
+    parser.add_argument(
+        "--sleeptime-idle",
+        type=float,
+        help="seconds a main agent must be idle before its sleep-time agent reads the "
+        "turns it has not yet (default 60)",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     try:
@@ -102,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             unsandboxed_tools=args.unsandboxed_tools,
             agent_message_depth=args.agent_message_depth,
             agent_fan_out=args.agent_fan_out,
+            sleeptime_frequency=args.sleeptime_frequency,
+            sleeptime_idle_s=args.sleeptime_idle,
             log_level=args.log_level,
         )
     except MemGPTError as exc:

@@ -25,6 +25,7 @@ from memgpt.server.fairness import TooBusyError, WorkPool
 from memgpt.server.mcp_server import mount as mount_mcp
 from memgpt.server.routes import (
     agents,
+    blocks,
     chat,
     health,
     memory,
@@ -34,6 +35,7 @@ from memgpt.server.routes import (
     tools,
     ui,
 )
+from memgpt.server.scheduler import Scheduler
 from memgpt.server.service import AgentService, ConflictError, ModelCallError, NotFoundError
 from memgpt.server.settings import ServerSettings
 from memgpt.server.sources import SourceService
@@ -67,8 +69,10 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.scheduler.start()
         async with app.state.mcp.running():
             yield
+        app.state.scheduler.stop()
         app.state.steps.pool.shutdown(wait=False, cancel_futures=True)
         app.state.tool_runs.close()
         app.state.imports.close()
@@ -85,6 +89,9 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.settings = settings
     app.state.accounts = accounts
     app.state.service = AgentService(client, accounts, settings)
+    app.state.scheduler = Scheduler(
+        app.state.service, settings.scheduler_tick_s, settings.sleeptime_idle_s
+    )
     app.state.steps = StepRunner(settings.step_workers)
     app.state.tool_runs = WorkPool("tool runs", settings.tool_workers, settings.tools_per_org)
     app.state.imports = WorkPool("imports", settings.import_workers, settings.imports_per_org)
@@ -93,7 +100,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.anonymous = ensure_anonymous_user(accounts) if settings.allow_anonymous else None
     app.add_middleware(Edge)
 
-    for module in (health, agents, memory, messages, models, tools, sources, chat, ui):
+    for module in (health, agents, blocks, memory, messages, models, tools, sources, chat, ui):
         app.include_router(module.router)
     app.state.mcp = mount_mcp(app)
 

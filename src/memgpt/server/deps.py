@@ -51,6 +51,20 @@ def refuse_nul(request: Request) -> None:
         raise HTTPException(400, NUL_REFUSED)
 
 
+def only_query(*names: str):
+    """A route dependency refusing query parameters other than `names` with a 400 naming
+    them: a listing filter memgpt lacks must not quietly list everything."""
+
+    def check(request: Request) -> None:
+        if unknown := sorted(set(request.query_params) - set(names)):
+            listed = ", ".join(f"`{n}`" for n in unknown)
+            raise HTTPException(
+                400, f"memgpt does not implement {listed} on this route; remove them."
+            )
+
+    return Depends(check)
+
+
 def is_sdk_1x(request: Request) -> bool:
     """The 1.x SDK (Stainless) sends this header; Letta keys its 1.x defaults on it too."""
     return "x-stainless-package-version" in request.headers

@@ -1,6 +1,6 @@
 """Request bodies in Letta's shapes. A field memgpt does not implement is refused, never
 accepted and ignored (`extra="forbid"`; the app answers 400 naming it): an application
-that sends `block_ids` or `enable_sleeptime` must learn that they do nothing here.
+that sends `identity_ids` must learn that they do nothing here.
 
 Text in a body never holds NUL (refused: PostgreSQL cannot store it) or a lone surrogate
 (JSON can carry one, UTF-8 cannot: it becomes U+FFFD, as in `Agent.send`).
@@ -76,7 +76,7 @@ class EmbeddingSettings(_Body):
 
 
 class CreateBlock(_Body):
-    label: str
+    label: str = Field(min_length=1)  # it names the block in working context
     value: str = ""
     limit: BlockLimit | None = None
     description: str | None = None
@@ -85,6 +85,7 @@ class CreateBlock(_Body):
 class CreateAgent(_Body):
     name: str | None = None
     memory_blocks: list[CreateBlock] | None = None
+    block_ids: list[str] | None = None  # existing blocks to share
     system: str | None = None
     model: str | None = None  # a handle: "openai/gpt-4o-mini", "scripted/module:policy"
     embedding: str | None = None  # a handle: "openai/text-embedding-3-small", "hash/hash-384"
@@ -98,10 +99,13 @@ class CreateAgent(_Body):
     tool_rules: list[ToolRule] | None = None
     # Every memgpt agent has the base memory functions; only the default is accepted.
     include_base_tools: Literal[True] = True
+    enable_sleeptime: bool | None = None  # a sleep-time memory agent sharing its blocks
+    heartbeat_interval_s: float | None = Field(None, gt=0)  # memgpt's own: timed heartbeats
 
 
 class UpdateAgent(_Body):
     name: str | None = None
+    heartbeat_interval_s: float | None = Field(None, ge=0)  # 0 turns timed heartbeats off
     system: str | None = None
     tags: list[str] | None = None
     model: str | None = None
@@ -191,6 +195,7 @@ class UpdateBlock(_Body):
     value: str | None = None
     limit: BlockLimit | None = None
     description: str | None = None
+    label: str | None = Field(None, min_length=1)
 
 
 class CreatePassage(_Body):

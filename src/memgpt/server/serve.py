@@ -33,6 +33,8 @@ def serve(
     unsandboxed_tools: bool = False,
     agent_message_depth: int | None = None,
     agent_fan_out: int | None = None,
+    sleeptime_frequency: int | None = None,
+    sleeptime_idle_s: float | None = None,
     log_level: str = "info",
 ) -> None:
     """Serve until interrupted. Raises `ServerConfigError` for settings that cannot work."""
@@ -55,6 +57,10 @@ def serve(
         settings.agent_message_depth = agent_message_depth
     if agent_fan_out is not None:
         settings.agent_fan_out = agent_fan_out
+    if sleeptime_frequency is not None:
+        settings.sleeptime_frequency = sleeptime_frequency
+    if sleeptime_idle_s is not None:
+        settings.sleeptime_idle_s = sleeptime_idle_s
     app = create_app(settings)
     uvicorn.run(app, **uvicorn_options(host, port, connection_limits, log_level))
 

@@ -12,13 +12,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from itertools import takewhile
 from typing import Any
 
 from memgpt import config
-from memgpt.agent import events
+from memgpt.agent import events, sleeptime
 from memgpt.agent.agent import Agent, agent_lock
 from memgpt.agent.multi_agent import AgentMessenger, MessagingLimits
 from memgpt.client import MemGPT
@@ -26,7 +26,7 @@ from memgpt.embeddings import create_embedder
 from memgpt.errors import MemGPTError
 from memgpt.llm import create_llm
 from memgpt.llm.catalog import Catalog
-from memgpt.memory import archival
+from memgpt.memory import archival, working
 from memgpt.memory.archival import query_vector
 from memgpt.schemas import (
     AgentState,
@@ -95,6 +95,10 @@ class AgentService:
         self.messaging = MessagingLimits(settings.agent_message_depth, settings.agent_fan_out)
         # Messages one agent sends another without waiting are processed here.
         self._deliveries = ThreadPoolExecutor(4, thread_name_prefix="agent-messages")
+        # Sleep-time runs and timed heartbeats, each agent's one at a time.
+        self._background = ThreadPoolExecutor(2, thread_name_prefix="agent-background")
+        self._busy: set[str] = set()
+        self.sleeptime_frequency = settings.sleeptime_frequency
 
     # ownership
 
@@ -206,19 +210,21 @@ class AgentService:
 
     def create_agent(self, p: Principal, req: CreateAgent) -> dict[str, Any]:
         name = req.name or new_id("agent")[6:14]
-        blocks = {b.label: b for b in req.memory_blocks or []}
         extra = [
             Block(
                 label=b.label, value=b.value, limit=b.limit or 5000, description=b.description or ""
             )
-            for label, b in blocks.items()
-            if label not in ("persona", "human")
+            for b in {b.label: b for b in req.memory_blocks or []}.values()
         ]
-        kwargs: dict[str, Any] = {
-            label: blocks[label].value for label in ("persona", "human") if label in blocks
-        }
-        if req.system:
-            kwargs["system"] = req.system
+        # Existing blocks, shared with the agents they are attached to already.
+        extra += [self.owned_block(p, block_id) for block_id in dict.fromkeys(req.block_ids or [])]
+        labels = [b.label for b in extra]
+        if clash := sorted({label for label in labels if labels.count(label) > 1}):
+            raise MemGPTError(
+                f"Two blocks are labelled {clash[0]!r} (in memory_blocks and block_ids); an "
+                "agent's block labels must differ, so drop or relabel one."
+            )
+        kwargs: dict[str, Any] = {"system": req.system} if req.system else {}
         model = self.models.llm(req.model, req.llm_config, req.context_window_limit, req.max_tokens)
         assert model is not None  # without a current model, one is always chosen
         model = _fitting(model)
@@ -238,17 +244,22 @@ class AgentService:
                 blocks=extra,
                 **kwargs,
             )
-            for label in ("persona", "human"):
-                if label in blocks and blocks[label].limit:
-                    agent.state.block(label).limit = blocks[label].limit
+            for block in agent.state.blocks:
+                self.accounts.set_block_owner(block.id, p.organization_id)
             agent.state.tags = req.tags or []
             agent.state.tool_names = tool_names
             agent.state.tool_rules = req.tool_rules or []
+            agent.state.heartbeat_interval_s = req.heartbeat_interval_s
             self.store.save_agent(agent.state)
             owner = AgentOwner(
                 agent_id=agent.id, organization_id=p.organization_id, user_id=p.user_id, name=name
             )
             self.accounts.set_agent_owner(owner)
+            if req.enable_sleeptime:
+                companion = self.client.add_sleeptime_agent(agent.id)
+                self.accounts.set_agent_owner(
+                    owner.model_copy(update={"agent_id": companion.id, "name": f"{name}-sleeptime"})
+                )
         return self.render(p, *self.state(p, agent.id))
 
     def list_agents(
@@ -291,6 +302,8 @@ class AgentService:
                 state.system = req.system
             if req.tags is not None:
                 state.tags = req.tags
+            if req.heartbeat_interval_s is not None:
+                state.heartbeat_interval_s = req.heartbeat_interval_s or None
             llm = self.models.llm(
                 req.model, req.llm_config, req.context_window_limit, req.max_tokens, state.llm
             )
@@ -312,38 +325,43 @@ class AgentService:
         return self.render(p, *self.state(p, agent_id))
 
     def delete_agent(self, p: Principal, agent_id: str) -> None:
-        self.owner(p, agent_id)
+        state, _ = self.state(p, agent_id)
         with agent_lock(agent_id):
-            self.client.delete_agent(agent_id)
+            self.client.delete_agent(agent_id)  # and its sleep-time agent
             self.forget(agent_id)
+            if state.sleeptime_agent_id:
+                self.forget(state.sleeptime_agent_id)
 
     # core memory
 
     def blocks(self, p: Principal, agent_id: str) -> list[dict[str, Any]]:
         state, _ = self.state(p, agent_id)
-        return [wire.block(state.id, b) for b in state.blocks]
+        return [wire.block(b) for b in state.blocks]
 
-    def block(self, p: Principal, agent_id: str, label: str) -> dict[str, Any]:
+    def owned_block(self, p: Principal, block_id: str) -> Block:
+        """The caller's organization's block; another organization's is "not found"."""
+        block = self.store.get_block(block_id)
+        if block is None or self.accounts.block_owner(block_id) != p.organization_id:
+            raise NotFoundError(f"There is no block {block_id!r}.")
+        return block
+
+    def _block(self, p: Principal, agent_id: str, label: str) -> Block:
         state, _ = self.state(p, agent_id)
         try:
-            return wire.block(state.id, state.block(label))
+            return state.block(label)
         except KeyError:
             raise NotFoundError(f"Agent {agent_id!r} has no block {label!r}.") from None
+
+    def block(self, p: Principal, agent_id: str, label: str) -> dict[str, Any]:
+        return wire.block(self._block(p, agent_id, label))
 
     def update_block(
         self, p: Principal, agent_id: str, label: str, req: UpdateBlock
     ) -> dict[str, Any]:
-        self.block(p, agent_id, label)
-        agent = self.open(p, agent_id)
-        with agent_lock(agent_id):
-            if req.limit is not None or req.description is not None:
-                state, _ = self.state(p, agent_id)
-                b = state.block(label)
-                b.limit = req.limit if req.limit is not None else b.limit
-                b.description = req.description if req.description is not None else b.description
-                self.store.save_agent(state)  # the open agent rereads state on its next action
-            if req.value is not None:
-                agent.edit_block(label, req.value)
+        """Edit one of the agent's blocks; every agent sharing it sees the edit at its next
+        step, and the block's history names this agent as the one whose memory changed."""
+        block = self._block(p, agent_id, label)
+        edit_block(self.store, block, req, agent_id)
         return self.block(p, agent_id, label)
 
     # messages
@@ -433,7 +451,43 @@ class AgentService:
                 self.accounts.save_idempotent_response(
                     agent_id, idempotency_key, json.dumps(result)
                 )
-            return result
+        self.tidy_memory(agent.state)
+        return result
+
+    # sleep-time memory
+
+    def tidy_memory(self, main: AgentState, *, idle: bool = False) -> Future | None:
+        """Wake main's sleep-time agent in the background once `sleeptime_frequency` user
+        turns (idle: any) are unread; its run never holds main's lock. The run, if any."""
+        companion = main.sleeptime_agent_id and self.store.get_agent(main.sleeptime_agent_id)
+        if not companion:
+            return None
+        turns = sleeptime.user_turns(sleeptime.unread(self.store, companion))
+        if turns < (1 if idle else self.sleeptime_frequency):
+            return None
+        return self.in_background(companion.id, sleeptime.reorganize)
+
+    def in_background(self, agent_id: str, work: Callable[[Agent], object]) -> Future | None:
+        """Run `work` on the open agent on the background pool, unless it is there already
+        (a scheduler tick finding the same agent due again waits for that one)."""
+        with self._open_guard:
+            if agent_id in self._busy:
+                return None
+            self._busy.add(agent_id)
+        owner = self.accounts.agent_owner(agent_id)
+
+        def run() -> None:
+            try:
+                if owner is not None:
+                    p = Principal(user_id=owner.user_id, organization_id=owner.organization_id)
+                    work(self.open(p, agent_id))
+            except Exception:
+                log.exception("background work for agent %s failed", agent_id)
+            finally:
+                with self._open_guard:
+                    self._busy.discard(agent_id)
+
+        return self._background.submit(run)
 
     # the conversation, as the CLI's /pop and /rewrite change it
 
@@ -523,6 +577,22 @@ class AgentService:
         self.owner(p, agent_id)
         if not self.store.delete_passage(agent_id, passage_id):
             raise NotFoundError(f"Agent {agent_id!r} has no passage {passage_id!r}.")
+
+
+def edit_block(store: Store, block: Block, req: UpdateBlock, agent_id: str | None) -> None:
+    """Update a block: its settings, then its value as a user edit in the block's history
+    (`agent_id`: the agent whose memory the user edited, None for the block itself)."""
+    settings = {
+        k: v for k in ("label", "limit", "description") if (v := getattr(req, k, None)) is not None
+    }
+    with store.transaction():
+        if settings:
+            changed = block.model_copy(update=settings)
+            if req.value is None:
+                working.check_limit(changed, block.value)
+            store.update_block(changed)
+        if req.value is not None:
+            working.set_shared(store, block.id, req.value, agent_id)
 
 
 def _fitting(llm: LLMConfig) -> LLMConfig:

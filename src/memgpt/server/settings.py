@@ -62,8 +62,19 @@ class ServerSettings:
     # broadcast may reach (`memgpt.agent.multi_agent`).
     agent_message_depth: int = 3
     agent_fan_out: int = 8
+    # A main agent's sleep-time agent wakes after this many unread user turns, or once the
+    # main agent has been idle this long with any; the scheduler looks every tick, and
+    # also sends agents their timed heartbeats (`memgpt.server.scheduler`).
+    sleeptime_frequency: int = 5
+    sleeptime_idle_s: float = 60.0
+    scheduler_tick_s: float = 5.0
 
     def check(self) -> None:
+        if self.sleeptime_frequency < 1 or self.sleeptime_idle_s < 0 or self.scheduler_tick_s <= 0:
+            raise ServerConfigError(
+                "A sleep-time agent needs at least 1 turn and 0 idle seconds before it wakes; "
+                "set --sleeptime-frequency to 1 or more and --sleeptime-idle to 0 or more."
+            )
         if self.agent_message_depth < 1 or self.agent_fan_out < 1:
             raise ServerConfigError(
                 "Agent messaging bounds must be at least 1; set --agent-message-depth and "

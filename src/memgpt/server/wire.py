@@ -99,9 +99,9 @@ def embedding_config(config: EmbeddingConfig) -> dict[str, Any]:
     }
 
 
-def block(agent_id: str, b: Block) -> dict[str, Any]:
+def block(b: Block) -> dict[str, Any]:
     return {
-        "id": derived_id("block", agent_id, b.label),
+        "id": b.id,
         "label": b.label,
         "value": b.value,
         "limit": b.limit,
@@ -120,11 +120,16 @@ def agent(
 ) -> dict[str, Any]:
     """The agent with its blocks, tools and attached sources embedded: 0.1.x expects them
     by default and 1.x parses them whether or not it asked with `include=`."""
-    blocks = [block(state.id, b) for b in state.blocks]
+    blocks = [block(b) for b in state.blocks]
+    kind = "sleeptime_agent" if state.sleeptime_of else AGENT_TYPE
     return {
         "id": state.id,
         "name": owner.name,
-        "agent_type": AGENT_TYPE,
+        "agent_type": kind,
+        "enable_sleeptime": bool(state.sleeptime_agent_id),
+        # memgpt's own: the sleep-time agent, and timed heartbeats (server/scheduler.py)
+        "sleeptime_agent_id": state.sleeptime_agent_id,
+        "heartbeat_interval_s": state.heartbeat_interval_s,
         "system": state.system,
         "description": None,
         "metadata": {},
@@ -137,7 +142,7 @@ def agent(
             "blocks": blocks,
             "file_blocks": [],
             "prompt_template": "",
-            "agent_type": AGENT_TYPE,
+            "agent_type": kind,
         },
         "blocks": blocks,
         "tools": tools,

@@ -191,6 +191,31 @@ class AccountStore:
         )
         return [AgentOwner(**dict(r)) for r in rows]
 
+    # blocks: each belongs to the organization that made it, whichever agents share it
+
+    def set_block_owner(self, block_id: str, organization_id: str) -> None:
+        self.store._run(
+            "INSERT INTO block_owners (block_id, organization_id) VALUES (?, ?)"
+            " ON CONFLICT (block_id) DO NOTHING",
+            (block_id, organization_id),
+        )
+
+    def block_owner(self, block_id: str) -> str | None:
+        """The organization owning the block."""
+        row = self.store._one(
+            "SELECT organization_id FROM block_owners WHERE block_id = ?", (block_id,)
+        )
+        return row["organization_id"] if row else None
+
+    def owned_blocks(self, organization_id: str) -> list[str]:
+        """The ids of the organization's blocks, oldest first."""
+        rows = self.store._query(
+            "SELECT o.block_id FROM block_owners o JOIN blocks b ON b.id = o.block_id"
+            " WHERE o.organization_id = ? ORDER BY b.created_at, b.id",
+            (organization_id,),
+        )
+        return [r["block_id"] for r in rows]
+
     # user tools
 
     def save_tool(self, tool: UserTool) -> None:

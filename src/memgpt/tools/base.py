@@ -7,6 +7,8 @@ the model sees, so they speak to the model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -33,6 +35,19 @@ class FunctionContext:
     # must leave no passage behind, or the redone step would save it twice.
     passages: list[Passage] = field(default_factory=list)
     messenger: Messenger | None = None  # how this agent reaches other agents, if it may
+    # The step's transaction, once an edit begins it; the agent closes it after the commit.
+    step: ExitStack = field(default_factory=ExitStack)
+
+    def edit_block(self, label: str, change: Callable[[AgentState], BlockEdit]) -> None:
+        """Make a working context edit on the block's newest committed text. The step's
+        transaction begins here and holds the block until the step commits, so an edit by
+        another agent sharing the block waits, then builds on this one: neither is lost."""
+        if not self.edits:  # the first edit begins it; later ones join
+            self.step.enter_context(self.store.transaction())
+        block = next((b for b in self.state.blocks if b.label == label), None)
+        if block is not None and (fresh := self.store.lock_block(block.id)) is not None:
+            block.value = fresh.value
+        self.edits.append(change(self.state))
 
 
 def send_message(ctx: FunctionContext, message: str) -> None:
@@ -51,7 +66,7 @@ def core_memory_append(ctx: FunctionContext, label: str, content: str) -> None:
         label: The block to edit, e.g. "human" or "persona".
         content: The text to add.
     """
-    ctx.edits.append(working.append(ctx.state, label, content))
+    ctx.edit_block(label, lambda state: working.append(state, label, content))
 
 
 def core_memory_replace(
@@ -64,7 +79,7 @@ def core_memory_replace(
         old_content: The exact text to replace, as it stands in the block.
         new_content: The text to put in its place.
     """
-    ctx.edits.append(working.replace(ctx.state, label, old_content, new_content))
+    ctx.edit_block(label, lambda state: working.replace(state, label, old_content, new_content))
 
 
 def conversation_search(ctx: FunctionContext, query: str, page: int = 0) -> str:
@@ -106,7 +121,7 @@ def archival_memory_search(ctx: FunctionContext, query: str, page: int = 0) -> s
         query: What to look for.
         page: Which page of results, from 0.
     """
-    return archival.search(ctx.store, ctx.embedder, ctx.state.id, query, page)
+    return archival.search(ctx.store, ctx.embedder, ctx.state.archival_id, query, page)
 
 
 def pause_heartbeats(ctx: FunctionContext, minutes: int) -> str:

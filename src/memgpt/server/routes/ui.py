@@ -1,5 +1,5 @@
 """What the web UI shows that Letta's routes do not: the main context section by section,
-each block's edit history, and recall and archival search with the details the agent's
+each block's edit history and the agents sharing it, and recall and archival search with the details the agent's
 own search functions see (dates, sources, scores).
 
 `GET /context` keeps the names of Letta's context-window overview, so Letta's ADE and SDK
@@ -20,6 +20,7 @@ from memgpt.memory.archival import query_vector
 from memgpt.memory.recall import describe
 from memgpt.schemas import BlockEdit, Message
 from memgpt.server.deps import MAX_RESULTS, Caller, Service
+from memgpt.server.service import AgentService
 from memgpt.store.base import ArchivalFilter, ArchivalHit
 
 router = APIRouter(prefix="/v1/agents/{agent_id}", tags=["ui"])
@@ -76,20 +77,46 @@ def _diff(old: str, new: str) -> list[list[str]]:
     return runs
 
 
-def _edit(edit: BlockEdit) -> dict[str, Any]:
+def _edit(edit: BlockEdit, names: dict[str, str]) -> dict[str, Any]:
     return {
         "actor": edit.actor,
+        # the agent that made it, or whose memory the user edited (None: the block itself)
+        "agent_id": edit.agent_id,
+        "agent_name": names.get(edit.agent_id or ""),
         "created_at": edit.created_at.isoformat(),
         "chars": len(edit.new_value),
         "diff": _diff(edit.old_value, edit.new_value),
     }
 
 
+def _names(service: AgentService, agent_ids: set[str | None]) -> dict[str, str]:
+    """Agents' names as their organization knows them (a deleted agent has none)."""
+    owners = (service.accounts.agent_owner(i) for i in agent_ids if i)
+    return {o.agent_id: o.name for o in owners if o}
+
+
 @router.get("/core-memory/blocks/{label}/history")
 def block_history(agent_id: str, label: str, p: Caller, service: Service) -> list[dict[str, Any]]:
-    """The block's edits, newest first."""
-    service.block(p, agent_id, label)  # 404 for a missing block, not an empty history
-    return [_edit(e) for e in reversed(service.store.block_history(agent_id, label))]
+    """The block's edits, newest first, by whichever agent sharing it (or the user)."""
+    block = service.block(p, agent_id, label)  # 404 for a missing block, not an empty history
+    edits = service.store.block_history(block["id"])
+    names = _names(service, {e.agent_id for e in edits})
+    return [_edit(e, names) for e in reversed(edits)]
+
+
+@router.get("/core-memory/shared")
+def shared_blocks(agent_id: str, p: Caller, service: Service) -> dict[str, list[dict[str, str]]]:
+    """The agent's blocks that other agents share: block id to those agents' ids and names."""
+    state, _ = service.state(p, agent_id)
+    shared = {
+        b.id: [i for i in service.store.block_agents(b.id) if i != agent_id] for b in state.blocks
+    }
+    names = _names(service, {i for ids in shared.values() for i in ids})
+    return {
+        block_id: [{"id": i, "name": names[i]} for i in ids if i in names]
+        for block_id, ids in shared.items()
+        if ids
+    }
 
 
 def _day(value: date | None, default: datetime, *, end: bool) -> datetime:

@@ -47,6 +47,8 @@ def _native(sql: Any) -> Any:
 
 
 class PostgresStore(PostgresArchival, PostgresRecall, SQLStore):
+    _for_update = " FOR UPDATE"  # row locks: writers of other blocks go on meanwhile
+
     def __init__(self, uri: str, *, max_connections: int = 20, max_lock_holders: int = 100):
         self.uri = uri
         self._max_connections = max_connections

@@ -17,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from memgpt.store.migrations import postgres, sqlite
+from memgpt.store.migrations import blocks, postgres, sqlite
 
 Dialect = Literal["sqlite", "postgres"]
 _TYPES: dict[Dialect, dict[str, str]] = {
@@ -202,6 +202,11 @@ STEPS: list[Step] = [
     Step.typed("server document sources", _SOURCE_OWNERS),
     Step("archival full text in tantivy", sqlite.TANTIVY, None),  # tsvector stays in SQL
     Step("passage vectors inline", None, postgres.VECTORS_INLINE),
+    Step(
+        "shared blocks",
+        typed(blocks.SHARED_BLOCKS.replace("{new_id}", blocks.NEW_ID["sqlite"]), "sqlite"),
+        typed(blocks.SHARED_BLOCKS.replace("{new_id}", blocks.NEW_ID["postgres"]), "postgres"),
+    ),
 ]
 
 

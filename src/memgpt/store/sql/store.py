@@ -1,8 +1,8 @@
-"""The store's logic, written once for both dialects: agents and their working context
-(blocks and their edit history) and recall storage (the message log).
+"""The store's logic, written once for both dialects: agents and recall storage (the
+message log).
 
-Archival storage and document sources are mixed in from `archival.py` and
-`sources.py`; what differs between SQLite and PostgreSQL is behind `seam.py`.
+Working context blocks, archival storage and document sources are mixed in from
+`blocks.py`, `archival.py` and `sources.py`; what differs between SQLite and PostgreSQL is behind `seam.py`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from datetime import datetime
 
 from memgpt.schemas import (
     AgentState,
-    Block,
-    BlockEdit,
     Message,
     ToolCall,
     inner_thoughts,
@@ -20,6 +18,7 @@ from memgpt.schemas import (
 )
 from memgpt.store.base import SEARCH_BUDGET, SEARCH_COUNT_LIMIT, StoreError
 from memgpt.store.sql.archival import ArchivalSQL
+from memgpt.store.sql.blocks import BlocksSQL
 from memgpt.store.sql.seam import Row
 from memgpt.store.sql.sources import SourcesSQL
 
@@ -38,7 +37,7 @@ def searchable_text(message: Message) -> str | None:
     return None
 
 
-class SQLStore(ArchivalSQL, SourcesSQL):
+class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL):
     search_budget = SEARCH_BUDGET
     search_count_limit = SEARCH_COUNT_LIMIT
 
@@ -58,7 +57,7 @@ class SQLStore(ArchivalSQL, SourcesSQL):
                 if self._is_taken(exc, "agents"):  # another process took it meanwhile
                     raise taken from None
                 raise
-            self._write_blocks(state)
+            self._write_agent_blocks(state.id, state.blocks)
 
     def get_agent(self, id_or_name: str) -> AgentState | None:
         row = self._one(
@@ -71,6 +70,8 @@ class SQLStore(ArchivalSQL, SourcesSQL):
         return [self._load_agent(row) for row in rows]
 
     def save_agent(self, state: AgentState) -> None:
+        """Save the agent's state but not its blocks, which change only through their own
+        calls (edits, attach, detach): a stale copy of a shared block never overwrites it."""
         with self.transaction():
             updated = self._run(
                 "UPDATE agents SET name = ?, state = ? WHERE id = ?",
@@ -78,77 +79,20 @@ class SQLStore(ArchivalSQL, SourcesSQL):
             )
             if not updated:
                 raise StoreError(f"Agent {state.id} no longer exists.")
-            self._run("DELETE FROM blocks WHERE agent_id = ?", (state.id,))
-            self._write_blocks(state)
 
     def delete_agent(self, agent_id: str) -> None:
         with self.transaction():
             self._forget_messages(agent_id, None)
+            self._drop_agent_blocks(agent_id)
             self._run("DELETE FROM agents WHERE id = ?", (agent_id,))
         self._dropped(("agent_id", agent_id))
 
     def _state(self, state: AgentState):
         return self._json(state.model_dump(mode="json", exclude={"blocks"}))
 
-    def _write_blocks(self, state: AgentState) -> None:
-        self._run_many(
-            "INSERT INTO blocks (agent_id, label, value, char_limit, description, position)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (state.id, b.label, b.value, b.limit, b.description, i)
-                for i, b in enumerate(state.blocks)
-            ],
-        )
-
     def _load_agent(self, row: Row) -> AgentState:
-        blocks = [
-            Block(
-                label=b["label"],
-                value=b["value"],
-                limit=b["char_limit"],
-                description=b["description"],
-            )
-            for b in self._query(
-                "SELECT label, value, char_limit, description FROM blocks WHERE agent_id = ?"
-                " ORDER BY position",
-                (row["id"],),
-            )
-        ]
+        blocks = self.agent_blocks(row["id"])
         return AgentState.model_validate({**self._from_json(row["state"]), "blocks": blocks})
-
-    # working context edit history
-
-    def record_block_edit(self, edit: BlockEdit) -> None:
-        self._run(
-            "INSERT INTO block_edits (agent_id, label, old_value, new_value, actor, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                edit.agent_id,
-                edit.label,
-                edit.old_value,
-                edit.new_value,
-                edit.actor,
-                self._ts(edit.created_at),
-            ),
-        )
-
-    def block_history(self, agent_id: str, label: str | None = None) -> list[BlockEdit]:
-        sql = "SELECT * FROM block_edits WHERE agent_id = ?"
-        params: list = [agent_id]
-        if label is not None:
-            sql += " AND label = ?"
-            params.append(label)
-        return [
-            BlockEdit(
-                agent_id=r["agent_id"],
-                label=r["label"],
-                old_value=r["old_value"],
-                new_value=r["new_value"],
-                actor=r["actor"],
-                created_at=self._from_ts(r["created_at"]),
-            )
-            for r in self._query(sql + " ORDER BY pk", params)
-        ]
 
     # recall storage
 

@@ -1,5 +1,6 @@
 // Main context, live: the window split by section in tokens, the working-context blocks
-// (editable, with character counters) and each block's edit history as diffs.
+// (editable, with character counters, and the other agents sharing each) and each
+// block's edit history as diffs, naming the agent behind each edit.
 
 import { api } from "./api.js";
 import { attempt, h, say, timeEl } from "./dom.js";
@@ -34,13 +35,14 @@ export function clear() {
 export async function refresh() {
   if (!app.agent) return null;
   const agentId = app.agent.id;
-  const [overview, blocks] = await Promise.all([
+  const [overview, blocks, shared] = await Promise.all([
     api(`/v1/agents/${agentId}/context`),
     api(`/v1/agents/${agentId}/core-memory/blocks`),
+    api(`/v1/agents/${agentId}/core-memory/shared`),
   ]);
   if (app.agent?.id !== agentId) return null;
   drawBar(overview);
-  drawBlocks(blocks);
+  drawBlocks(blocks, shared);
   document.getElementById("summary").textContent = overview.summary_memory || "No summary yet.";
   return overview;
 }
@@ -82,16 +84,18 @@ function drawBar(o) {
   );
 }
 
-function drawBlocks(blocks) {
+function drawBlocks(blocks, shared) {
   const container = document.getElementById("blocks");
   const open = new Set([...container.querySelectorAll("details.history[open]")].map((d) => d.dataset.label));
   const kept = new Map([...container.querySelectorAll(".block")].map((b) => [b.dataset.label, b]));
   container.replaceChildren(
-    ...blocks.map((block) => (editing.has(block.label) ? kept.get(block.label) : blockEditor(block, open.has(block.label)))),
+    ...blocks.map((block) =>
+      editing.has(block.label) ? kept.get(block.label) : blockEditor(block, open.has(block.label), shared[block.id] || []),
+    ),
   );
 }
 
-function blockEditor(block, historyOpen) {
+function blockEditor(block, historyOpen, sharers) {
   const id = `block-${block.label}`;
   const counter = h("span", { class: "counter", id: `${id}-count`, "aria-live": "polite" });
   const text = h("textarea", { id, rows: 4, "aria-describedby": `${id}-count` });
@@ -125,6 +129,7 @@ function blockEditor(block, historyOpen) {
       },
     },
     h("label", { for: id }, block.label),
+    sharers.length ? h("p", { class: "shared" }, `Shared with ${sharers.map((a) => a.name).join(", ")}`) : false,
     text,
     h("div", { class: "row" }, counter, save),
     history,
@@ -157,7 +162,13 @@ async function loadHistory(label, details) {
         h(
           "li",
           { class: "edit" },
-          h("p", { class: "who" }, h("span", { class: `badge ${edit.actor}` }, edit.actor), " ", timeEl(edit.created_at)),
+          h(
+            "p",
+            { class: "who" },
+            h("span", { class: `badge ${edit.actor}` }, edit.actor),
+            edit.agent_name && edit.agent_id !== app.agent.id ? ` (${edit.agent_name}) ` : " ",
+            timeEl(edit.created_at),
+          ),
           h("p", { class: "diff" }, ...edit.diff.map(([op, text]) => (op === "=" ? text : h(op === "+" ? "ins" : "del", {}, text)))),
         ),
       ),
