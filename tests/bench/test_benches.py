@@ -15,14 +15,14 @@ from memgpt.bench import common, multi_session, retrieval
 from memgpt.store.fusion import FUSION
 
 
-def bench(tmp_path, *args: str) -> dict:
+def bench(tmp_path, *args: str, timeout: float = 60) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "memgpt.cli", "bench", *args],
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, "MEMGPT_HOME": str(tmp_path)},
-        timeout=60,
+        timeout=timeout,
     )
     assert out.stderr.strip(), "a table on stderr"
     return json.loads(out.stdout)
@@ -220,6 +220,7 @@ def test_perf_on_postgres_leaves_no_schema(tmp_path):
         "1",
         "--postgres",
         uri,
+        timeout=240,  # cold starts included; PostgreSQL builds the history slower
     )
     assert perf["backend"] == "postgres" and perf["history"][0]["messages"] >= 300
     assert _bench_schemas(uri) == [], "each size's schema is dropped after its run"
