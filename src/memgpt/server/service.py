@@ -205,6 +205,12 @@ class AgentService:
     # agents
 
     def create_agent(self, p: Principal, req: CreateAgent) -> dict[str, Any]:
+        agent_id = self.new_agent(p, req).agent_id
+        return self.render(p, *self.state(p, agent_id))
+
+    def new_agent(self, p: Principal, req: CreateAgent, *, owned: bool = True) -> AgentOwner:
+        """Write the agent a request asks for; return its ownership, also written unless
+        `owned` is False (an import owns its agents only once they are whole)."""
         name = req.name or new_id("agent")[6:14]
         blocks = {b.label: b for b in req.memory_blocks or []}
         extra = [
@@ -248,8 +254,9 @@ class AgentService:
             owner = AgentOwner(
                 agent_id=agent.id, organization_id=p.organization_id, user_id=p.user_id, name=name
             )
-            self.accounts.set_agent_owner(owner)
-        return self.render(p, *self.state(p, agent.id))
+            if owned:
+                self.accounts.set_agent_owner(owner)
+        return owner
 
     def list_agents(
         self,

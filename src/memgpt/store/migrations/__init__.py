@@ -189,6 +189,15 @@ _PASSAGES = """
 """
 _SOURCES = _SOURCE_TABLES + _PASSAGES
 
+# agent-file imports still being written: their agents are hidden until the import ends,
+# and one a crash left unfinished is deleted on the next start (store/sql/imports.py)
+_IMPORTS = """
+    CREATE TABLE agent_imports (
+        agent_id text PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
+        started_at {time} NOT NULL
+    );
+"""
+
 STEPS: list[Step] = [
     Step(
         "first schema",
@@ -201,6 +210,7 @@ STEPS: list[Step] = [
     Step("agent counts", sqlite.COUNTS, None),  # in PostgreSQL's first schema
     Step.typed("server document sources", _SOURCE_OWNERS),
     Step("archival full text in tantivy", sqlite.TANTIVY, None),  # tsvector stays in SQL
+    Step.typed("agent imports", _IMPORTS),
 ]
 
 
