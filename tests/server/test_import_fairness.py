@@ -17,7 +17,7 @@ from memgpt.schemas import utcnow
 from memgpt.server.settings import ServerSettings
 from tests.server.live import live_server
 
-MESSAGES = 30_000  # about 9 MB: an import of several seconds on this kind of machine
+MESSAGES = 20_000  # about 8 MB: an import of some seconds on this kind of machine
 
 
 def _large_file(http: httpx.Client) -> bytes:
