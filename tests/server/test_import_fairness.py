@@ -1,5 +1,7 @@
-"""One organization's large agent-file import does not stall another's messages: the
-import writes in short transactions that other writers interleave with."""
+"""One organization's large agent-file import does not stall another's messages (the
+import writes in short transactions that other writers interleave with), and takes only
+its organization's share of the import pool: a second import of theirs meanwhile is a 429,
+another organization's is served."""
 
 from __future__ import annotations
 
@@ -80,6 +82,7 @@ def test_a_large_import_from_one_org_leaves_another_orgs_messages_alone(tmp_path
             ids = [a.post("/v1/agents/", json={"name": f"a{i}"}).json()["id"] for i in range(10)]
             _latencies(a, ids, None)  # warm: each agent opens once
             idle = statistics.median(_latencies(a, ids, None) + _latencies(a, ids, None))
+            a_file = a.get(f"/v1/agents/{ids[0]}/export").json()
             done = threading.Event()
             answer: list[httpx.Response] = []
 
@@ -91,6 +94,11 @@ def test_a_large_import_from_one_org_leaves_another_orgs_messages_alone(tmp_path
             importer = threading.Thread(target=upload)
             started = time.monotonic()
             importer.start()
+            time.sleep(1.0)  # the upload has arrived; its import is running
+            small = {"file": ("small.af", json.dumps(a_file).encode(), "application/json")}
+            again = b.post("/v1/agents/import", files=small)
+            assert again.status_code == 429 and again.headers["retry-after"] == "5"
+            assert a.post("/v1/agents/import", files=small).status_code == 200
             during = _latencies(a, ids, done)
             importer.join()
             took = time.monotonic() - started
