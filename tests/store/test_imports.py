@@ -1,12 +1,18 @@
 """Agent imports in progress: hidden until finished, dropped whole when a crash cut them
-short, and never dropped while the process writing them still holds them."""
+short, and never dropped while the process writing them still holds them; the unsynced
+transactions their batches use; and SQLite writers of one process taking turns."""
 
 from __future__ import annotations
 
 import threading
 import time
 
+import pytest
+
 from memgpt.schemas import AgentState, Message
+from memgpt.store.base import StoreError
+from memgpt.store.dialects import sqlite
+from memgpt.store.dialects.sqlite import SQLiteStore
 
 
 def _agent(name: str) -> AgentState:
@@ -83,3 +89,47 @@ def test_a_start_waits_for_an_import_another_process_is_writing(open_store):
     cleanup.join(10)
     assert dropped == [0]
     assert starting.count_messages(state.id) == 120
+
+
+def test_an_unsynced_transaction_commits_or_rolls_back_whole(store):
+    state = _agent("unsynced")
+    store.create_agent(state)
+    with pytest.raises(RuntimeError), store.unsynced_transaction():
+        store.append_messages(state.id, _history(3))
+        raise RuntimeError("stopped halfway")
+    assert store.count_messages(state.id) == 0
+    with store.unsynced_transaction():
+        store.append_messages(state.id, _history(3))
+    assert store.count_messages(state.id) == 3
+
+
+def test_sqlite_commits_flush_again_after_an_unsynced_transaction(tmp_path):
+    store = SQLiteStore(tmp_path / "m.db")
+    with store.unsynced_transaction():
+        assert store._one("PRAGMA synchronous")[0] == 1  # NORMAL: no flush at commit
+    assert store._one("PRAGMA synchronous")[0] == 2  # FULL, as every other commit
+    store.close()
+
+
+def test_a_writer_of_this_process_waits_its_turn_then_gives_up_in_one_sentence(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_S", 0.2)
+    store = SQLiteStore(tmp_path / "m.db")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.transaction():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(10)
+    with pytest.raises(StoreError, match="The database stayed busy for 0.2 s; try again"):
+        store.create_agent(_agent("late"))
+    release.set()
+    holder.join(10)
+    store.create_agent(_agent("in time"))
+    assert [a.name for a in store.list_agents()] == ["in time"]
+    store.close()
