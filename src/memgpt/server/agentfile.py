@@ -5,12 +5,13 @@ The layout follows Letta's multi-entity agent file (top-level `agents`, `blocks`
 messages carry memgpt's own fields (event kind, in-context flag), which a memgpt import
 needs to rebuild the FIFO queue and recall storage exactly.
 
-An import trusts nothing in the file. It is checked whole (shapes, ids, references, text)
-before anything is written, then written so that clients see all of it or none
-(`importing.py`), so a file refused leaves nothing behind. Nothing in it names a path the server opens: Letta's sources, files and
-other entities are ignored, names and texts are stored as text, tool source is only ever
-run in the sandbox, and the model and embedding are chosen by handle, as the API chooses
-them (settings a handle would not give, such as another URL, are refused).
+An import trusts nothing in the file. It is checked (shapes, ids, references, text) before
+anything is written, its history a message at a time as it is written, and clients see
+all of it or none (`importing.py`): a file refused leaves nothing behind. Nothing in it
+names a path the server opens: Letta's sources, files and other entities are ignored,
+names and texts are stored as text, tool source is only ever run in the sandbox, and the
+model and embedding are chosen by handle, as the API chooses them (settings a handle
+would not give, such as another URL, are refused).
 """
 
 from __future__ import annotations
@@ -252,10 +253,11 @@ def _parse(data: Any) -> _File:
     # Histories are checked a message at a time while they are written: checked here, a
     # large one would hold the interpreter (and every other request) for seconds.
     agents = data.get("agents")
-    histories = [a.pop("messages", []) if isinstance(a, dict) else None for a in agents or []]
+    entries = agents if isinstance(agents, list) else []
+    histories = [a.pop("messages", []) if isinstance(a, dict) else None for a in entries]
     try:
         cleaned = clean_text(data)
-        for entry, history in zip(cleaned.get("agents") or [], histories, strict=False):
+        for entry, history in zip(cleaned["agents"] if entries else [], histories, strict=True):
             if history is not None:
                 entry["messages"] = history
         return _File.model_validate(cleaned)

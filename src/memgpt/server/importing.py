@@ -24,9 +24,9 @@ from memgpt.server.service import AgentService, ConflictError
 from memgpt.store.accounts import AgentOwner, UserTool
 from memgpt.store.base import Store
 
-# A batch is a few milliseconds of writing here (about 0.14 ms a message); the pause after
-# it is longer than SQLite's busy handler waits between its first tries, so a writer that
-# found the lock taken gets it at its next try.
+# A batch is a few milliseconds of writing here (about 0.14 ms a message). The pause after
+# it lets other writers in: this process's queue on the store's lock, another process's
+# get in at its busy handler's next try.
 BATCH_MESSAGES = 40
 BATCH_CHARS = 200_000
 PAUSE_S = 0.005
