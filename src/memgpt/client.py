@@ -10,15 +10,17 @@ print(client.get_agent("sam").memory["human"])
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from memgpt import config
 from memgpt.agent import sleeptime
 from memgpt.agent.agent import Agent, agent_lock
+from memgpt.agent.multi_agent import AgentMessenger
 from memgpt.agent.prompts import DEFAULT_HUMAN, DEFAULT_PERSONA, SYSTEM_INSTRUCTIONS
 from memgpt.embeddings import create_embedder
 from memgpt.embeddings.base import Embedder
-from memgpt.errors import AgentNotFoundError, ContextTooSmallError
+from memgpt.errors import AgentNotFoundError, ContextTooSmallError, MemGPTError
 from memgpt.ingest.pipeline import LoadSettings, LoadSummary, load_into_source
 from memgpt.ingest.progress import LoadProgress
 from memgpt.llm import create_llm
@@ -56,6 +58,10 @@ class MemGPT:
         """Open the store: `store`, else `path` to a SQLite file, else PostgreSQL at
         $MEMGPT_PG_URI when set, else $MEMGPT_HOME/memgpt.db."""
         self.store = store or open_store(path)
+        # The agents this client opened, which its agents' messages to each other reach
+        # (others of the store are opened on their first message).
+        self._opened: dict[str, Agent] = {}
+        self._deliveries: ThreadPoolExecutor | None = None  # one-way messages, on first use
 
     def create_agent(
         self,
@@ -70,10 +76,18 @@ class MemGPT:
         llm: LLMClient | None = None,
         embedder: Embedder | None = None,
         tool_rules: list[ToolRule] | None = None,
+        tools: list[str] | None = None,
     ) -> Agent:
         """Create and store a new agent. `llm`/`embedder` override the clients the configs
         would build (tests pass a scripted model); `tool_rules` constrain its function calls
-        (ToolRuleError for a rule naming a function it lacks)."""
+        (ToolRuleError for a rule naming a function it lacks); `tools` names the functions
+        it has (by default the base ones; the multi-agent ones, which message the store's
+        other agents, only when named)."""
+        functions = builtin(config.load_settings())
+        if unknown := [t for t in tools or [] if t not in functions]:
+            raise MemGPTError(
+                f"There is no function {unknown[0]!r}; choose among: {', '.join(functions)}."
+            )
         llm_config = model if isinstance(model, LLMConfig) else config.model_config(model)
         llm = llm or create_llm(llm_config)
         embedding = embedding or EmbeddingConfig(provider="local", model="all-MiniLM-L6-v2")
@@ -92,6 +106,7 @@ class MemGPT:
             ],
             llm=llm.config,
             embedding=embedding,
+            tool_names=tools or [],
             tool_rules=tool_rules or [],
         )
         agent = Agent(
@@ -99,7 +114,8 @@ class MemGPT:
             self.store,
             llm,
             embedder or create_embedder(embedding),
-            functions=builtin(config.load_settings()),
+            functions=functions,
+            messenger=self._messenger(),
         )
         rules.check(state.tool_rules, agent.functions)
         fixed = agent.compile()
@@ -110,6 +126,7 @@ class MemGPT:
                 "window or shorten the persona and blocks."
             )
         self.store.create_agent(state)
+        self._opened[agent.id] = agent
         return agent
 
     def get_agent(
@@ -134,9 +151,11 @@ class MemGPT:
             llm or create_llm(state.llm),
             embedder or create_embedder(state.embedding),
             functions=builtin(config.load_settings()),
+            messenger=self._messenger(),
         )
         if model is not None:
             agent.set_llm(agent.llm)
+        self._opened[agent.id] = agent
         return agent
 
     def list_agents(self) -> list[AgentState]:
@@ -228,5 +247,26 @@ class MemGPT:
             )
         return state
 
+    # agents messaging agents
+
+    def _messenger(self) -> AgentMessenger:
+        """How this client's agents reach the store's other agents."""
+        if self._deliveries is None:
+            self._deliveries = ThreadPoolExecutor(4, thread_name_prefix="agent-messages")
+        return AgentMessenger(self._open_for_message, self._tagged, self._deliveries)
+
+    def _open_for_message(self, agent_id: str) -> Agent | None:
+        if agent := self._opened.get(agent_id):
+            return agent
+        try:
+            return self.get_agent(agent_id)
+        except AgentNotFoundError:
+            return None
+
+    def _tagged(self) -> list[tuple[str, list[str]]]:
+        return [(state.id, state.tags) for state in self.store.list_agents()]
+
     def close(self) -> None:
+        if self._deliveries is not None:
+            self._deliveries.shutdown(wait=True)
         self.store.close()

@@ -221,7 +221,8 @@ class Response(BaseModel):
     @property
     def sent(self) -> list[str]:
         """The messages the agent sent to the user with send_message."""
-        return [text for m in self.messages for text in sent_texts(m)]
+        failed = failed_calls(self.messages)
+        return [text for m in self.messages for text in sent_texts(m, failed)]
 
     @property
     def text(self) -> str:
@@ -249,13 +250,33 @@ def inner_thoughts(message: Message) -> str:
     )
 
 
-def sent_texts(message: Message) -> list[str]:
-    """What an assistant message delivered to the user through send_message."""
+def sent_texts(message: Message, failed: frozenset[str] = frozenset()) -> list[str]:
+    """What an assistant message delivered to the user through send_message: none of the
+    calls in `failed` (a call the tool rules refused delivered nothing)."""
     return [
         str(_arguments(c).get("message", ""))
         for c in message.tool_calls
-        if c.name == "send_message" and "message" in _arguments(c)
+        if c.name == "send_message" and c.id not in failed and "message" in _arguments(c)
     ]
+
+
+def failed_calls(messages: list[Message]) -> frozenset[str]:
+    """The ids of the calls whose results, among `messages`, say they failed."""
+    return frozenset(
+        m.tool_call_id
+        for m in messages
+        if m.role == "tool" and m.tool_call_id and not function_succeeded(m)
+    )
+
+
+def function_succeeded(result: Message) -> bool:
+    """Whether a function result (packed as `agent.events.function_result` packs it) says
+    the call succeeded; text that is not such a packet counts as success."""
+    try:
+        packet = json.loads(result.text)
+    except ValueError:
+        return True
+    return not isinstance(packet, dict) or packet.get("status", "OK") == "OK"
 
 
 def storable_text(text: str) -> str:

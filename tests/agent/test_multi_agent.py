@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from memgpt.agent.multi_agent import AgentMessenger
-from memgpt.llm.scripted import call
+from memgpt.errors import MemGPTError
+from memgpt.llm.scripted import ScriptedLLM, call
 
 ASK = "send_message_to_agent_and_wait_for_reply"
 
@@ -44,3 +47,23 @@ def test_a_messenger_delivers_and_returns_the_reply(make_agent):
     assert incoming == [
         f"[Incoming message from agent with ID '{a.id}' - your response will be delivered to the sender] 2+2?"
     ]
+
+
+def test_agents_of_the_python_api_message_each_other(make_agent):
+    b, _ = make_agent([call("send_message", message="four")], name="b")
+    a, _ = make_agent(
+        [call(ASK, message="2+2?", other_agent_id=b.id, request_heartbeat=True)],
+        name="a",
+        tools=["send_message", ASK],
+    )
+    [result] = tool_results(a.send("ask b"))
+    assert result["status"] == "OK"
+    assert json.loads(result["message"]) == {"agent_id": b.id, "response": ["four"]}
+    assert [m.text for m in b.store.list_messages(b.id, limit=10) if m.role == "user"][-1] == (
+        f"[Incoming message from agent with ID '{a.id}' - your response will be delivered to the sender] 2+2?"
+    )
+
+
+def test_the_python_api_refuses_a_function_it_lacks(client):
+    with pytest.raises(MemGPTError, match="There is no function 'teleport'; choose among: "):
+        client.create_agent("x", llm=ScriptedLLM([]), tools=["teleport"])

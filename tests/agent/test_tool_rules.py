@@ -212,3 +212,17 @@ def test_rules_are_stored_with_the_agent(make_ruled, tmp_path):
 def test_a_rule_naming_a_missing_function_is_refused(make_ruled):
     with pytest.raises(ToolRuleError, match="'nope'"):
         make_ruled([], [{"type": "run_first", "tool_name": "nope"}])
+
+
+def test_a_send_message_the_rules_refuse_is_not_a_reply(make_ruled):
+    agent, _ = make_ruled(
+        [
+            call("send_message", message="too early"),
+            call("conversation_search", query="hi", request_heartbeat=True),
+            call("send_message", message="done"),
+        ],
+        [{"type": "run_first", "tool_name": "conversation_search"}],
+    )
+    response = agent.send("hi")
+    assert response.sent == ["done"]
+    assert response.text == "done"

@@ -75,6 +75,8 @@ REFUSED = {
     "a list": (lambda d: [d], "not a memgpt agent file"),
     "metadata not an object": (lambda d: {**d, "metadata": ["memgpt-agent-file/1"]}, "not a"),
     "agents not a list": (lambda d: {**d, "agents": "agent-0"}, "agents"),
+    "agents a number": (lambda d: {**d, "agents": 5}, "agents"),
+    "messages not a list": (lambda d: _agent(d).update(messages={"id": "m"}), "messages"),
     "no agents": (lambda d: {**d, "agents": []}, "agents"),
     "system a number": (lambda d: _agent(d).update(system=5), "agents.0.system"),
     "unknown role": (lambda d: _agent(d)["messages"][0].update(role="root"), "role"),

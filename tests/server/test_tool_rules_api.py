@@ -61,3 +61,22 @@ def test_a_terminal_rule_is_the_stop_reason_on_the_wire(http_a):
     plain = http_a.post("/v1/agents/", json={"name": body["name"] + "-plain"}).json()
     sent = http_a.post(f"/v1/agents/{plain['id']}/messages", json={"input": "hi"}).json()
     assert sent["stop_reason"]["stop_reason"] == "end_turn"
+
+
+def test_a_send_message_the_rules_refuse_is_a_failed_call_not_a_reply(http_a):
+    body = {
+        "name": f"ruled-{uuid.uuid4().hex[:6]}",
+        "tool_rules": [{"type": "run_first", "tool_name": "archival_memory_search"}],
+    }
+    agent = http_a.post("/v1/agents/", json=body).json()
+    sent = http_a.post(f"/v1/agents/{agent['id']}/messages", json={"input": "hi"}).json()
+    listed = http_a.get(f"/v1/agents/{agent['id']}/messages").json()
+    for shown in (sent["messages"], listed):
+        kinds = [m["message_type"] for m in shown]
+        assert "assistant_message" not in kinds
+        returns = [m for m in shown if m["message_type"] == "tool_return_message"]
+        assert returns and all(r["name"] == "send_message" for r in returns)
+        assert all(r["status"] == "error" for r in returns)
+        assert "do not allow send_message" in returns[0]["tool_return"]
+        calls = [m["tool_call"]["name"] for m in shown if m["message_type"] == "tool_call_message"]
+        assert calls == ["send_message"] * len(returns)

@@ -11,7 +11,14 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from memgpt.schemas import EventType, Message, Response, StopReason, inner_thoughts
+from memgpt.schemas import (
+    EventType,
+    Message,
+    Response,
+    StopReason,
+    function_succeeded,
+    inner_thoughts,
+)
 
 MEMORY_EDITS = {"core_memory_append", "core_memory_replace"}
 STOP_NOTES = {
@@ -101,7 +108,7 @@ def _arguments(text: str) -> dict[str, Any]:
 
 
 def _ok(result: Message | None) -> bool:
-    return result is None or _arguments(result.text).get("status", "OK") == "OK"
+    return result is None or function_succeeded(result)
 
 
 def _compact(args: dict[str, Any], raw: str) -> str:

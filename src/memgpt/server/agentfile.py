@@ -5,17 +5,18 @@ The layout follows Letta's multi-entity agent file (top-level `agents`, `blocks`
 messages carry memgpt's own fields (event kind, in-context flag), which a memgpt import
 needs to rebuild the FIFO queue and recall storage exactly.
 
-An import trusts nothing in the file. It is checked whole (shapes, ids, references, text)
-before anything is written, then written in one transaction, so a file refused leaves
-nothing behind. Nothing in it names a path the server opens: Letta's sources, files and
-other entities are ignored, names and texts are stored as text, tool source is only ever
-run in the sandbox, and the model and embedding are chosen by handle, as the API chooses
-them (settings a handle would not give, such as another URL, are refused).
+An import trusts nothing in the file. It is checked (shapes, ids, references, text) before
+anything is written, its history a message at a time as it is written, and clients see
+all of it or none (`importing.py`): a file refused leaves nothing behind. Nothing in it
+names a path the server opens: Letta's sources, files and other entities are ignored,
+names and texts are stored as text, tool source is only ever run in the sandbox, and the
+model and embedding are chosen by handle, as the API chooses them (settings a handle
+would not give, such as another URL, are refused).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -33,6 +34,7 @@ from memgpt.server.bounds import (
     Timestamp,
     check_output_budget,
 )
+from memgpt.server.importing import PlannedAgent, write_agents
 from memgpt.server.requests import CreateAgent, CreateBlock, CreateTool, clean_text
 from memgpt.server.service import AgentService, ConflictError
 from memgpt.server.toolbox import prepare_tool
@@ -210,7 +212,7 @@ class _Agent(_Entity):
     block_ids: list[str] = []
     tool_ids: list[str] = []
     tool_rules: list[dict[str, Any]] = []  # read by `_rules`
-    messages: list[_Message] = []
+    messages: list[Any] = []  # each checked as it is written (`_history`)
     memgpt: _Saved = _Saved()
 
 
@@ -218,18 +220,6 @@ class _File(_Entity):
     agents: list[_Agent] = Field(min_length=1)
     blocks: list[_Block] = []
     tools: list[_Tool] = []
-
-
-@dataclass
-class _Plan:
-    """One agent, checked and ready to write."""
-
-    request: CreateAgent
-    tool_names: list[str]
-    tool_rules: list[ToolRule]
-    messages: list[Message]
-    summary: str
-    llm: _Model | None  # the file's model settings, kept unless the import chose a model
 
 
 def import_file(
@@ -241,21 +231,17 @@ def import_file(
     model: str | None,
 ) -> list[str]:
     """Create the file's agents for the caller; return their new ids. The whole file is
-    checked first and written in one transaction: a file refused leaves nothing behind."""
+    checked before anything is written, then written so that clients see all of it or
+    nothing (`importing`): a file refused leaves nothing behind."""
     file = _parse(data)
     _check_unique("block", [b.id for b in file.blocks])
     _check_unique("tool", [t.id for t in file.tools])
     new_tools: dict[str, UserTool] = {}  # by name: the tools the organization lacks
     plans = [
-        _plan(service, p, file, entry, new_tools, name=name, model=model) for entry in file.agents
+        _plan(service, p, file, i, new_tools, name=name, model=model)
+        for i in range(len(file.agents))
     ]
-    with service.store.transaction():
-        for tool in new_tools.values():
-            service.accounts.save_tool(tool)
-        created = [_create(service, p, plan) for plan in plans]
-    for agent_id in created:
-        service.forget(agent_id)
-    return created
+    return write_agents(service, p, plans, list(new_tools.values()))
 
 
 def _parse(data: Any) -> _File:
@@ -264,17 +250,49 @@ def _parse(data: Any) -> _File:
         raise AgentFileError(
             "This is not a memgpt agent file (metadata.format is missing); export it from memgpt."
         )
+    # Histories are checked a message at a time while they are written: checked here, a
+    # large one would hold the interpreter (and every other request) for seconds.
+    agents = data.get("agents")
+    entries = agents if isinstance(agents, list) else []
+    histories = [a.pop("messages", []) if isinstance(a, dict) else None for a in entries]
     try:
-        return _File.model_validate(clean_text(data))
+        cleaned = clean_text(data)
+        for entry, history in zip(cleaned["agents"] if entries else [], histories, strict=True):
+            if history is not None:
+                entry["messages"] = history
+        return _File.model_validate(cleaned)
     except ValueError as exc:  # pydantic's ValidationError, or clean_text's sentence
         raise AgentFileError(f"The agent file is not valid: {_first_error(exc)}") from None
 
 
-def _first_error(exc: ValueError) -> str:
+def _history(index: int, raw: list[Any]) -> Iterator[Message]:
+    """Agent `index`'s messages, each checked as it is read: one refused fails the import
+    while it writes, which deletes all it wrote."""
+    for i, item in enumerate(raw):
+        try:
+            m = _Message.model_validate(clean_text(item, depth=4))  # file, agents, agent, list
+        except ValueError as exc:
+            where = f"agents.{index}.messages.{i}."
+            raise AgentFileError(
+                f"The agent file is not valid: {_first_error(exc, where)}"
+            ) from None
+        yield Message(
+            role=m.role,
+            event=m.event,
+            text="".join(part.text for part in m.content),
+            tool_calls=m.tool_calls,
+            tool_call_id=m.tool_call_id,
+            name=m.name,
+            created_at=m.created_at,
+            in_context=m.in_context,
+        )
+
+
+def _first_error(exc: ValueError, within: str = "") -> str:
     if not isinstance(exc, ValidationError):
         return str(exc)
     error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
+    where = within + ".".join(str(part) for part in error["loc"])
     return f"{where}: {error['msg']}."
 
 
@@ -290,12 +308,13 @@ def _plan(
     service: AgentService,
     p: Principal,
     file: _File,
-    entry: _Agent,
+    index: int,
     new_tools: dict[str, UserTool],
     *,
     name: str | None,
     model: str | None,
-) -> _Plan:
+) -> PlannedAgent:
+    entry = file.agents[index]
     blocks = {b.id: b for b in file.blocks}
     tools = {t.id: t for t in file.tools}
     for kind, ids, known in (("block", entry.block_ids, blocks), ("tool", entry.tool_ids, tools)):
@@ -323,27 +342,17 @@ def _plan(
         context_window_limit=llm.context_window if llm else None,
         max_tokens=llm.max_output_tokens if llm else None,
     )
-    messages = [
-        Message(
-            role=m.role,
-            event=m.event,
-            text="".join(part.text for part in m.content),
-            tool_calls=m.tool_calls,
-            tool_call_id=m.tool_call_id,
-            name=m.name,
-            created_at=m.created_at,
-            in_context=m.in_context,
-        )
-        for m in entry.messages
-    ]
-    return _Plan(
-        request,
-        tool_names,
-        _rules(entry, tool_names or service.defaults),
-        messages,
-        saved.summary,
-        llm,
-    )
+    tool_rules = _rules(entry, tool_names or service.defaults)
+
+    def finish(state: AgentState) -> None:
+        state.tool_names = tool_names
+        state.tool_rules = tool_rules
+        state.summary = saved.summary
+        if llm:  # the file's model settings, kept unless the import chose a model
+            update = {"temperature": llm.temperature, "timeout_s": llm.timeout_s}
+            state.llm = state.llm.model_copy(update=update)
+
+    return PlannedAgent(request, finish, _history(index, entry.messages))
 
 
 def _rules(entry: _Agent, tool_names: list[str]) -> list[ToolRule]:
@@ -436,18 +445,3 @@ def _tools(
             )
         names.append(tool_name)
     return list(dict.fromkeys(names))
-
-
-def _create(service: AgentService, p: Principal, plan: _Plan) -> str:
-    """Write one planned agent; the caller holds the transaction."""
-    agent_id = service.create_agent(p, plan.request)["id"]
-    state: AgentState = service.store.get_agent(agent_id)
-    state.tool_names = plan.tool_names
-    state.tool_rules = plan.tool_rules
-    state.summary = plan.summary
-    if plan.llm:
-        update = {"temperature": plan.llm.temperature, "timeout_s": plan.llm.timeout_s}
-        state.llm = state.llm.model_copy(update=update)
-    service.store.append_messages(agent_id, plan.messages)
-    service.store.save_agent(state)
-    return agent_id

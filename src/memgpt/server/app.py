@@ -61,6 +61,14 @@ _STATUS: list[tuple[type[Exception], int]] = [
 ]
 
 
+def _drop_unfinished_imports(client: MemGPT) -> None:
+    try:
+        if dropped := client.store.drop_unfinished_imports():
+            log.warning("Deleted %d agent import(s) a crash left unfinished.", dropped)
+    except Exception:  # the next start tries again
+        log.exception("Could not delete unfinished agent imports")
+
+
 def create_app(settings: ServerSettings | None = None, *, store: Store | None = None) -> FastAPI:
     settings = settings or ServerSettings()
     settings.check()
@@ -95,6 +103,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.steps = StepRunner(settings.step_workers)
     app.state.tool_runs = WorkPool("tool runs", settings.tool_workers, settings.tools_per_org)
     app.state.imports = WorkPool("imports", settings.import_workers, settings.imports_per_org)
+    # Imports a crash cut short, deleted in the background: a start never waits on them.
+    app.state.dropped_imports = app.state.imports.pool.submit(_drop_unfinished_imports, client)
     sandbox.MEMORY.total = settings.sandbox_memory_bytes
     app.state.sources = SourceService(app.state.service, settings)
     app.state.anonymous = ensure_anonymous_user(accounts) if settings.allow_anonymous else None

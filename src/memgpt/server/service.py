@@ -36,6 +36,7 @@ from memgpt.schemas import (
     Message,
     StopReason,
     Usage,
+    failed_calls,
     new_id,
 )
 from memgpt.server import wire
@@ -209,6 +210,12 @@ class AgentService:
     # agents
 
     def create_agent(self, p: Principal, req: CreateAgent) -> dict[str, Any]:
+        agent_id = self.new_agent(p, req).agent_id
+        return self.render(p, *self.state(p, agent_id))
+
+    def new_agent(self, p: Principal, req: CreateAgent, *, owned: bool = True) -> AgentOwner:
+        """Write the agent a request asks for; return its ownership, also written unless
+        `owned` is False (an import owns its agents only once they are whole)."""
         name = req.name or new_id("agent")[6:14]
         extra = [
             Block(
@@ -254,13 +261,16 @@ class AgentService:
             owner = AgentOwner(
                 agent_id=agent.id, organization_id=p.organization_id, user_id=p.user_id, name=name
             )
-            self.accounts.set_agent_owner(owner)
-            if req.enable_sleeptime:
-                companion = self.client.add_sleeptime_agent(agent.id)
-                self.accounts.set_agent_owner(
-                    owner.model_copy(update={"agent_id": companion.id, "name": f"{name}-sleeptime"})
-                )
-        return self.render(p, *self.state(p, agent.id))
+            if owned:
+                self.accounts.set_agent_owner(owner)
+                if req.enable_sleeptime:
+                    companion = self.client.add_sleeptime_agent(agent.id)
+                    self.accounts.set_agent_owner(
+                        owner.model_copy(
+                            update={"agent_id": companion.id, "name": f"{name}-sleeptime"}
+                        )
+                    )
+        return owner
 
     def list_agents(
         self,
@@ -386,7 +396,7 @@ class AgentService:
         # Without `after`, "before X" means the page right before X: walk back from X.
         backwards = before is not None and after is None
         walk = _walk(self.store, agent_id, lower, upper, descending != backwards, limit)
-        by_message = _fill(walk, limit)
+        by_message = _fill(self.store, walk, limit)
         if backwards:
             by_message.reverse()
         return [part for parts in by_message for part in parts]
@@ -613,6 +623,14 @@ def _keyed_message_id(agent_id: str, key: str) -> str:
     return wire.derived_id("message", agent_id, key)
 
 
+def _failed_sends(store: Store, m: Message) -> frozenset[str]:
+    """The send_message calls of an assistant message whose results (the messages right
+    after it, committed with it) say they failed: those show as calls, not replies."""
+    if m.role != "assistant" or not any(c.name == wire.SEND_MESSAGE for c in m.tool_calls):
+        return frozenset()
+    return failed_calls(store.messages_page(m.agent_id, after_seq=m.seq, limit=len(m.tool_calls)))
+
+
 def _walk(
     store: Store,
     agent_id: str,
@@ -637,7 +655,7 @@ def _walk(
             lower = found[-1].seq
 
 
-def _fill(messages: Iterator[Message], limit: int) -> list[list[dict[str, Any]]]:
+def _fill(store: Store, messages: Iterator[Message], limit: int) -> list[list[dict[str, Any]]]:
     """The Letta parts of each message read, in order, until `limit` parts are filled; a
     message's parts are never split (the first message is kept whatever its size)."""
     by_message: list[list[dict[str, Any]]] = []
@@ -645,7 +663,7 @@ def _fill(messages: Iterator[Message], limit: int) -> list[list[dict[str, Any]]]
     for m in messages:
         if count >= limit:
             break
-        parts = wire.messages([m], include_events=True)
+        parts = wire.messages([m], include_events=True, failed=_failed_sends(store, m))
         if count and count + len(parts) > limit:
             break
         by_message.append(parts)

@@ -25,6 +25,7 @@ from memgpt.schemas import (
     Passage,
     StopReason,
     Usage,
+    failed_calls,
     inner_thoughts,
 )
 from memgpt.store.accounts import AgentOwner, SourceOwner, UploadedFile, UserTool
@@ -218,23 +219,29 @@ def _base(message: Message, message_type: str) -> dict[str, Any]:
     }
 
 
-def messages(history: list[Message], *, include_events: bool) -> list[dict[str, Any]]:
+def messages(
+    history: list[Message], *, include_events: bool, failed: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """Letta messages for memgpt messages, in order. `include_events` keeps the user-role
-    events (a listing shows them; a reply to a message does not)."""
+    events (a listing shows them; a reply to a message does not); `failed` names calls
+    whose results are not in `history` but failed."""
     out: list[dict[str, Any]] = []
+    # A send_message that failed (the tool rules refused it) delivered nothing: it shows as
+    # the call it was, with its failed result, never as a reply.
+    failed = failed | failed_calls(history)
     for m in history:
         if m.role == "user":
             if include_events:
                 text = m.text if m.event == EventType.USER_MESSAGE else events.pack(m)
                 out.append({**_base(m, "user_message"), "content": text})
         elif m.role == "assistant":
-            out += _assistant(m)
-        elif m.name != SEND_MESSAGE:
+            out += _assistant(m, failed)
+        elif m.name != SEND_MESSAGE or m.tool_call_id in failed:
             out.append(_tool_return(m))
     return out
 
 
-def _assistant(m: Message) -> list[dict[str, Any]]:
+def _assistant(m: Message, failed: frozenset[str]) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     if thoughts := inner_thoughts(m):
         parts.append(
@@ -242,7 +249,7 @@ def _assistant(m: Message) -> list[dict[str, Any]]:
         )
     for call in m.tool_calls[:1]:  # one function runs per step; the loop rejects the rest
         args = _arguments(call.arguments)
-        if call.name == SEND_MESSAGE and args is not None and "message" in args:
+        if call.name == SEND_MESSAGE and call.id not in failed and args and "message" in args:
             parts.append({**_base(m, "assistant_message"), "content": str(args["message"])})
             continue
         shown = {

@@ -143,6 +143,12 @@ class PostgresStore(PostgresArchival, PostgresRecall, SQLStore):
             finally:
                 self._local.conn = None
 
+    @contextmanager
+    def unsynced_transaction(self) -> Iterator[None]:
+        with self.transaction():
+            self._run("SET LOCAL synchronous_commit = off")
+            yield
+
     def close(self) -> None:
         """Close the pools; a later call opens fresh ones (as SQLite reopens its file).
 

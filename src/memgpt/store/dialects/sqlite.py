@@ -30,6 +30,7 @@ from memgpt.store.migrations import migrate_sqlite
 from memgpt.store.sql.seam import Row
 from memgpt.store.sql.store import MESSAGE_COLUMNS, SQLStore
 
+BUSY_TIMEOUT_S = 30  # how long a writer waits for the database before giving up
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 
 
@@ -53,6 +54,7 @@ class SQLiteStore(SQLiteArchival, SQLStore):
     def __init__(self, path: str | Path):
         self.path = private_file(Path(path))
         self._local = threading.local()
+        self._writer = threading.Lock()  # see _outermost
         migrate_sqlite(self._conn())
         # Vector indexes live next to the database file: <db>.vectors/<owner>.usearch
         self.indexes = IndexSet(self.vectors_dir(self.path), self._conn)
@@ -80,7 +82,7 @@ class SQLiteStore(SQLiteArchival, SQLStore):
                 ) from exc
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             conn.row_factory = sqlite3.Row
             self._local.conn = conn
             self._local.depth = 0
@@ -88,14 +90,35 @@ class SQLiteStore(SQLiteArchival, SQLStore):
 
     @contextmanager
     def _outermost(self) -> Iterator[None]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        # This process's writers queue on a lock of its own rather than on SQLite's busy
+        # handler, which sleeps up to 100 ms between tries: a writer behind a short
+        # transaction (an import's batch) starts when it ends. Other processes still
+        # take turns through the busy handler.
+        if not self._writer.acquire(timeout=BUSY_TIMEOUT_S):
+            raise StoreError(
+                f"The database stayed busy for {BUSY_TIMEOUT_S} s; try again in a moment."
+            )
         try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            self._writer.release()
+
+    @contextmanager
+    def unsynced_transaction(self) -> Iterator[None]:
+        conn = self._conn()
+        conn.execute("PRAGMA synchronous = NORMAL")  # in WAL mode: no fsync at commit
+        try:
+            with self.transaction():
+                yield
+        finally:
+            conn.execute("PRAGMA synchronous = FULL")
 
     def agent_lock(self, agent_id: str) -> AbstractContextManager[None]:
         """Hold the agent against every other process using this database file."""

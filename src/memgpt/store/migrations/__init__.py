@@ -189,6 +189,15 @@ _PASSAGES = """
 """
 _SOURCES = _SOURCE_TABLES + _PASSAGES
 
+# agent-file imports still being written: their agents are hidden until the import ends,
+# and one a crash left unfinished is deleted on the next start (store/sql/imports.py)
+_IMPORTS = """
+    CREATE TABLE agent_imports (
+        agent_id text PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
+        started_at {time} NOT NULL
+    );
+"""
+
 STEPS: list[Step] = [
     Step(
         "first schema",
@@ -207,6 +216,7 @@ STEPS: list[Step] = [
         typed(blocks.SHARED_BLOCKS.replace("{new_id}", blocks.NEW_ID["sqlite"]), "sqlite"),
         typed(blocks.SHARED_BLOCKS.replace("{new_id}", blocks.NEW_ID["postgres"]), "postgres"),
     ),
+    Step.typed("agent imports", _IMPORTS),
 ]
 
 

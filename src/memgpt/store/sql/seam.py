@@ -66,6 +66,13 @@ class Seam(ABC):
         an exception."""
 
     @abstractmethod
+    def unsynced_transaction(self) -> AbstractContextManager[None]:
+        """An outermost transaction whose commit need not reach the disk before it returns:
+        the next ordinary commit makes it durable with itself (both databases flush their
+        log in order). For bulk writes hidden until such a commit shows them (an import's
+        batches), which then skip a flush each; a crash may lose one, never corrupt it."""
+
+    @abstractmethod
     def _query(self, sql: str, params: tuple | list = ()) -> list[Row]:
         """The rows a statement gives (none for a write)."""
 

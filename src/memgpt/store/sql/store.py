@@ -19,6 +19,7 @@ from memgpt.schemas import (
 from memgpt.store.base import SEARCH_BUDGET, SEARCH_COUNT_LIMIT, StoreError
 from memgpt.store.sql.archival import ArchivalSQL
 from memgpt.store.sql.blocks import BlocksSQL
+from memgpt.store.sql.imports import ImportsSQL
 from memgpt.store.sql.seam import Row
 from memgpt.store.sql.sources import SourcesSQL
 
@@ -37,7 +38,7 @@ def searchable_text(message: Message) -> str | None:
     return None
 
 
-class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL):
+class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL):
     search_budget = SEARCH_BUDGET
     search_count_limit = SEARCH_COUNT_LIMIT
 
@@ -66,7 +67,10 @@ class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL):
         return self._load_agent(row) if row else None
 
     def list_agents(self) -> list[AgentState]:
-        rows = self._query("SELECT id, state FROM agents ORDER BY created_at, name")
+        rows = self._query(
+            "SELECT id, state FROM agents WHERE id NOT IN (SELECT agent_id FROM agent_imports)"
+            " ORDER BY created_at, name"
+        )
         return [self._load_agent(row) for row in rows]
 
     def save_agent(self, state: AgentState) -> None:
