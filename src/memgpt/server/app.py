@@ -30,10 +30,12 @@ from memgpt.server.routes import (
     memory,
     messages,
     models,
+    runs,
     sources,
     tools,
     ui,
 )
+from memgpt.server.runs import RunService
 from memgpt.server.service import AgentService, ConflictError, ModelCallError, NotFoundError
 from memgpt.server.settings import ServerSettings
 from memgpt.server.sources import SourceService
@@ -86,6 +88,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.accounts = accounts
     app.state.service = AgentService(client, accounts, settings)
     app.state.steps = StepRunner(settings.step_workers)
+    app.state.runs = RunService(app.state.service, app.state.steps)
     app.state.tool_runs = WorkPool("tool runs", settings.tool_workers, settings.tools_per_org)
     app.state.imports = WorkPool("imports", settings.import_workers, settings.imports_per_org)
     sandbox.MEMORY.total = settings.sandbox_memory_bytes
@@ -93,7 +96,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.anonymous = ensure_anonymous_user(accounts) if settings.allow_anonymous else None
     app.add_middleware(Edge)
 
-    for module in (health, agents, memory, messages, models, tools, sources, chat, ui):
+    for module in (health, agents, memory, messages, runs, models, tools, sources, chat, ui):
         app.include_router(module.router)
     app.state.mcp = mount_mcp(app)
 

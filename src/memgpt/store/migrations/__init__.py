@@ -189,6 +189,37 @@ _PASSAGES = """
 """
 _SOURCES = _SOURCE_TABLES + _PASSAGES
 
+# runs (one message's processing) and their committed steps, as Letta's /v1/runs, /v1/steps
+_RUNS = """
+    CREATE TABLE runs (
+        id text PRIMARY KEY,
+        agent_id text NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+        status text NOT NULL,
+        background integer NOT NULL DEFAULT 0,
+        stop_reason text,
+        created_at {time} NOT NULL,
+        completed_at {time}
+    );
+    CREATE INDEX runs_agent ON runs (agent_id, created_at);
+    CREATE INDEX runs_status ON runs (status);
+    CREATE TABLE steps (
+        id text PRIMARY KEY,
+        run_id text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        agent_id text NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+        model text NOT NULL,
+        prompt_tokens integer NOT NULL,
+        completion_tokens integer NOT NULL,
+        cached_prompt_tokens integer NOT NULL,
+        duration_ns {bigint} NOT NULL,
+        stop_reason text,
+        first_seq {bigint} NOT NULL,
+        last_seq {bigint} NOT NULL,
+        created_at {time} NOT NULL
+    );
+    CREATE INDEX steps_run ON steps (run_id, created_at);
+    CREATE INDEX steps_agent ON steps (agent_id, created_at);
+"""
+
 STEPS: list[Step] = [
     Step(
         "first schema",
@@ -201,6 +232,7 @@ STEPS: list[Step] = [
     Step("agent counts", sqlite.COUNTS, None),  # in PostgreSQL's first schema
     Step.typed("server document sources", _SOURCE_OWNERS),
     Step("archival full text in tantivy", sqlite.TANTIVY, None),  # tsvector stays in SQL
+    Step.typed("runs and steps", _RUNS),
 ]
 
 

@@ -1,8 +1,8 @@
 """The store's logic, written once for both dialects: agents and their working context
 (blocks and their edit history) and recall storage (the message log).
 
-Archival storage and document sources are mixed in from `archival.py` and
-`sources.py`; what differs between SQLite and PostgreSQL is behind `seam.py`.
+Archival storage, document sources and runs are mixed in from `archival.py`,
+`sources.py` and `runs.py`; what differs between SQLite and PostgreSQL is behind `seam.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from memgpt.schemas import (
 )
 from memgpt.store.base import SEARCH_BUDGET, SEARCH_COUNT_LIMIT, StoreError
 from memgpt.store.sql.archival import ArchivalSQL
+from memgpt.store.sql.runs import RunsSQL
 from memgpt.store.sql.seam import Row
 from memgpt.store.sql.sources import SourcesSQL
 
@@ -38,7 +39,7 @@ def searchable_text(message: Message) -> str | None:
     return None
 
 
-class SQLStore(ArchivalSQL, SourcesSQL):
+class SQLStore(ArchivalSQL, SourcesSQL, RunsSQL):
     search_budget = SEARCH_BUDGET
     search_count_limit = SEARCH_COUNT_LIMIT
 
