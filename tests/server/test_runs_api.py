@@ -142,3 +142,37 @@ def test_a_run_left_running_by_a_stopped_server_is_marked_failed(server, agent_i
     RunService(service, server.app.state.steps)  # what a starting server does
     failed = service.store.get_run(left.id)
     assert failed.status == "failed" and failed.stop_reason == "error"
+
+
+def test_an_organization_may_have_only_a_few_background_runs(http_a, server, agent_id):
+    runs = server.app.state.runs
+    policies.HOLDING.clear()
+    policies.RELEASED.clear()
+    share, runs.per_org = runs.per_org, 1
+    try:
+        first = http_a.post(f"/v1/agents/{agent_id}/messages/async", json={"input": "hold x"})
+        assert policies.HOLDING.wait(10)
+        refused = http_a.post(f"/v1/agents/{agent_id}/messages/async", json={"input": "more"})
+        assert refused.status_code == 429 and "background" in refused.json()["detail"]
+        assert [r["id"] for r in http_a.get("/v1/runs/", params={"agent_id": agent_id}).json()] == [
+            first.json()["id"]
+        ]
+    finally:
+        policies.RELEASED.set()
+        runs.per_org = share
+    wait_for(http_a, first.json()["id"], "completed")
+
+
+def test_async_refusals_say_what_to_do(http_a, agent_id):
+    streamed = http_a.post(
+        f"/v1/agents/{agent_id}/messages/async", json={"input": "x", "streaming": True}
+    )
+    assert streamed.status_code == 400 and "streaming" in streamed.json()["detail"]
+    callback = http_a.post(
+        f"/v1/agents/{agent_id}/messages/async",
+        json={"input": "x", "callback_url": "http://example.com/"},
+    )
+    assert callback.status_code == 400 and "callback_url" in callback.json()["detail"]
+    assert http_a.get("/v1/runs/", params={"agent_id": agent_id}).json() == []
+    assert http_a.get("/v1/runs/run-nope").status_code == 404
+    assert http_a.get("/v1/steps/step-nope").status_code == 404

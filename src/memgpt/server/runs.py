@@ -2,7 +2,10 @@
 asked (`POST …/messages/async`), listed and cancelled as Letta's `/v1/runs`.
 
 A background run takes its turn on the agent and a thread of the step pool like any
-message (`steps.py`), so it is bounded the same way; its caller gets the run at once. A
+message (`steps.py`), so it is bounded the same way; its caller gets the run at once.
+Queued runs cost the server nothing until they run, yet each organization may have only
+a few unfinished at once (429 past that, as `fairness.py` refuses), so one cannot queue
+work without bound ahead of the others. A
 run is cancelled between steps: the step under way finishes and commits whole. A run a
 stopped server left unfinished is marked failed when the server starts again.
 """
@@ -11,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from memgpt.server import wire
 from memgpt.server.auth import Principal
+from memgpt.server.fairness import TooBusyError
 from memgpt.server.service import AgentService, NotFoundError
 from memgpt.server.steps import StepRunner
 from memgpt.store.base import Run, RunStep
@@ -23,13 +29,16 @@ from memgpt.store.base import Run, RunStep
 log = logging.getLogger(__name__)
 
 ACTIVE = ["created", "running"]
+BACKGROUND_PER_ORG = 16
 MOST = 10_000  # a run's steps, or an agent's unfinished runs, are few; this bounds them
 
 
 class RunService:
-    def __init__(self, service: AgentService, steps: StepRunner):
+    def __init__(self, service: AgentService, steps: StepRunner, per_org: int = BACKGROUND_PER_ORG):
         self.service, self.store, self.steps = service, service.store, steps
+        self.per_org = per_org
         self._background: set[asyncio.Task] = set()  # held, or the loop may drop them
+        self._unfinished: Counter[str] = Counter()  # background runs per organization
         failed = self.store.fail_unfinished_runs()
         if failed:
             log.warning("%d runs were left unfinished by a stopped server; marked failed", failed)
@@ -40,15 +49,29 @@ class RunService:
         self.store.create_run(run)
         return run
 
-    def in_background(self, run: Run, work: Callable[..., dict[str, Any]]) -> None:
-        """Process `work` on the run's agent after the messages before it; its outcome is
-        the run's status (the service records it)."""
+    def admit(self, p: Principal) -> None:
+        """Take one of the organization's background places, or refuse past its share.
+        On the event loop, so checking and taking are one."""
+        if self._unfinished[p.organization_id] >= self.per_org:
+            raise TooBusyError(
+                f"Your organization has {self.per_org} messages processing in the background,"
+                " as many as it may; wait for one to finish, then try again."
+            )
+        self._unfinished[p.organization_id] += 1
+
+    def release(self, organization_id: str) -> None:
+        self._unfinished[organization_id] -= 1
+
+    def in_background(self, p: Principal, run: Run, work: Callable[..., dict[str, Any]]) -> None:
+        """Process `work` on the run's agent after the messages before it, in the place
+        `admit` took; its outcome is the run's status (the service records it)."""
         task = asyncio.create_task(self.steps.call(run.agent_id, work))
         self._background.add(task)
-        task.add_done_callback(self._finished)
+        task.add_done_callback(partial(self._finished, p.organization_id))
 
-    def _finished(self, task: asyncio.Task) -> None:
+    def _finished(self, organization_id: str, task: asyncio.Task) -> None:
         self._background.discard(task)
+        self.release(organization_id)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.warning("background run failed: %s", exc)
 

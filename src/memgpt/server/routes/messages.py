@@ -114,13 +114,18 @@ async def send_message_async(
     """The run at once; the message is processed in the background (see runs.py)."""
     if body.streaming:
         raise MemGPTError("An async message is not streamed; send it without `streaming`.")
-    run = await run_in_threadpool(partial(runs.start, p, agent_id, background=True))
+    runs.admit(p)  # before the run is recorded: a refused message leaves no run behind
+    try:
+        run = await run_in_threadpool(partial(runs.start, p, agent_id, background=True))
+    except BaseException:
+        runs.release(p.organization_id)
+        raise
     send = partial(service.send, p, agent_id, body.text(), max_steps=body.max_steps)
 
     def work(on_messages, on_delta=None):
         return send(run_id=run.id)
 
-    runs.in_background(run, work)
+    runs.in_background(p, run, work)
     return wire.run(run)
 
 
