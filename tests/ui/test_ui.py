@@ -223,3 +223,14 @@ def test_a_model_failure_and_each_turns_usage_are_shown(page, ui_server, fresh_k
         "The model failed on purpose (the provider): try again later."
     )
     shoot(page, "model-failure")
+
+
+def test_runs_are_listed_with_how_they_ended(page, ui_server, fresh_key, shoot):
+    create_agent(page, "runs-ui")
+    send(page, "hello")
+    page.get_by_role("tab", name="External context").click()
+    runs = page.locator("#run-list li")
+    expect(runs).to_have_count(1)
+    expect(runs.first).to_contain_text("completed")
+    expect(runs.first).to_contain_text("end turn")
+    shoot(page, "runs")
