@@ -44,8 +44,10 @@ class RunService:
             log.warning("%d runs were left unfinished by a stopped server; marked failed", failed)
 
     def start(self, p: Principal, agent_id: str, *, background: bool = False) -> Run:
+        """A new run; one not in the background starts in its turn, so it is running."""
         self.service.owner(p, agent_id)
         run = Run(agent_id=agent_id, background=background)
+        run.status = "created" if background else "running"
         self.store.create_run(run)
         return run
 

@@ -289,7 +289,9 @@ class Store(Protocol):
     def set_run_status(
         self, run_id: str, status: RunStatus, stop_reason: str | None = None
     ) -> bool:
-        """Move a run that has not ended to `status`; False when it had already ended."""
+        """Move a run that has not ended to `status`; False when it had already ended (or
+        had that status: a run started in its turn begins running, and is not written
+        again)."""
         ...
 
     def run_cancelled(self, run_id: str) -> bool: ...

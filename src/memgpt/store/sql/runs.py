@@ -94,8 +94,8 @@ class RunsSQL(Seam):
         with self.transaction():
             changed = self._run(
                 "UPDATE runs SET status = ?, stop_reason = ?, completed_at = ?"
-                " WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled')",
-                (status, stop_reason, self._ts(utcnow()) if ended else None, run_id),
+                " WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled', ?)",
+                (status, stop_reason, self._ts(utcnow()) if ended else None, run_id, status),
             )
         return changed > 0
 
