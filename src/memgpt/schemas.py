@@ -207,6 +207,7 @@ class StopReason(StrEnum):
     LLM_ERROR = "llm_error"  # the model could not be reached or refused
     INVALID_FUNCTION_CALL = "invalid_function_call"  # too many bad outputs in a row
     CONTEXT_TOO_SMALL = "context_too_small"  # nothing more can be evicted to make room
+    CANCELLED = "cancelled"  # the run was cancelled; it stopped between two steps
 
 
 class Response(BaseModel):

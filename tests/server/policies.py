@@ -5,7 +5,8 @@ type through the real loop: plain text is echoed with send_message; "remember X"
 edits core memory ("note LABEL X" the block LABEL), "archive X" saves a passage, "search X" searches archival memory,
 "use TOOL ARG" calls a tool (each with a
 heartbeat, then a reply quoting the result); "slow X" takes SLOW_S seconds before replying;
-"fail X" fails as a model call does; "ask AGENT X", "tell AGENT X" and "broadcast TAG X"
+"fail X" fails as a model call does; "hold X" waits until a test sets RELEASED (having
+set HOLDING), then saves X in core memory with a heartbeat, reporting fixed usage; "ask AGENT X", "tell AGENT X" and "broadcast TAG X"
 message other agents (waiting, not waiting, every agent with the tag). A message from
 another agent is read past its "[Incoming message ...]" header. As a sleep-time agent, it
 files each "fact X" the user gave into the human block.
@@ -14,12 +15,15 @@ files each "fact X" the user gave into the human block.
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
 from memgpt.llm.scripted import call
 
 SLOW_S = 0.5  # long enough that overlap, or its absence, shows above scheduling noise
+HOLDING, RELEASED = threading.Event(), threading.Event()
+HELD_USAGE = {"prompt_tokens": 120, "completion_tokens": 9, "cached_prompt_tokens": 80}
 
 
 def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
@@ -76,6 +80,13 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
             match_some=[],
             request_heartbeat=True,
         )
+    if command == "hold":
+        HOLDING.set()
+        RELEASED.wait(30)
+        reply = call(
+            "core_memory_append", "Held.", label="human", content=rest, request_heartbeat=True
+        )
+        return reply.model_copy(update=HELD_USAGE)
     if command == "slow":
         time.sleep(SLOW_S)
     if command == "fail":  # the model's provider failing, as a backend reports it

@@ -82,6 +82,18 @@ class SDK:
             messages = [{"role": "user", "content": text}]
         return self.agents.messages.create(agent_id, messages=messages, **kwargs)
 
+    def send_async(self, agent_id: str, text: str):
+        """The run of a message sent to be processed in the background."""
+        if LEGACY:
+            from letta_client import MessageCreate
+
+            return self.agents.messages.create_async(
+                agent_id, messages=[MessageCreate(role="user", content=text)]
+            )
+        return self.agents.messages.create_async(
+            agent_id, messages=[{"role": "user", "content": text}]
+        )
+
     def stream(self, agent_id: str, text: str, *, tokens: bool = False) -> list:
         if LEGACY:
             from letta_client import MessageCreate

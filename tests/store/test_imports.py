@@ -58,7 +58,12 @@ def test_an_import_a_crash_cut_short_is_hidden_then_dropped_whole(open_store):
     reopened = open_store()  # the next start
     assert reopened.unfinished_imports() == [cut.id]
     assert reopened.drop_unfinished_imports() == 1
-    assert _rows(reopened, cut.id) == {"agents": 0, "messages": 0, "agent_blocks": 0, "agent_imports": 0}
+    assert _rows(reopened, cut.id) == {
+        "agents": 0,
+        "messages": 0,
+        "agent_blocks": 0,
+        "agent_imports": 0,
+    }
     assert reopened.get_agent(cut.id) is None
     assert reopened.count_messages(kept.id) == 5
     assert [a.id for a in reopened.list_agents()] == [kept.id]

@@ -245,3 +245,14 @@ def test_a_shared_block_shows_the_agents_sharing_it(page, ui_server, fresh_key, 
     team.locator("summary").click()
     expect(team.locator(".edit .who").first).to_contain_text("agent (ui-mate)")
     shoot(page, "desktop-5-shared-block")
+
+
+def test_runs_are_listed_with_how_they_ended(page, ui_server, fresh_key, shoot):
+    create_agent(page, "runs-ui")
+    send(page, "hello")
+    page.get_by_role("tab", name="External context").click()
+    runs = page.locator("#run-list li")
+    expect(runs).to_have_count(1)
+    expect(runs.first).to_contain_text("completed")
+    expect(runs.first).to_contain_text("end turn")
+    shoot(page, "runs")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from memgpt.schemas import (
     new_id,
     utcnow,
 )
-from memgpt.store.base import Source, Store
+from memgpt.store.base import RunStep, Source, Store
 from memgpt.tools.base import FunctionContext
 from memgpt.tools.builtin import BUILTIN_FUNCTIONS, default_names
 from memgpt.tools.multi_agent import MessagingError, Messenger
@@ -66,6 +67,16 @@ def agent_lock(agent_id: str) -> threading.RLock:
     """One lock per agent in this process: an agent processes one event at a time."""
     with _locks_guard:
         return _locks.setdefault(agent_id, threading.RLock())
+
+
+@dataclass
+class RunContext:
+    """The run an event is processed in: each committed step is recorded under `id`, and
+    `cancelled()` is asked between steps (a step under way finishes and commits)."""
+
+    id: str
+    cancelled: Callable[[], bool]
+    step_ids: dict[str, str] = field(default_factory=dict)  # message id -> its step's id
 
 
 @dataclass
@@ -150,12 +161,14 @@ class Agent(ConversationActions):
         on_delta: OnStepDelta | None = None,
         *,
         max_steps: int | None = None,
+        run: RunContext | None = None,
     ) -> Response:
         """Handle one event to the end of its chain of steps. `on_step` sees each step's
         messages once they are committed (the server streams them from there);
         `on_delta(message_id, field, text)` sees the model's reply as it is written, for
         backends that stream (it is not committed until the step is); `max_steps` bounds
-        the chain below the agent's own bound. With no event, the agent answers the newest
+        the chain below the agent's own bound; `run` records the steps and may cancel the
+        chain between them. With no event, the agent answers the newest
         committed one again: a turn whose model call failed committed its event alone."""
         with self._exclusive():
             self._reload()
@@ -165,8 +178,14 @@ class Agent(ConversationActions):
             chain = Chain(self.state.tool_rules, self.functions)
             bound = min(self.state.max_chained_steps, max_steps or self.state.max_chained_steps)
             for step in range(1, bound + 1):
+                if step > 1 and run is not None and run.cancelled():
+                    stop = StopReason.CANCELLED
+                    return Response(
+                        messages=produced, stop_reason=stop, steps=step - 1, usage=usage
+                    )
                 if step > 1:  # blocks other agents share may have changed since the last step
                     self.state.blocks = self.store.agent_blocks(self.id)
+                started = time.monotonic_ns()
                 message_id = new_id("message")  # the deltas name the message they build
                 try:
                     context = self._fit_main_context(pending)
@@ -189,7 +208,20 @@ class Agent(ConversationActions):
                 usage = usage.plus(spent)
                 # Saved with the step's commit: the agent's totals count committed steps only.
                 self.state.usage = self.state.usage.plus(spent)
-                outcome = self._run_step(pending, reply, message_id, chain)
+                record = None
+                if run is not None:
+                    record = RunStep(
+                        run_id=run.id,
+                        agent_id=self.id,
+                        model=self.state.llm.model,
+                        prompt_tokens=spent.prompt_tokens,
+                        completion_tokens=spent.completion_tokens,
+                        cached_prompt_tokens=spent.cached_prompt_tokens,
+                        duration_ns=started,  # made a duration when the step commits
+                    )
+                outcome = self._run_step(pending, reply, message_id, chain, record)
+                if record is not None:
+                    run.step_ids.update((m.id, record.id) for m in outcome.messages)
                 produced += outcome.messages
                 if on_step is not None:
                     on_step(outcome.messages)
@@ -227,7 +259,12 @@ class Agent(ConversationActions):
         )
 
     def _run_step(
-        self, pending: list[Message], reply: LLMReply, message_id: str, chain: Chain
+        self,
+        pending: list[Message],
+        reply: LLMReply,
+        message_id: str,
+        chain: Chain,
+        record: RunStep | None = None,
     ) -> StepOutcome:
         """Run the model's call and commit the step: event, call, result and edits, atomically."""
         assistant = Message(
@@ -241,7 +278,11 @@ class Agent(ConversationActions):
             with ctx.step:  # a memory edit's transaction, if the call began one, ends here
                 results, ok, heartbeat, follow_up = self._results(reply.tool_calls, ctx, chain)
                 messages = [*pending, assistant, *results]
-                self._commit(messages, ctx)
+                if record is not None:
+                    record.duration_ns = time.monotonic_ns() - record.duration_ns
+                    if not follow_up:  # the agent yields after this step
+                        record.stop_reason = "tool_rule" if chain.ended_by_rule() else "end_turn"
+                self._commit(messages, ctx, record)
         except BaseException:
             self._reload()  # the function may have changed state that was not committed
             raise
@@ -310,9 +351,14 @@ class Agent(ConversationActions):
             role="tool", text=events.function_result(ok, text), tool_call_id=call.id, name=call.name
         )
 
-    def _commit(self, messages: list[Message], ctx: FunctionContext) -> None:
+    def _commit(
+        self, messages: list[Message], ctx: FunctionContext, record: RunStep | None = None
+    ) -> None:
         with self.store.transaction():
             self.store.append_messages(self.id, messages)
+            if record is not None:  # recorded exactly when its messages are
+                record.first_seq, record.last_seq = messages[0].seq, messages[-1].seq
+                self.store.record_step(record)
             for edit in ctx.edits:
                 self.store.apply_block_edit(edit)
             if ctx.passages:

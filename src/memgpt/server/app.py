@@ -31,10 +31,12 @@ from memgpt.server.routes import (
     memory,
     messages,
     models,
+    runs,
     sources,
     tools,
     ui,
 )
+from memgpt.server.runs import RunService
 from memgpt.server.scheduler import Scheduler
 from memgpt.server.service import AgentService, ConflictError, ModelCallError, NotFoundError
 from memgpt.server.settings import ServerSettings
@@ -101,6 +103,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         app.state.service, settings.scheduler_tick_s, settings.sleeptime_idle_s
     )
     app.state.steps = StepRunner(settings.step_workers)
+    app.state.runs = RunService(app.state.service, app.state.steps)
     app.state.tool_runs = WorkPool("tool runs", settings.tool_workers, settings.tools_per_org)
     app.state.imports = WorkPool("imports", settings.import_workers, settings.imports_per_org)
     # Imports a crash cut short, deleted in the background: a start never waits on them.
@@ -110,7 +113,19 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.anonymous = ensure_anonymous_user(accounts) if settings.allow_anonymous else None
     app.add_middleware(Edge)
 
-    for module in (health, agents, blocks, memory, messages, models, tools, sources, chat, ui):
+    for module in (
+        health,
+        agents,
+        blocks,
+        memory,
+        messages,
+        runs,
+        models,
+        tools,
+        sources,
+        chat,
+        ui,
+    ):
         app.include_router(module.router)
     app.state.mcp = mount_mcp(app)
 

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from memgpt.server.auth import Principal, authenticate
 from memgpt.server.fairness import WorkPool
 from memgpt.server.requests import NUL_REFUSED
+from memgpt.server.runs import RunService
 from memgpt.server.service import AgentService
 from memgpt.server.steps import StepRunner
 
@@ -19,6 +20,10 @@ def _service(request: Request) -> AgentService:
 
 def _steps(request: Request) -> StepRunner:
     return request.app.state.steps
+
+
+def _runs(request: Request) -> RunService:
+    return request.app.state.runs
 
 
 def _tool_runs(request: Request) -> WorkPool:
@@ -32,6 +37,7 @@ def _imports(request: Request) -> WorkPool:
 Caller = Annotated[Principal, Depends(authenticate)]
 Service = Annotated[AgentService, Depends(_service)]
 Steps = Annotated[StepRunner, Depends(_steps)]
+Runs = Annotated[RunService, Depends(_runs)]
 ToolRuns = Annotated[WorkPool, Depends(_tool_runs)]
 Imports = Annotated[WorkPool, Depends(_imports)]
 

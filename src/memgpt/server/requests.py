@@ -154,6 +154,10 @@ class SendMessage(_Body):
         return "|".join(ids) or None
 
 
+class CancelRuns(_Body):
+    run_ids: list[str] | None = None  # None: every unfinished run of the agent
+
+
 class ResetMessages(_Body):
     add_default_initial_messages: bool = False
 

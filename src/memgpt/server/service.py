@@ -14,12 +14,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from itertools import takewhile
 from typing import Any
 
 from memgpt import config
 from memgpt.agent import events, sleeptime
-from memgpt.agent.agent import Agent, agent_lock
+from memgpt.agent.agent import Agent, RunContext, agent_lock
 from memgpt.agent.multi_agent import AgentMessenger, MessagingLimits
 from memgpt.client import MemGPT
 from memgpt.embeddings import create_embedder
@@ -420,9 +421,43 @@ class AgentService:
         on_messages: OnMessages | None = None,
         on_delta: OnMessages | None = None,
         max_steps: int | None = None,
+        run_id: str | None = None,
     ) -> dict[str, Any]:
         """Process one user message; a repeated idempotency key returns the first answer.
-        `on_delta` receives the reply's pieces as the model writes them (token streaming)."""
+        `on_delta` receives the reply's pieces as the model writes them (token streaming).
+        Within run `run_id` (see runs.py), each step is recorded and the messages carry
+        their run's and step's ids."""
+        if run_id is None:
+            return self._send(p, agent_id, text, idempotency_key, on_messages, on_delta, max_steps)
+        run = RunContext(run_id, partial(self.store.run_cancelled, run_id))
+        self.store.set_run_status(run_id, "running")
+        try:
+            result = self._send(
+                p, agent_id, text, idempotency_key, on_messages, on_delta, max_steps, run
+            )
+        except ModelCallError as exc:
+            self.store.set_run_status(run_id, "failed", exc.result["stop_reason"]["stop_reason"])
+            raise
+        except BaseException:
+            self.store.set_run_status(run_id, "failed", "error")
+            raise
+        reason = result["stop_reason"]["stop_reason"]
+        self.store.set_run_status(
+            run_id, "cancelled" if reason == "cancelled" else "completed", reason
+        )
+        return result
+
+    def _send(
+        self,
+        p: Principal,
+        agent_id: str,
+        text: str,
+        idempotency_key: str | None,
+        on_messages: OnMessages | None,
+        on_delta: OnMessages | None,
+        max_steps: int | None,
+        run: RunContext | None = None,
+    ) -> dict[str, Any]:
         agent = self.open(p, agent_id)
         with agent_lock(agent_id):
             if idempotency_key and (done := self._first_answer(agent_id, idempotency_key)):
@@ -431,7 +466,7 @@ class AgentService:
                 return done
 
             def on_step(messages: list[Message]) -> None:
-                on_messages(wire.messages(messages, include_events=False))
+                on_messages(wire.in_run(wire.messages(messages, include_events=False), run))
 
             event: Message | None = events.user_message(text)
             if idempotency_key:
@@ -447,9 +482,10 @@ class AgentService:
                 on_step if on_messages else None,
                 on_piece if on_delta else None,
                 max_steps=max_steps,
+                run=run,
             )
             result = wire.response(
-                wire.messages(response.messages, include_events=False),
+                wire.in_run(wire.messages(response.messages, include_events=False), run),
                 response.stop_reason,
                 response.usage,
                 response.steps,

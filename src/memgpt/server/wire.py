@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from memgpt.agent import events
+from memgpt.agent.agent import RunContext
 from memgpt.llm.streaming import THOUGHTS
 from memgpt.schemas import (
     AgentState,
@@ -29,7 +30,7 @@ from memgpt.schemas import (
     inner_thoughts,
 )
 from memgpt.store.accounts import AgentOwner, SourceOwner, UploadedFile, UserTool
-from memgpt.store.base import Source
+from memgpt.store.base import Run, RunStep, Source
 from memgpt.tools.multi_agent import MULTI_AGENT_FUNCTIONS
 from memgpt.tools.sandbox import public_schema
 from memgpt.tools.schema import INNER_THOUGHTS, REQUEST_HEARTBEAT, Function
@@ -53,6 +54,7 @@ STOP_REASONS = {
     StopReason.LLM_ERROR: "llm_api_error",
     StopReason.INVALID_FUNCTION_CALL: "invalid_tool_call",
     StopReason.CONTEXT_TOO_SMALL: "context_window_overflow_in_system_prompt",
+    StopReason.CANCELLED: "cancelled",
 }
 _LLM_ENDPOINTS = {
     "openai": "openai",
@@ -312,6 +314,49 @@ def usage(spent: Usage, steps: int | None = None) -> dict[str, Any]:
         "cached_input_tokens": spent.cached_prompt_tokens,
         "step_count": spent.step_count if steps is None else steps,
     }
+
+
+def run(r: Run) -> dict[str, Any]:
+    """A run in the shape of Letta's Run (both SDK lines read it)."""
+    return {
+        "id": r.id,
+        "agent_id": r.agent_id,
+        "status": r.status,
+        "stop_reason": r.stop_reason,
+        "background": r.background,
+        "created_at": _time(r.created_at),
+        "completed_at": _time(r.completed_at) if r.completed_at else None,
+        "total_duration_ns": (
+            int((r.completed_at - r.created_at).total_seconds() * 1e9) if r.completed_at else None
+        ),
+        "metadata": {},
+    }
+
+
+def step(s: RunStep) -> dict[str, Any]:
+    """A step in the shape of Letta's Step: its model, tokens, time and stop reason."""
+    return {
+        "id": s.id,
+        "run_id": s.run_id,
+        "agent_id": s.agent_id,
+        "model": s.model,
+        "prompt_tokens": s.prompt_tokens,
+        "completion_tokens": s.completion_tokens,
+        "cached_input_tokens": s.cached_prompt_tokens,
+        "total_tokens": s.prompt_tokens + s.completion_tokens,
+        "status": "success",  # only committed steps are recorded
+        "stop_reason": s.stop_reason,
+        "duration_ns": s.duration_ns,
+        "created_at": _time(s.created_at),
+    }
+
+
+def in_run(wire_messages: list[dict[str, Any]], run: RunContext | None) -> list[dict[str, Any]]:
+    """The messages with their run's id and their step's, as Letta's carry them."""
+    if run is not None:
+        for m in wire_messages:
+            m["run_id"], m["step_id"] = run.id, run.step_ids.get(m["id"])
+    return wire_messages
 
 
 def response(

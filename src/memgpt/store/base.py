@@ -83,6 +83,38 @@ def ranked_words(matches: dict[str, int], budget: int) -> list[str]:
     return kept
 
 
+RunStatus = Literal["created", "running", "completed", "failed", "cancelled"]
+
+
+class Run(BaseModel):
+    """One message's processing, as Letta's runs: its steps and why it stopped."""
+
+    id: str = Field(default_factory=lambda: new_id("run"))
+    agent_id: str
+    status: RunStatus = "created"
+    background: bool = False
+    stop_reason: str | None = None  # Letta's stop reason, once the run has ended
+    created_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+
+
+class RunStep(BaseModel):
+    """One committed step of a run: its model, tokens, time and the messages it made."""
+
+    id: str = Field(default_factory=lambda: new_id("step"))
+    run_id: str
+    agent_id: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    duration_ns: int = 0
+    stop_reason: str | None = None  # None: the chain went on to another step
+    first_seq: int = 0
+    last_seq: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class Source(BaseModel):
     """A named collection of documents; agents attach it to search its passages."""
 
@@ -266,3 +298,35 @@ class Store(Protocol):
     def attach_source(self, agent_id: str, source_id: str) -> None: ...
     def detach_source(self, agent_id: str, source_id: str) -> bool: ...
     def attached_sources(self, agent_id: str) -> list[Source]: ...
+
+    # runs and their steps (see sql/runs.py)
+    def create_run(self, run: Run) -> None: ...
+    def get_run(self, run_id: str) -> Run | None: ...
+    def list_runs(
+        self,
+        agent_ids: list[str],
+        statuses: list[str] | None,
+        limit: int,
+        newest_first: bool,
+        after: str | None = None,
+    ) -> list[Run]: ...
+    def set_run_status(
+        self, run_id: str, status: RunStatus, stop_reason: str | None = None
+    ) -> bool:
+        """Move a run that has not ended to `status`; False when it had already ended (or
+        had that status: a run started in its turn begins running, and is not written
+        again)."""
+        ...
+
+    def run_cancelled(self, run_id: str) -> bool: ...
+    def fail_unfinished_runs(self) -> int: ...
+    def record_step(self, step: RunStep) -> None: ...
+    def get_step(self, step_id: str) -> RunStep | None: ...
+    def list_steps(
+        self,
+        agent_ids: list[str],
+        run_id: str | None,
+        limit: int,
+        newest_first: bool,
+        after: str | None = None,
+    ) -> list[RunStep]: ...

@@ -12,10 +12,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from memgpt.errors import MemGPTError
-from memgpt.server.deps import Caller, Count, Service, Steps, is_sdk_1x
-from memgpt.server.requests import ResetMessages, SendMessage, UpdateMessage
+from memgpt.server import wire
+from memgpt.server.deps import Caller, Count, Runs, Service, Steps, is_sdk_1x
+from memgpt.server.requests import CancelRuns, ResetMessages, SendMessage, UpdateMessage
 from memgpt.server.steps import sse
 
 router = APIRouter(prefix="/v1/agents/{agent_id}", tags=["messages"])
@@ -49,6 +51,7 @@ async def _send(
     p,
     service,
     steps,
+    runs,
     *,
     stream: bool,
 ):
@@ -65,7 +68,9 @@ async def _send(
     )
 
     def work(on_messages, on_delta=None):
-        return send(on_messages=on_messages, on_delta=on_delta)
+        # The run begins when the message's turn does, so runs list in the order they ran.
+        run = runs.start(p, agent_id)
+        return send(on_messages=on_messages, on_delta=on_delta, run_id=run.id)
 
     if not stream:
         return await steps.call(agent_id, work)
@@ -82,9 +87,10 @@ async def send_message(
     p: Caller,
     service: Service,
     steps: Steps,
+    runs: Runs,
     key: IdempotencyKey = None,
 ):
-    return await _send(request, agent_id, body, key, p, service, steps, stream=body.streaming)
+    return await _send(request, agent_id, body, key, p, service, steps, runs, stream=body.streaming)
 
 
 @router.post("/messages/stream")
@@ -95,9 +101,44 @@ async def stream_message(
     p: Caller,
     service: Service,
     steps: Steps,
+    runs: Runs,
     key: IdempotencyKey = None,
 ):
-    return await _send(request, agent_id, body, key, p, service, steps, stream=True)
+    return await _send(request, agent_id, body, key, p, service, steps, runs, stream=True)
+
+
+@router.post("/messages/async")
+async def send_message_async(
+    agent_id: str, body: SendMessage, p: Caller, service: Service, runs: Runs
+) -> dict[str, Any]:
+    """The run at once; the message is processed in the background (see runs.py)."""
+    if body.streaming:
+        raise MemGPTError("An async message is not streamed; send it without `streaming`.")
+    runs.admit(p)  # before the run is recorded: a refused message leaves no run behind
+    try:
+        run = await run_in_threadpool(partial(runs.start, p, agent_id, background=True))
+    except BaseException:
+        runs.release(p.organization_id)
+        raise
+    send = partial(service.send, p, agent_id, body.text(), max_steps=body.max_steps)
+
+    def work(on_messages, on_delta=None):
+        return send(run_id=run.id)
+
+    runs.in_background(p, run, work)
+    return wire.run(run)
+
+
+@router.post("/messages/cancel")
+def cancel_runs(
+    agent_id: str,
+    p: Caller,
+    runs: Runs,
+    body: Annotated[CancelRuns | None, Body()] = None,
+) -> dict[str, str]:
+    """Cancel the agent's runs (all unfinished ones without `run_ids`): each stops before
+    its next step, the step under way committing whole."""
+    return runs.cancel(p, agent_id, body.run_ids if body else None)
 
 
 @router.patch("/reset-messages")

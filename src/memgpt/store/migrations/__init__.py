@@ -198,6 +198,37 @@ _IMPORTS = """
     );
 """
 
+# runs (one message's processing) and their committed steps, as Letta's /v1/runs, /v1/steps
+_RUNS = """
+    CREATE TABLE runs (
+        id text PRIMARY KEY,
+        agent_id text NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+        status text NOT NULL,
+        background integer NOT NULL DEFAULT 0,
+        stop_reason text,
+        created_at {time} NOT NULL,
+        completed_at {time}
+    );
+    CREATE INDEX runs_agent ON runs (agent_id, created_at);
+    CREATE INDEX runs_status ON runs (status);
+    CREATE TABLE steps (
+        id text PRIMARY KEY,
+        run_id text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        agent_id text NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+        model text NOT NULL,
+        prompt_tokens integer NOT NULL,
+        completion_tokens integer NOT NULL,
+        cached_prompt_tokens integer NOT NULL,
+        duration_ns {bigint} NOT NULL,
+        stop_reason text,
+        first_seq {bigint} NOT NULL,
+        last_seq {bigint} NOT NULL,
+        created_at {time} NOT NULL
+    );
+    CREATE INDEX steps_run ON steps (run_id, created_at);
+    CREATE INDEX steps_agent ON steps (agent_id, created_at);
+"""
+
 STEPS: list[Step] = [
     Step(
         "first schema",
@@ -217,6 +248,7 @@ STEPS: list[Step] = [
         typed(blocks.SHARED_BLOCKS.replace("{new_id}", blocks.NEW_ID["postgres"]), "postgres"),
     ),
     Step.typed("agent imports", _IMPORTS),
+    Step.typed("runs and steps", _RUNS),
 ]
 
 

@@ -1,8 +1,9 @@
 """The store's logic, written once for both dialects: agents and recall storage (the
 message log).
 
-Working context blocks, archival storage and document sources are mixed in from
-`blocks.py`, `archival.py` and `sources.py`; what differs between SQLite and PostgreSQL is behind `seam.py`.
+Working context blocks, archival storage, document sources and runs are mixed in from
+`blocks.py`, `archival.py`, `sources.py` and `runs.py`; what differs between SQLite and
+PostgreSQL is behind `seam.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from memgpt.store.base import SEARCH_BUDGET, SEARCH_COUNT_LIMIT, StoreError
 from memgpt.store.sql.archival import ArchivalSQL
 from memgpt.store.sql.blocks import BlocksSQL
 from memgpt.store.sql.imports import ImportsSQL
+from memgpt.store.sql.runs import RunsSQL
 from memgpt.store.sql.seam import Row
 from memgpt.store.sql.sources import SourcesSQL
 
@@ -38,7 +40,7 @@ def searchable_text(message: Message) -> str | None:
     return None
 
 
-class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL):
+class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL, RunsSQL):
     search_budget = SEARCH_BUDGET
     search_count_limit = SEARCH_COUNT_LIMIT
 

@@ -35,6 +35,7 @@ const app = {
   async refresh() {
     const overview = await context.refresh();
     if (overview) chat.markEvicted(overview.first_in_context_message_id);
+    external.refreshRuns();
   },
 };
 

@@ -1,8 +1,10 @@
 // External context: recall storage (every message, by text and date) and archival storage
-// (hybrid search with sources and scores), then the sources that feed archival storage.
+// (hybrid search with sources and scores), then the sources that feed archival storage,
+// and the runs that processed the agent's messages.
 
 import { api } from "./api.js";
 import { attempt, h, timeEl } from "./dom.js";
+import * as runs from "./runs.js";
 import * as sources from "./sources.js";
 
 let app;
@@ -10,6 +12,7 @@ let app;
 export function init(appState) {
   app = appState;
   sources.init(appState);
+  runs.init(appState);
   document.getElementById("recall-form").addEventListener("submit", (e) => {
     e.preventDefault();
     attempt(() => searchRecall(0));
@@ -20,10 +23,13 @@ export function init(appState) {
   });
 }
 
+export const refreshRuns = () => attempt(runs.refresh);
+
 export function reset() {
   document.getElementById("recall-results").replaceChildren();
   document.getElementById("archival-results").replaceChildren();
   attempt(sources.refresh);
+  attempt(runs.refresh);
 }
 
 // Previous/next buttons under a page of results.
