@@ -189,6 +189,24 @@ _PASSAGES = """
 """
 _SOURCES = _SOURCE_TABLES + _PASSAGES
 
+# MCP servers an organization registered, with the tools they offered when last listed
+_MCP_SERVERS = """
+    CREATE TABLE mcp_servers (
+        id text PRIMARY KEY,
+        organization_id text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('stdio', 'sse', 'streamable_http')),
+        command text,
+        args {json} NOT NULL,
+        url text,
+        headers {json} NOT NULL,
+        tools {json} NOT NULL,
+        tools_at {time},
+        created_at {time} NOT NULL,
+        UNIQUE (organization_id, name)
+    );
+"""
+
 STEPS: list[Step] = [
     Step(
         "first schema",
@@ -201,6 +219,7 @@ STEPS: list[Step] = [
     Step("agent counts", sqlite.COUNTS, None),  # in PostgreSQL's first schema
     Step.typed("server document sources", _SOURCE_OWNERS),
     Step("archival full text in tantivy", sqlite.TANTIVY, None),  # tsvector stays in SQL
+    Step.typed("mcp servers", _MCP_SERVERS),
 ]
 
 

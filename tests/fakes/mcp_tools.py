@@ -1,0 +1,72 @@
+"""A real MCP server built with the `mcp` SDK, for the MCP client's tests. Run as a script:
+`mcp_tools.py stdio`, or `mcp_tools.py http PORT TOKEN` for streamable HTTP at /mcp that
+answers only requests bearing the token. Besides working tools it has ones that fail each
+way a server can: an error result, a hang, a crash."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+server = MCPServer("fake-tools")
+
+
+@server.tool()
+def add(a: int, b: int) -> str:
+    """Add two whole numbers."""
+    return f"{a} + {b} = {a + b}"
+
+
+@server.tool()
+def shout(text: str) -> str:
+    """The text in capitals."""
+    return text.upper()
+
+
+@server.tool()
+def refuse(reason: str) -> str:
+    """Always fails, with the reason given."""
+    raise ToolError(f"refused: {reason}")
+
+
+@server.tool()
+def hang() -> str:
+    """Never answers."""
+    time.sleep(3600)
+    return "late"
+
+
+@server.tool()
+def crash() -> str:
+    """Ends the server's process mid-call."""
+    os._exit(3)
+
+
+def _guarded(app, token: str):
+    """The app, answering 401 to a request without the bearer token."""
+
+    async def guarded(scope, receive, send):
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            if headers.get(b"authorization") != f"Bearer {token}".encode():
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b"no token"})
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "stdio":
+        server.run("stdio")
+    else:
+        import uvicorn
+
+        port, token = int(sys.argv[2]), sys.argv[3]
+        app = _guarded(server.streamable_http_app(), token)
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
