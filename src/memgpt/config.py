@@ -79,6 +79,7 @@ class Settings:
     # URL prefixes; nothing else is started or reached (see memgpt.tools.mcp).
     mcp_stdio_commands: list[str] = field(default_factory=list)
     mcp_urls: list[str] = field(default_factory=list)
+    mcp_timeout_s: int | None = None  # a call's cap, connecting included; None: 30 s
 
     def llm_config(self) -> LLMConfig:
         """The default model, resolved: its provider's URL and key variable filled in."""
@@ -143,6 +144,7 @@ LAYOUT: dict[str, tuple[str, str, str]] = {
     "brave_url": ("web", "brave_url", "MEMGPT_BRAVE_URL"),
     "mcp_stdio_commands": ("mcp", "stdio_commands", "MEMGPT_MCP_STDIO_COMMANDS"),
     "mcp_urls": ("mcp", "urls", "MEMGPT_MCP_URLS"),
+    "mcp_timeout_s": ("mcp", "timeout_s", "MEMGPT_MCP_TIMEOUT_S"),
 }
 # An endpoint and key in the file belong to the file's model: when the environment
 # picks another model, they must not follow it there.
@@ -150,7 +152,7 @@ TIED = {
     "model": ("base_url", "api_key_env"),
     "embedding": ("embedding_base_url", "embedding_api_key_env"),
 }
-INTEGERS = {"context_window", "embedding_dim"}
+INTEGERS = {"context_window", "embedding_dim", "mcp_timeout_s"}
 BOOLEANS = {"web_fetch", "web_private_addresses"}
 # A TOML array, or a comma-separated variable.
 LISTS = {"network_tools", "mcp_stdio_commands", "mcp_urls"}

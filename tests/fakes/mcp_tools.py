@@ -6,11 +6,21 @@ way a server can: an error result, a hang, a crash."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+
+# How a test starts this server over stdio, and the token its HTTP form wants.
+STDIO_LINE = [sys.executable, str(Path(__file__).resolve()), "stdio"]
+TOKEN = "fake-token"
 
 server = MCPServer("fake-tools")
 
@@ -59,6 +69,27 @@ def _guarded(app, token: str):
         await app(scope, receive, send)
 
     return guarded
+
+
+@contextmanager
+def http_server() -> Iterator[str]:
+    """This server over streamable HTTP on a free loopback port; yields its /mcp URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([*STDIO_LINE[:2], "http", str(port), TOKEN])
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -5,22 +5,15 @@ sentence, and nothing started or reached that the operator did not allow."""
 from __future__ import annotations
 
 import shlex
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
 from memgpt.store.mcp_servers import McpServer
 from memgpt.tools.mcp import McpError, McpSettings, call_tool, list_tools
-
-FAKE = Path(__file__).resolve().parents[1] / "fakes" / "mcp_tools.py"
-STDIO_LINE = [sys.executable, str(FAKE), "stdio"]
-TOKEN = "fake-token"
+from tests.fakes.mcp_tools import STDIO_LINE, TOKEN
+from tests.fakes.mcp_tools import http_server as fake_http_server
 
 
 def stdio_server(org: str = "org-1") -> McpServer:
@@ -29,25 +22,10 @@ def stdio_server(org: str = "org-1") -> McpServer:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def http_url() -> Iterator[str]:
-    """The fake server over streamable HTTP, on a free loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(FAKE), "http", str(port), TOKEN])
-    url = f"http://127.0.0.1:{port}/mcp"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with fake_http_server() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def http_server(url: str, token: str = TOKEN) -> McpServer:

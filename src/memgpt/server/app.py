@@ -27,6 +27,7 @@ from memgpt.server.routes import (
     agents,
     chat,
     health,
+    mcp_servers,
     memory,
     messages,
     models,
@@ -93,7 +94,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.anonymous = ensure_anonymous_user(accounts) if settings.allow_anonymous else None
     app.add_middleware(Edge)
 
-    for module in (health, agents, memory, messages, models, tools, sources, chat, ui):
+    for module in (health, agents, memory, messages, models, mcp_servers, tools, sources, chat, ui):
         app.include_router(module.router)
     app.state.mcp = mount_mcp(app)
 

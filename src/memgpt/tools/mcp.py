@@ -30,6 +30,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from memgpt.errors import MemGPTError
 from memgpt.store.mcp_servers import McpServer
 from memgpt.tools.sandbox import UserFunction, user_function
+from memgpt.tools.schema import with_loop_arguments
 
 if TYPE_CHECKING:
     from memgpt.config import Settings
@@ -54,7 +55,11 @@ class McpSettings:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> McpSettings:
-        return cls(tuple(settings.mcp_stdio_commands), tuple(settings.mcp_urls))
+        return cls(
+            tuple(settings.mcp_stdio_commands),
+            tuple(settings.mcp_urls),
+            settings.mcp_timeout_s or TIMEOUT_S,
+        )
 
     def check(self, server: McpServer) -> None:
         """McpError unless the operator allowed this server's command or URL."""
@@ -162,7 +167,7 @@ def call_tool(
 
 def schema(tool: dict[str, Any]) -> dict[str, Any]:
     """A listed tool's function schema, as the model sees any function's."""
-    parameters = tool.get("inputSchema") or {"type": "object", "properties": {}}
+    parameters = with_loop_arguments(tool.get("inputSchema") or {})
     return {"name": tool["name"], "description": tool["description"], "parameters": parameters}
 
 
