@@ -223,3 +223,25 @@ def test_a_model_failure_and_each_turns_usage_are_shown(page, ui_server, fresh_k
         "The model failed on purpose (the provider): try again later."
     )
     shoot(page, "model-failure")
+
+
+def test_an_agents_mcp_tools_are_listed(page, ui_server, fresh_key):
+    """A server registered with its tools already listed (no process started here): the
+    tool attached through the API shows under MCP tools with its server's name."""
+    from memgpt.schemas import utcnow
+    from memgpt.store.mcp_servers import McpServer
+
+    org = ui_server.app.state.accounts.authenticate(fresh_key).organization_id
+    tool = {"name": "shout", "description": "Capitals.", "inputSchema": {"type": "object"}}
+    server = McpServer(
+        organization_id=org, name="fake", kind="stdio", command="x", tools=[tool], tools_at=utcnow()
+    )
+    ui_server.app.state.service.mcp_servers.save(server)
+    auth = {"Authorization": f"Bearer {fresh_key}"}
+    agent = httpx.post(f"{ui_server.url}/v1/agents/", json={"name": "ui-mcp"}, headers=auth).json()
+    tools = httpx.get(f"{ui_server.url}/v1/mcp-servers/{server.id}/tools", headers=auth).json()
+    attach = f"{ui_server.url}/v1/agents/{agent['id']}/tools/attach/{tools[0]['id']}"
+    assert httpx.patch(attach, headers=auth).status_code == 200
+    page.goto(f"{ui_server.url}/#{agent['id']}")
+    expect(page.locator("#mcp-tool-list")).to_contain_text("shout")
+    expect(page.locator("#mcp-tool-list")).to_contain_text("fake")
