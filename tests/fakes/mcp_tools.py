@@ -1,6 +1,6 @@
 """A real MCP server built with the `mcp` SDK, for the MCP client's tests. Run as a script:
-`mcp_tools.py stdio`, or `mcp_tools.py http PORT TOKEN` for streamable HTTP at /mcp that
-answers only requests bearing the token. Besides working tools it has ones that fail each
+`mcp_tools.py stdio`, or `mcp_tools.py http PORT TOKEN` for streamable HTTP at /mcp (`sse`
+for SSE at /sse) that answers only requests bearing the token. Besides working tools it has ones that fail each
 way a server can: an error result, a hang, a crash."""
 
 from __future__ import annotations
@@ -72,13 +72,13 @@ def _guarded(app, token: str):
 
 
 @contextmanager
-def http_server() -> Iterator[str]:
-    """This server over streamable HTTP on a free loopback port; yields its /mcp URL."""
+def http_server(transport: str = "http") -> Iterator[str]:
+    """This server over streamable HTTP (or "sse") on a free loopback port; yields its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen([*STDIO_LINE[:2], "http", str(port), TOKEN])
-    url = f"http://127.0.0.1:{port}/mcp"
+    proc = subprocess.Popen([*STDIO_LINE[:2], transport, str(port), TOKEN])
+    url = f"http://127.0.0.1:{port}/{'mcp' if transport == 'http' else 'sse'}"
     try:
         for _ in range(300):
             try:
@@ -99,5 +99,6 @@ if __name__ == "__main__":
         import uvicorn
 
         port, token = int(sys.argv[2]), sys.argv[3]
-        app = _guarded(server.streamable_http_app(), token)
+        app = server.streamable_http_app() if sys.argv[1] == "http" else server.sse_app()
+        app = _guarded(app, token)
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

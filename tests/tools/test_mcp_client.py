@@ -57,6 +57,13 @@ def test_a_streamable_http_server_is_called_with_its_headers(http_url):
         list_tools(http_server(http_url, token="wrong"), allowed)
 
 
+def test_an_sse_server_is_called_with_its_headers():
+    with fake_http_server("sse") as url:
+        server = http_server(url).model_copy(update={"kind": "sse", "name": "fake-sse"})
+        allowed = McpSettings(urls=(url,), timeout_s=10)
+        assert call_tool(server, "add", {"a": 1, "b": 2}, allowed) == "1 + 2 = 3"
+
+
 def test_each_failure_is_one_mcp_error():
     # Starting a Python server takes seconds on a loaded machine: the cap covers it too.
     quick = McpSettings(stdio_commands=ALLOWED.stdio_commands, timeout_s=8)
