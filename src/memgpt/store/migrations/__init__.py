@@ -201,7 +201,7 @@ _MCP_SERVERS = """
         url text,
         headers {json} NOT NULL,
         tools {json} NOT NULL,
-        tools_at {time},
+        tools_at {time} DEFAULT NULL,
         created_at {time} NOT NULL,
         UNIQUE (organization_id, name)
     );
