@@ -75,6 +75,11 @@ class Settings:
     searxng_url: str | None = None  # web_search through this SearXNG instance, or else
     brave_api_key_env: str | None = None  # through Brave, with the key in this variable
     brave_url: str | None = None  # None: Brave's own API
+    # MCP servers an organization may register: stdio command lines (compared whole) and
+    # URL prefixes; nothing else is started or reached (see memgpt.tools.mcp).
+    mcp_stdio_commands: list[str] = field(default_factory=list)
+    mcp_urls: list[str] = field(default_factory=list)
+    mcp_timeout_s: int | None = None  # a call's cap, connecting included; None: 30 s
 
     def llm_config(self) -> LLMConfig:
         """The default model, resolved: its provider's URL and key variable filled in."""
@@ -137,6 +142,9 @@ LAYOUT: dict[str, tuple[str, str, str]] = {
     "searxng_url": ("web", "searxng_url", "MEMGPT_SEARXNG_URL"),
     "brave_api_key_env": ("web", "brave_api_key_env", "MEMGPT_BRAVE_API_KEY_ENV"),
     "brave_url": ("web", "brave_url", "MEMGPT_BRAVE_URL"),
+    "mcp_stdio_commands": ("mcp", "stdio_commands", "MEMGPT_MCP_STDIO_COMMANDS"),
+    "mcp_urls": ("mcp", "urls", "MEMGPT_MCP_URLS"),
+    "mcp_timeout_s": ("mcp", "timeout_s", "MEMGPT_MCP_TIMEOUT_S"),
 }
 # An endpoint and key in the file belong to the file's model: when the environment
 # picks another model, they must not follow it there.
@@ -144,9 +152,10 @@ TIED = {
     "model": ("base_url", "api_key_env"),
     "embedding": ("embedding_base_url", "embedding_api_key_env"),
 }
-INTEGERS = {"context_window", "embedding_dim"}
+INTEGERS = {"context_window", "embedding_dim", "mcp_timeout_s"}
 BOOLEANS = {"web_fetch", "web_private_addresses"}
-LISTS = {"network_tools"}  # a TOML array, or a comma-separated variable
+# A TOML array, or a comma-separated variable.
+LISTS = {"network_tools", "mcp_stdio_commands", "mcp_urls"}
 # MEMGPT_PROVIDER_<NAME>_<SETTING>: a provider's setting from the environment.
 PROVIDER_ENV = re.compile(
     r"^MEMGPT_PROVIDER_(.+)_(KIND|BASE_URL|API_KEY_ENV|CONTEXT_WINDOW|MODELS)$"

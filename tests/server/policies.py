@@ -3,7 +3,7 @@
 Commands in the user's message pick the function call, so tests drive every message
 type through the real loop: plain text is echoed with send_message; "remember X"
 edits core memory ("note LABEL X" the block LABEL), "archive X" saves a passage, "search X" searches archival memory,
-"use TOOL ARG" calls a tool (each with a
+"use TOOL ARG" calls a tool, "mcp TOOL JSON" one with those arguments (each with a
 heartbeat, then a reply quoting the result); "slow X" takes SLOW_S seconds before replying;
 "fail X" fails as a model call does; "hold X" waits until a test sets RELEASED (having
 set HOLDING), then saves X in core memory with a heartbeat, reporting fixed usage; "ask AGENT X", "tell AGENT X" and "broadcast TAG X"
@@ -63,6 +63,9 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
     if command == "use":
         name, _, arg = rest.partition(" ")
         return call(name, f"Calling {name}.", sides=int(arg), request_heartbeat=True)
+    if command == "mcp":  # "mcp TOOL {json arguments}"
+        name, _, arguments = rest.partition(" ")
+        return call(name, f"Calling {name}.", **json.loads(arguments), request_heartbeat=True)
     if command in ("ask", "tell"):
         other, _, message = rest.partition(" ")
         name = {

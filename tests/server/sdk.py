@@ -188,6 +188,31 @@ class SDK:
             return self.agents.tools.detach(agent_id, tool_id)
         return self.agents.tools.detach(tool_id, agent_id=agent_id)
 
+    def add_mcp_server(self, name: str, config: dict[str, Any]):
+        """Register a server; `config` in 1.x's shape (`mcp_server_type`, ...)."""
+        if LEGACY:
+            from letta_client import StdioServerConfig, StreamableHttpServerConfig
+
+            kind = config.pop("mcp_server_type")
+            model = StdioServerConfig if kind == "stdio" else StreamableHttpServerConfig
+            return self.client.tools.add_mcp_server(
+                request=model(server_name=name, type=kind, **config)
+            )
+        return self.client.mcp_servers.create(server_name=name, config=config)
+
+    def mcp_server_names(self) -> list[str]:
+        if LEGACY:
+            return list(self.client.tools.list_mcp_servers())
+        return [s.server_name for s in self.client.mcp_servers.list()]
+
+    def mcp_tool_ids(self, name: str) -> dict[str, str]:
+        """The server's tools, name -> the id an agent attaches (0.1.x adds each first)."""
+        if LEGACY:
+            listed = self.client.tools.list_mcp_tools_by_server(name)
+            return {t.name: self.client.tools.add_mcp_tool(name, t.name).id for t in listed}
+        server = next(s for s in self.client.mcp_servers.list() if s.server_name == name)
+        return {t.name: t.id for t in self.client.mcp_servers.tools.list(server.id)}
+
     def agent_tool_names(self, agent_id: str) -> list[str]:
         return [t.name for t in self.agents.tools.list(agent_id)]
 

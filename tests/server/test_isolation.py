@@ -10,8 +10,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from memgpt.schemas import utcnow
 from memgpt.server.app import create_app
 from memgpt.server.settings import ServerConfigError, ServerSettings
+from memgpt.store.mcp_servers import McpServer
 from tests.server.conftest import POLICY
 
 SOURCE = 'def secret_tool(sides: int) -> str:\n    """Roll.\n\n    Args:\n        sides: faces\n    """\n    return "a"\n'
@@ -46,6 +48,19 @@ def owned(server):
         time.sleep(0.05)
         file = a.get(f"/v1/sources/{source['id']}/files/{file['id']}").json()
     a.patch(f"/v1/agents/{agent['id']}/sources/attach/{source['id']}").raise_for_status()
+    # An MCP server with its tools already listed (no process is started for it here).
+    org = server.app.state.accounts.authenticate(server.key_a).organization_id
+    shout = {"name": "shout", "description": "Capitals.", "inputSchema": {"type": "object"}}
+    mcp = McpServer(
+        organization_id=org,
+        name="a-mcp",
+        kind="stdio",
+        command="x",
+        tools=[shout],
+        tools_at=utcnow(),
+    )
+    server.app.state.service.mcp_servers.save(mcp)
+    mcp_tool = a.get(f"/v1/mcp-servers/{mcp.id}/tools").json()[0]
     yield {
         "a": a,
         "b": b,
@@ -56,6 +71,8 @@ def owned(server):
         "block": next(b["id"] for b in agent["blocks"] if b["label"] == "human"),
         "source": source["id"],
         "file": file["id"],
+        "mcp": mcp.id,
+        "mcp_tool": mcp_tool["id"],
     }
     a.close()
     b.close()
@@ -136,6 +153,16 @@ MATRIX = [
     ("PATCH", "/v1/agents/{agent}/core-memory/blocks/detach/{block}", None),
     # B's own agent, A's block: the block is not B's to attach.
     ("PATCH", "/v1/agents/{b_agent}/core-memory/blocks/attach/{block}", None),
+    # MCP servers (routes/mcp_servers.py), by id and, in 0.1.x's routes, by name
+    ("GET", "/v1/mcp-servers/{mcp}", None),
+    ("DELETE", "/v1/mcp-servers/{mcp}", None),
+    ("GET", "/v1/mcp-servers/{mcp}/tools", None),
+    ("GET", "/v1/mcp-servers/{mcp}/tools/{mcp_tool}", None),
+    ("PATCH", "/v1/mcp-servers/{mcp}/refresh", None),
+    ("DELETE", "/v1/tools/mcp/servers/a-mcp", None),
+    ("GET", "/v1/tools/mcp/servers/a-mcp/tools", None),
+    ("POST", "/v1/tools/mcp/servers/a-mcp/shout", None),
+    ("PATCH", "/v1/agents/{b_agent}/tools/attach/{mcp_tool}", None),
     # the web UI's routes (routes/ui.py)
     ("GET", "/v1/agents/{agent}/context", None),
     ("GET", "/v1/agents/{agent}/core-memory/blocks/human/history", None),
@@ -170,13 +197,14 @@ def test_the_matrix_covers_every_route_that_names_a_resource(server):
 
 @pytest.mark.parametrize(("method", "path", "body"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
 def test_other_organization_gets_404(owned, method, path, body):
-    kinds = ("agent", "passage", "tool", "b_agent", "source", "file", "block")
+    kinds = ("agent", "passage", "tool", "b_agent", "source", "file", "block", "mcp", "mcp_tool")
     ids = {k: owned[k] for k in kinds}
     response = owned["b"].request(method, _fill(path, ids), json=_fill(body, ids))
     assert response.status_code == 404, response.text
     assert "detail" in response.json()
     # The same request for an id that does not exist looks exactly alike.
-    if "{b_agent}" not in path and "private" not in str(body) and "a-docs" not in path:
+    by_name = "a-docs" in path or "a-mcp" in path
+    if "{b_agent}" not in path and "private" not in str(body) and not by_name:
         missing = {k: v[:-4] + "0000" for k, v in ids.items()}
         absent = owned["a"].request(method, _fill(path, missing), json=_fill(body, missing))
         assert absent.status_code == 404

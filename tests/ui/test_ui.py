@@ -256,3 +256,25 @@ def test_runs_are_listed_with_how_they_ended(page, ui_server, fresh_key, shoot):
     expect(runs.first).to_contain_text("completed")
     expect(runs.first).to_contain_text("end turn")
     shoot(page, "runs")
+
+
+def test_an_agents_mcp_tools_are_listed(page, ui_server, fresh_key):
+    """A server registered with its tools already listed (no process started here): the
+    tool attached through the API shows under MCP tools with its server's name."""
+    from memgpt.schemas import utcnow
+    from memgpt.store.mcp_servers import McpServer
+
+    org = ui_server.app.state.accounts.authenticate(fresh_key).organization_id
+    tool = {"name": "shout", "description": "Capitals.", "inputSchema": {"type": "object"}}
+    server = McpServer(
+        organization_id=org, name="fake", kind="stdio", command="x", tools=[tool], tools_at=utcnow()
+    )
+    ui_server.app.state.service.mcp_servers.save(server)
+    auth = {"Authorization": f"Bearer {fresh_key}"}
+    agent = httpx.post(f"{ui_server.url}/v1/agents/", json={"name": "ui-mcp"}, headers=auth).json()
+    tools = httpx.get(f"{ui_server.url}/v1/mcp-servers/{server.id}/tools", headers=auth).json()
+    attach = f"{ui_server.url}/v1/agents/{agent['id']}/tools/attach/{tools[0]['id']}"
+    assert httpx.patch(attach, headers=auth).status_code == 200
+    page.goto(f"{ui_server.url}/#{agent['id']}")
+    expect(page.locator("#mcp-tool-list")).to_contain_text("shout")
+    expect(page.locator("#mcp-tool-list")).to_contain_text("fake")

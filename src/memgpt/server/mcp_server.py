@@ -255,6 +255,21 @@ def serve_stdio(database: str | Path | None = None) -> None:
     """Serve MCP on stdin/stdout until the client closes it."""
     import anyio
 
+    with local_service(database) as (service, principal):
+        steps = StepRunner(STDIO_WORKERS)
+        server = build(service, steps, lambda _ctx: principal)
+        try:
+            anyio.run(server.run_stdio_async)
+        finally:
+            steps.pool.shutdown(wait=False, cancel_futures=True)
+
+
+@contextmanager
+def local_service(
+    database: str | Path | None = None,
+) -> Iterator[tuple[AgentService, Principal]]:
+    """The service on a local database, and whom a local command acts as: the local user,
+    or the user of the API key in $MEMGPT_API_KEY."""
     from memgpt.client import MemGPT
     from memgpt.store.accounts import accounts_for
 
@@ -263,13 +278,7 @@ def serve_stdio(database: str | Path | None = None) -> None:
     try:
         accounts = accounts_for(client.store)
         principal = _stdio_caller(accounts)
-        service = AgentService(client, accounts, settings)
-        steps = StepRunner(STDIO_WORKERS)
-        server = build(service, steps, lambda _ctx: principal)
-        try:
-            anyio.run(server.run_stdio_async)
-        finally:
-            steps.pool.shutdown(wait=False, cancel_futures=True)
+        yield AgentService(client, accounts, settings), principal
     finally:
         client.close()
 

@@ -48,8 +48,10 @@ from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock, Update
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
+from memgpt.store.mcp_servers import McpServer, McpServerStore
 from memgpt.tools import rules
 from memgpt.tools.builtin import builtin, default_names
+from memgpt.tools.mcp import McpSettings, mcp_function
 from memgpt.tools.sandbox import Isolation, user_function
 from memgpt.tools.schema import Function
 
@@ -92,6 +94,8 @@ class AgentService:
         # ones when on; an agent that names none has the defaults.
         self.builtin: dict[str, Function] = builtin(user)
         self.defaults = default_names(self.builtin)
+        self.mcp = McpSettings.from_settings(user)
+        self.mcp_servers = McpServerStore(self.store)
         self._open: OrderedDict[str, Agent] = OrderedDict()
         self._open_guard = threading.Lock()
         self.messaging = MessagingLimits(settings.agent_message_depth, settings.agent_fan_out)
@@ -148,7 +152,19 @@ class AgentService:
                     tool.json_schema,
                     self.isolation(organization_id, tool.name),
                 )
+            elif name not in functions and (found := self.mcp_tool(organization_id, name)):
+                functions[name] = mcp_function(*found, self.mcp)
         return functions
+
+    def mcp_tool(
+        self, organization_id: str, id_or_name: str
+    ) -> tuple[McpServer, dict[str, Any]] | None:
+        """The organization's MCP tool of this name or id, as last listed, and its server."""
+        for server in self.mcp_servers.list(organization_id):
+            for tool in server.tools:
+                if id_or_name in (tool["name"], wire.derived_id("tool", server.id, tool["name"])):
+                    return server, tool
+        return None
 
     def isolation(self, organization_id: str, tool_name: str) -> Isolation:
         """A user tool's sandbox: with the network only when the operator marked the tool."""

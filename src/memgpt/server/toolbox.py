@@ -25,10 +25,27 @@ def tool_name(service: AgentService, p: Principal, id_or_name: str) -> str:
         return id_or_name
     if id_or_name in (by_id := _builtin_by_id(service)):
         return by_id[id_or_name]
-    tool = service.accounts.get_tool(p.organization_id, id_or_name)
-    if tool is None:
-        raise NotFoundError(f"There is no tool {id_or_name!r}.")
-    return tool.name
+    if tool := service.accounts.get_tool(p.organization_id, id_or_name):
+        return tool.name
+    if found := service.mcp_tool(p.organization_id, id_or_name):
+        return _unique_mcp_name(service, p, found[1]["name"])
+    raise NotFoundError(f"There is no tool {id_or_name!r}.")
+
+
+def _unique_mcp_name(service: AgentService, p: Principal, name: str) -> str:
+    """An MCP tool's name, which the agent holds it by: one server of the organization's
+    may offer it (as one Letta tool of a name per organization)."""
+    offering = [
+        s.name
+        for s in service.mcp_servers.list(p.organization_id)
+        if any(t["name"] == name for t in s.tools)
+    ]
+    if len(offering) > 1:
+        raise ConflictError(
+            f"The MCP servers {offering[0]!r} and {offering[1]!r} both offer a tool named "
+            f"{name!r}; remove one of them to attach it."
+        )
+    return name
 
 
 def agent_tools(service: AgentService, p: Principal, state: AgentState) -> list[dict[str, Any]]:
@@ -38,6 +55,8 @@ def agent_tools(service: AgentService, p: Principal, state: AgentState) -> list[
             out.append(wire.base_tool(service.builtin[name]))
         elif tool := service.accounts.get_tool(p.organization_id, name):
             out.append(wire.user_tool(tool))
+        elif found := service.mcp_tool(p.organization_id, name):
+            out.append(wire.mcp_tool(*found))
     return out
 
 

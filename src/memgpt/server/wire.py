@@ -31,6 +31,8 @@ from memgpt.schemas import (
 )
 from memgpt.store.accounts import AgentOwner, SourceOwner, UploadedFile, UserTool
 from memgpt.store.base import Run, RunStep, Source
+from memgpt.store.mcp_servers import McpServer
+from memgpt.tools.mcp import schema
 from memgpt.tools.multi_agent import MULTI_AGENT_FUNCTIONS
 from memgpt.tools.sandbox import public_schema
 from memgpt.tools.schema import INNER_THOUGHTS, REQUEST_HEARTBEAT, Function
@@ -193,6 +195,43 @@ def user_tool(tool: UserTool) -> dict[str, Any]:
         "return_char_limit": None,
         "metadata": {},
         "created_at": _time(tool.created_at),
+    }
+
+
+def mcp_tool(server: McpServer, tool: dict[str, Any]) -> dict[str, Any]:
+    """One of an MCP server's tools as a Letta tool of type external_mcp."""
+    return {
+        "id": derived_id("tool", server.id, tool["name"]),
+        "name": tool["name"],
+        "description": tool["description"],
+        "tool_type": "external_mcp",
+        "source_type": "python",
+        "source_code": None,
+        "json_schema": public_schema(schema(tool)),
+        "tags": [f"mcp:{server.name}"],
+        "return_char_limit": None,
+        "metadata": {"mcp": {"server_name": server.name, "server_id": server.id}},
+    }
+
+
+def mcp_server(server: McpServer) -> dict[str, Any]:
+    """A server in both SDK lines' shapes (1.x `mcp_server_type`, 0.1.x `type`). Header
+    values, the token among them, are not sent back."""
+    return {
+        "id": server.id,
+        "server_name": server.name,
+        "mcp_server_type": server.kind,
+        "type": server.kind,
+        **(
+            {"command": server.command, "args": server.args, "env": None}
+            if server.kind == "stdio"
+            else {
+                "server_url": server.url,
+                "auth_header": None,
+                "auth_token": None,
+                "custom_headers": None,
+            }
+        ),
     }
 
 

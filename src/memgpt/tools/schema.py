@@ -74,6 +74,18 @@ class Function:
         return thoughts, heartbeat, kwargs
 
 
+def with_loop_arguments(parameters: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema written elsewhere (an MCP tool's) with the inner thoughts and heartbeat
+    arguments every function here has."""
+    properties = {
+        INNER_THOUGHTS: {"type": "string", "description": _INNER_THOUGHTS_DOC},
+        **parameters.get("properties", {}),
+        REQUEST_HEARTBEAT: {"type": "boolean", "description": _HEARTBEAT_DOC, "default": False},
+    }
+    required = [INNER_THOUGHTS, *parameters.get("required", [])]
+    return {**parameters, "type": "object", "properties": properties, "required": required}
+
+
 def function_from_callable(fn: Callable[..., Any], *, heartbeat: bool = True) -> Function:
     """Build a `Function` from `fn`'s signature, type hints and docstring.
 

@@ -229,6 +229,24 @@ _RUNS = """
     CREATE INDEX steps_agent ON steps (agent_id, created_at);
 """
 
+# MCP servers an organization registered, with the tools they offered when last listed
+_MCP_SERVERS = """
+    CREATE TABLE mcp_servers (
+        id text PRIMARY KEY,
+        organization_id text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('stdio', 'sse', 'streamable_http')),
+        command text,
+        args {json} NOT NULL,
+        url text,
+        headers {json} NOT NULL,
+        tools {json} NOT NULL,
+        tools_at {time} DEFAULT NULL,
+        created_at {time} NOT NULL,
+        UNIQUE (organization_id, name)
+    );
+"""
+
 STEPS: list[Step] = [
     Step(
         "first schema",
@@ -249,6 +267,7 @@ STEPS: list[Step] = [
     ),
     Step.typed("agent imports", _IMPORTS),
     Step.typed("runs and steps", _RUNS),
+    Step.typed("mcp servers", _MCP_SERVERS),
 ]
 
 

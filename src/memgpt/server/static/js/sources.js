@@ -35,8 +35,20 @@ async function toggle(source, attached) {
   await refresh();
 }
 
+// The agent's tools from MCP servers (attached through the API or an SDK), by server.
+async function listMcpTools() {
+  const tools = await api(`/v1/agents/${app.agent.id}/tools`);
+  const mcp = tools.filter((t) => t.tool_type === "external_mcp");
+  const list = document.getElementById("mcp-tool-list");
+  list.replaceChildren(
+    ...mcp.map((t) => h("li", {}, h("span", {}, t.name, h("span", { class: "badge" }, t.metadata.mcp.server_name)))),
+  );
+  if (!mcp.length) list.append(h("li", { class: "empty" }, "No MCP tools: attach them with the API or an SDK."));
+}
+
 export async function refresh() {
   if (!app.agent) return;
+  await listMcpTools();
   const [all, mine] = await Promise.all([api("/v1/sources/"), api(`/v1/agents/${app.agent.id}/sources`)]);
   const attached = new Set(mine.map((s) => s.id));
   const list = document.getElementById("source-list");
