@@ -22,6 +22,7 @@ from memgpt.schemas import (
     EventType,
     LLMConfig,
     Message,
+    OpenFile,
     Passage,
     StopReason,
     Usage,
@@ -112,6 +113,25 @@ def block(agent_id: str, b: Block) -> dict[str, Any]:
     }
 
 
+def file_block(state: AgentState, f: OpenFile) -> dict[str, Any]:
+    """An open file as Letta shows it: a block labelled with the file's name."""
+    file_id = derived_id("file", f.source_id, f.name)
+    return {
+        "id": derived_id("block", state.id, file_id),
+        "label": f.name,
+        "value": f.value,
+        "limit": state.per_file_view_window_char_limit,
+        "description": None,
+        "metadata": {},
+        "read_only": True,
+        "is_template": False,
+        "file_id": file_id,
+        "source_id": f.source_id,
+        "is_open": True,
+        "last_accessed_at": _time(f.accessed_at),
+    }
+
+
 def agent(
     state: AgentState,
     owner: AgentOwner,
@@ -135,7 +155,7 @@ def agent(
         "embedding": f"{state.embedding.provider}/{state.embedding.model}",
         "memory": {
             "blocks": blocks,
-            "file_blocks": [],
+            "file_blocks": [file_block(state, f) for f in state.open_files],
             "prompt_template": "",
             "agent_type": AGENT_TYPE,
         },
@@ -143,6 +163,8 @@ def agent(
         "tools": tools,
         "sources": sources,
         "tool_rules": [r.model_dump() for r in state.tool_rules],
+        "max_files_open": state.max_files_open,
+        "per_file_view_window_char_limit": state.per_file_view_window_char_limit,
         "created_by_id": owner.user_id,
         "created_at": _time(state.created_at),
         "updated_at": _time(state.memory_edited_at),

@@ -103,6 +103,18 @@ class SourceFile(BaseModel):
     passages: int = 0
     error: str | None = None
     loaded_at: datetime = Field(default_factory=utcnow)
+    # What the file tools read, stored with a 'done' file: its name within the load
+    # (relative to the folder loaded) and its extracted text.
+    name: str | None = None
+    text: str | None = None
+
+
+class FileText(BaseModel):
+    """A loaded file's extracted text, as the file tools open and grep it."""
+
+    source_id: str
+    name: str
+    text: str
 
 
 class ArchivalFilter(BaseModel):
@@ -242,3 +254,7 @@ class Store(Protocol):
     def attach_source(self, agent_id: str, source_id: str) -> None: ...
     def detach_source(self, agent_id: str, source_id: str) -> bool: ...
     def attached_sources(self, agent_id: str) -> list[Source]: ...
+    def agent_files(self, agent_id: str, name: str | None = None) -> list[FileText]:
+        """The texts of the files in the agent's attached sources (only those called `name`
+        when given), by source attached and name; a name loaded again is its newest text."""
+        ...

@@ -7,11 +7,13 @@ the model sees, so they speak to the model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from memgpt.embeddings.base import Embedder
+from memgpt.llm.tokens import estimate_tokens
 from memgpt.memory import archival, recall, working
 from memgpt.schemas import AgentState, BlockEdit, Passage, utcnow
 from memgpt.store.base import Store
@@ -33,6 +35,7 @@ class FunctionContext:
     # must leave no passage behind, or the redone step would save it twice.
     passages: list[Passage] = field(default_factory=list)
     messenger: Messenger | None = None  # how this agent reaches other agents, if it may
+    count: Callable[[str], int] = estimate_tokens  # the model's token counter, for limits
 
 
 def send_message(ctx: FunctionContext, message: str) -> None:

@@ -189,6 +189,18 @@ _PASSAGES = """
 """
 _SOURCES = _SOURCE_TABLES + _PASSAGES
 
+# a loaded file's extracted text, under the name agents know it by: the file tools open
+# it by line range and grep it (passages alone overlap and skip what a source held before)
+_FILE_TEXTS = """
+    CREATE TABLE file_texts (
+        file_pk {bigint} PRIMARY KEY REFERENCES source_files (pk) ON DELETE CASCADE,
+        source_id text NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        text text NOT NULL
+    );
+    CREATE INDEX file_texts_name ON file_texts (source_id, name);
+"""
+
 STEPS: list[Step] = [
     Step(
         "first schema",
@@ -201,6 +213,7 @@ STEPS: list[Step] = [
     Step("agent counts", sqlite.COUNTS, None),  # in PostgreSQL's first schema
     Step.typed("server document sources", _SOURCE_OWNERS),
     Step("archival full text in tantivy", sqlite.TANTIVY, None),  # tsvector stays in SQL
+    Step.typed("file text for the file tools", _FILE_TEXTS),
 ]
 
 
