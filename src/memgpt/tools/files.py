@@ -22,13 +22,9 @@ MAX_SEMANTIC_RESULTS = 20
 
 
 class FileOpenRequest(BaseModel):
-    file_name: str = Field(description='The file, as "<folder>/<file>".')
-    offset: int | None = Field(
-        None, description="The first line to show, counted from 0; the start when left out."
-    )
-    length: int | None = Field(
-        None, description="How many lines to show; to the end when left out."
-    )
+    file_name: str = Field(description='"<folder>/<file>"')
+    offset: int = Field(0, description="first line, from 0")
+    length: int | None = Field(None, description="lines to show (default: to the end)")
 
 
 def _attached(ctx: FunctionContext) -> tuple[list[Source], list[tuple[str, FileText]]]:
@@ -54,10 +50,10 @@ def _find(ctx: FunctionContext, sources: list[Source], name: str) -> FileText | 
 def open_files(
     ctx: FunctionContext, file_requests: list[FileOpenRequest], close_all_others: bool = False
 ) -> str:
-    """Open files from your attached folders, whole or a range of lines, into the open-files section of your working context. Opening more than fits closes the least recently used.
+    """Open files of your attached folders (whole or some lines) into working context; past its limits the least recently used close.
 
     Args:
-        file_requests: The files to open, each with an optional range of lines.
+        file_requests: The files, each with optional lines.
         close_all_others: Close every other open file first.
     """
     # Arguments arrive validated, as plain data.
@@ -83,7 +79,7 @@ def open_files(
     opened = []
     for request, file in found:
         closed += files.open_file(
-            ctx.state, file, request.file_name, request.offset or 0, request.length, ctx.count
+            ctx.state, file, request.file_name, request.offset, request.length, ctx.count
         )
         entry = ctx.state.open_files[-1]
         opened.append(f"{entry.name} (lines {entry.start_line}-{entry.end_line})")
@@ -96,17 +92,17 @@ def open_files(
 def grep_files(
     ctx: FunctionContext,
     pattern: str,
-    include: str | None = None,
+    include: str = "",
     context_lines: int = 1,
     offset: int = 0,
 ) -> str:
-    """Search the files of your attached folders line by line for a regular expression or text (case-insensitive), 20 matches a page.
+    """Search your attached folders' files for a regular expression or text, 20 matches a page.
 
     Args:
-        pattern: A regular expression, or plain text.
-        include: Only files whose name matches this glob (e.g. "*.md") or contains this text.
-        context_lines: Lines to show before and after each match.
-        offset: How many matches to skip, for the next page (the result says which).
+        pattern: A regular expression or text (case-insensitive).
+        include: Only files whose name matches this glob ("*.md") or contains this text.
+        context_lines: Lines shown around each match.
+        offset: Matches to skip, for the next page.
     """
     _, named = _attached(ctx)
     result, matched = files.grep(
@@ -117,11 +113,11 @@ def grep_files(
 
 
 def semantic_search_files(ctx: FunctionContext, query: str, limit: int = 5) -> str:
-    """Search the passages of your attached folders' files by meaning (and keywords), best first.
+    """Search your attached folders' files by meaning, best passages first.
 
     Args:
         query: What to look for.
-        limit: How many passages to return, at most 20.
+        limit: How many passages, at most 20.
     """
     check_search(query, 0)
     sources, named = _attached(ctx)
