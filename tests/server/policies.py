@@ -3,7 +3,7 @@
 Commands in the user's message pick the function call, so tests drive every message
 type through the real loop: plain text is echoed with send_message; "remember X"
 edits core memory, "archive X" saves a passage, "search X" searches archival memory,
-"use TOOL ARG" calls a tool (each with a
+"grep X" greps the attached folders' files, "open FILE" opens one, "use TOOL ARG" calls a tool (each with a
 heartbeat, then a reply quoting the result); "slow X" takes SLOW_S seconds before replying;
 "fail X" fails as a model call does; "ask AGENT X", "tell AGENT X" and "broadcast TAG X"
 message other agents (waiting, not waiting, every agent with the tag). A message from
@@ -24,8 +24,10 @@ SLOW_S = 0.5  # long enough that overlap, or its absence, shows above scheduling
 def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMReply:
     last = messages[-1]
     packet = json.loads(last.content) if last.role == "user" else {}
-    if packet.get("type") == "heartbeat" and messages[-2].role == "tool":
-        result = json.loads(messages[-2].content)["message"]
+    # A heartbeat after a call (a memory-pressure alert may come after it): report the call.
+    tool = next((m for m in reversed(messages[-3:-1]) if m.role == "tool"), None)
+    if packet.get("type") in ("heartbeat", "system_alert") and tool is not None:
+        result = json.loads(tool.content)["message"]
         return call("send_message", "The call is done; report it.", message=f"done: {result}")
     if packet.get("type") != "user_message":
         return call("send_message", "Nothing to add.", message="ok")
@@ -47,6 +49,12 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
         )
     if command == "search":
         return call("archival_memory_search", "Looking it up.", query=rest, request_heartbeat=True)
+    if command == "grep":
+        return call("grep_files", "Grepping.", pattern=rest, request_heartbeat=True)
+    if command == "open":
+        return call(
+            "open_files", "Opening.", file_requests=[{"file_name": rest}], request_heartbeat=True
+        )
     if command == "use":
         name, _, arg = rest.partition(" ")
         return call(name, f"Calling {name}.", sides=int(arg), request_heartbeat=True)

@@ -212,9 +212,22 @@ def test_source_upload_wait_until_processed_attach(sdk, agent):
     # The agent's archival search now covers the document.
     reply = sdk.send(agent.id, "search who keeps the lighthouse")
     assert "Orla Quinlan" in reply.messages[-1].content
+    # ...and it has the file functions: grep names the file, open puts it in view.
+    assert {"open_files", "grep_files", "semantic_search_files"} <= set(
+        sdk.agent_tool_names(agent.id)
+    )
+    grepped = sdk.send(agent.id, "grep orla").messages[-1].content
+    file_name = grepped.split("=== ", 1)[1].split(":", 1)[0]
+    assert file_name.endswith("/lighthouse.txt")
+    sdk.send(agent.id, f"open {file_name}")
+    (block,) = sdk.agents.retrieve(agent.id).memory.file_blocks
+    assert block.label == file_name and block.is_open and block.source_id == source.id
+    assert "1: The lighthouse on Skerry Point is kept by Orla Quinlan." in block.value
 
     sdk.detach_source(agent.id, source.id)
     assert sdk.agent_source_ids(agent.id) == []
+    assert sdk.agents.retrieve(agent.id).memory.file_blocks == []
+    assert not {"open_files", "grep_files"} & set(sdk.agent_tool_names(agent.id))
     sdk.delete_source(source.id)
     assert source.id not in [s.id for s in sdk.list_sources()]
 
