@@ -70,8 +70,11 @@ def test_attaching_gives_the_file_functions_and_detaching_the_last_takes_them(
 def test_open_a_whole_file_then_a_range_of_its_lines(with_folder):
     agent, _ = with_folder(
         [
+            # null is what Letta's models send for a default
             call(
-                "open_files", file_requests=[{"file_name": "docs/guide.md"}], request_heartbeat=True
+                "open_files",
+                file_requests=[{"file_name": "docs/guide.md", "offset": None, "length": None}],
+                request_heartbeat=True,
             ),
             call(
                 "open_files",
@@ -130,6 +133,14 @@ def test_grep_with_context_lines_pages_and_filters(with_folder):
             ),
             call("grep_files", pattern="owls", include="sub/", request_heartbeat=True),
             call("grep_files", pattern="line 1(", request_heartbeat=True),  # not a regex: text
+            call(
+                "grep_files",
+                pattern="gamma",
+                include=None,
+                context_lines=None,
+                offset=None,
+                request_heartbeat=True,
+            ),
             say(),
         ]
     )
@@ -147,6 +158,7 @@ def test_grep_with_context_lines_pages_and_filters(with_folder):
     assert "11 matches" in out[2] and "9: line 9" not in out[2]
     assert out[3].startswith("Found 1 matches in 1 files: docs/sub/deep.txt")
     assert out[4].startswith("No matches for 'line 1('")
+    assert "  2: beta" in out[5] and "> 3: gamma owls" in out[5]  # nulls take the defaults
 
 
 def test_grep_pages_twenty_matches_at_a_time():

@@ -23,7 +23,7 @@ MAX_SEMANTIC_RESULTS = 20
 
 class FileOpenRequest(BaseModel):
     file_name: str = Field(description='"<folder>/<file>"')
-    offset: int = Field(0, description="first line, from 0")
+    offset: int | None = Field(None, description="first line, from 0")
     length: int | None = Field(None, description="lines to show (default: to the end)")
 
 
@@ -79,7 +79,7 @@ def open_files(
     opened = []
     for request, file in found:
         closed += files.open_file(
-            ctx.state, file, request.file_name, request.offset, request.length, ctx.count
+            ctx.state, file, request.file_name, request.offset or 0, request.length, ctx.count
         )
         entry = ctx.state.open_files[-1]
         opened.append(f"{entry.name} (lines {entry.start_line}-{entry.end_line})")
@@ -92,9 +92,9 @@ def open_files(
 def grep_files(
     ctx: FunctionContext,
     pattern: str,
-    include: str = "",
-    context_lines: int = 1,
-    offset: int = 0,
+    include: str | None = None,
+    context_lines: int | None = 1,
+    offset: int | None = 0,
 ) -> str:
     """Search your attached folders' files for a regular expression or text, 20 matches a page.
 
@@ -105,8 +105,13 @@ def grep_files(
         offset: Matches to skip, for the next page.
     """
     _, named = _attached(ctx)
+    # Letta's models may send null for what they leave at its default.
     result, matched = files.grep(
-        [(name, f.text) for name, f in named], pattern, include, context_lines, offset
+        [(name, f.text) for name, f in named],
+        pattern,
+        include,
+        1 if context_lines is None else context_lines,
+        offset or 0,
     )
     files.touch(ctx.state, matched)
     return result
