@@ -25,7 +25,10 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
     last = messages[-1]
     packet = json.loads(last.content) if last.role == "user" else {}
     # A heartbeat after a call (a memory-pressure alert may come after it): report the call.
-    tool = next((m for m in reversed(messages[-3:-1]) if m.role == "tool"), None)
+    tool = next(
+        (m for m in reversed(messages[-3:-1]) if m.role == "tool" and m.name != "send_message"),
+        None,
+    )
     if packet.get("type") in ("heartbeat", "system_alert") and tool is not None:
         result = json.loads(tool.content)["message"]
         return call("send_message", "The call is done; report it.", message=f"done: {result}")

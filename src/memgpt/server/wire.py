@@ -30,6 +30,7 @@ from memgpt.schemas import (
 )
 from memgpt.store.accounts import AgentOwner, SourceOwner, UploadedFile, UserTool
 from memgpt.store.base import Source
+from memgpt.tools.files import FILE_FUNCTION_NAMES
 from memgpt.tools.multi_agent import MULTI_AGENT_FUNCTIONS
 from memgpt.tools.sandbox import public_schema
 from memgpt.tools.schema import INNER_THOUGHTS, REQUEST_HEARTBEAT, Function
@@ -43,6 +44,7 @@ _BUILTIN_TYPES = {
     SEND_MESSAGE: "letta_core",
     **dict.fromkeys(WEB_FUNCTION_NAMES, "letta_builtin"),
     **dict.fromkeys(MULTI_AGENT_FUNCTIONS, "letta_multi_agent_core"),
+    **dict.fromkeys(FILE_FUNCTION_NAMES, "letta_files_core"),
 }
 _IDS = uuid.UUID("6f1c2a4e-2d0b-4c59-9a51-6d4b0a7f0c11")  # namespace for derived ids
 
