@@ -26,7 +26,9 @@ def policy(messages, functions):
             query=last["message"],
             request_heartbeat=True,
         )
-    result = json.loads(messages[-2].content) if messages[-2].role == "tool" else {}
+    # The newest function result: alerts (memory pressure) may follow it.
+    tool = next((m for m in reversed(messages) if m.role == "tool"), None)
+    result = json.loads(tool.content) if tool else {}
     text = result.get("message", "")
     if text.startswith("Showing results"):
         for row in json.loads(text.split("\n", 1)[1]):

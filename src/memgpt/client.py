@@ -10,7 +10,9 @@ print(client.get_agent("sam").memory["human"])
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from memgpt import config
@@ -30,7 +32,8 @@ from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, new_id
 from memgpt.store.base import Source, Store, StoreError
 from memgpt.store.dialects.sqlite import SQLiteStore
 from memgpt.tools import rules
-from memgpt.tools.builtin import builtin
+from memgpt.tools.builtin import builtin, default_names
+from memgpt.tools.files import attach_folder, detach_folder
 from memgpt.tools.rules import ToolRule
 
 PG_URI_ENV = "MEMGPT_PG_URI"
@@ -230,11 +233,26 @@ class MemGPT:
         return load_into_source(self.store, embedder, found, path, settings, progress)
 
     def attach_source(self, agent: str, source: str) -> Source:
-        """Let the agent's archival_memory_search cover the source's passages."""
-        return archival.attach(self.store, self._state(agent), source)
+        """Let the agent's archival_memory_search cover the source's passages, and give it
+        the file functions (open_files, grep_files, semantic_search_files) over its files."""
+        with self._editing(agent) as state:
+            names = state.tool_names or default_names(builtin(config.load_settings()))
+            return attach_folder(self.store, state, source, names)
 
     def detach_source(self, agent: str, source: str) -> Source:
-        return archival.detach(self.store, self._state(agent), source)
+        """Close the source's open files; with the last source go the file functions."""
+        with self._editing(agent) as state:
+            return detach_folder(self.store, state, source)
+
+    @contextmanager
+    def _editing(self, name_or_id: str) -> Iterator[AgentState]:
+        """The agent's state, held against its steps (it saves its state with each) and
+        saved with the caller's other writes in one transaction."""
+        state = self._state(name_or_id)
+        with agent_lock(state.id), self.store.agent_lock(state.id), self.store.transaction():
+            state = self._state(state.id)
+            yield state
+            self.store.save_agent(state)
 
     def attached_sources(self, agent: str) -> list[Source]:
         return self.store.attached_sources(self._state(agent).id)

@@ -77,6 +77,19 @@ class Block(BaseModel):
     description: str = ""
 
 
+class OpenFile(BaseModel):
+    """A file (or a range of its lines) the agent opened into working context."""
+
+    source_id: str
+    name: str  # "<source>/<file>", as the file tools name it
+    value: str  # the lines in view, numbered
+    start_line: int  # 1-based, the first line in view
+    end_line: int  # the last line in view
+    total_lines: int
+    truncated: bool = False  # cut to the file view's limits
+    accessed_at: datetime = Field(default_factory=utcnow)
+
+
 class BlockEdit(BaseModel):
     """One change to a block, kept so users can see who changed their agent's memory and how.
     `agent_id` is the agent that made it, or whose memory the user edited (None for a user
@@ -173,6 +186,10 @@ class AgentState(BaseModel):
     tool_names: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     tool_rules: list[ToolRule] = Field(default_factory=list)
+    # The open-files section of working context and its limits (Letta's names).
+    open_files: list[OpenFile] = Field(default_factory=list)
+    max_files_open: int = 5
+    per_file_view_window_char_limit: int = 15_000
     created_at: datetime = Field(default_factory=utcnow)
     memory_edited_at: datetime = Field(default_factory=utcnow)
     memory_warning_issued: bool = False

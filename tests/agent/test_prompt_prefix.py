@@ -20,6 +20,7 @@ SECTIONS = [
     "system_instructions",
     "functions",
     "working_context",
+    "open_files",
     "summary",
     "queue",
     "memory_statistics",

@@ -3,7 +3,7 @@
 Commands in the user's message pick the function call, so tests drive every message
 type through the real loop: plain text is echoed with send_message; "remember X"
 edits core memory ("note LABEL X" the block LABEL), "archive X" saves a passage, "search X" searches archival memory,
-"use TOOL ARG" calls a tool, "mcp TOOL JSON" one with those arguments (each with a
+"grep X" greps the attached folders' files, "open FILE" opens one, "use TOOL ARG" calls a tool, "mcp TOOL JSON" one with those arguments (each with a
 heartbeat, then a reply quoting the result); "slow X" takes SLOW_S seconds before replying;
 "fail X" fails as a model call does; "hold X" waits until a test sets RELEASED (having
 set HOLDING), then saves X in core memory with a heartbeat, reporting fixed usage; "ask AGENT X", "tell AGENT X" and "broadcast TAG X"
@@ -32,8 +32,13 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
     if packet.get("type") == "system_alert" and packet["text"].startswith("The conversation"):
         facts = [line[6:] for line in packet["text"].splitlines() if line.startswith("user: fact")]
         return call("core_memory_append", "Tidying.", label="human", content="\n".join(facts))
-    if packet.get("type") == "heartbeat" and messages[-2].role == "tool":
-        result = json.loads(messages[-2].content)["message"]
+    # A heartbeat after a call (a memory-pressure alert may come after it): report the call.
+    tool = next(
+        (m for m in reversed(messages[-3:-1]) if m.role == "tool" and m.name != "send_message"),
+        None,
+    )
+    if packet.get("type") in ("heartbeat", "system_alert") and tool is not None:
+        result = json.loads(tool.content)["message"]
         return call("send_message", "The call is done; report it.", message=f"done: {result}")
     if packet.get("type") != "user_message":
         return call("send_message", "Nothing to add.", message="ok")
@@ -60,6 +65,12 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
         )
     if command == "search":
         return call("archival_memory_search", "Looking it up.", query=rest, request_heartbeat=True)
+    if command == "grep":
+        return call("grep_files", "Grepping.", pattern=rest, request_heartbeat=True)
+    if command == "open":
+        return call(
+            "open_files", "Opening.", file_requests=[{"file_name": rest}], request_heartbeat=True
+        )
     if command == "use":
         name, _, arg = rest.partition(" ")
         return call(name, f"Calling {name}.", sides=int(arg), request_heartbeat=True)

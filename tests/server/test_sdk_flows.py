@@ -188,6 +188,11 @@ LIGHTHOUSE = (
 )
 
 
+def said(reply) -> str:
+    """What the agent said in a turn (a memory-pressure alert may bring another reply)."""
+    return "\n".join(m.content for m in reply.messages if m.message_type == "assistant_message")
+
+
 def test_source_upload_wait_until_processed_attach(sdk, agent):
     name = f"docs-{agent.id[-6:]}"
     source = sdk.create_source(name)
@@ -211,10 +216,27 @@ def test_source_upload_wait_until_processed_attach(sdk, agent):
     assert [s.name for s in sdk.agents.retrieve(agent.id).sources] == [name]
     # The agent's archival search now covers the document.
     reply = sdk.send(agent.id, "search who keeps the lighthouse")
-    assert "Orla Quinlan" in reply.messages[-1].content
+    assert "Orla Quinlan" in said(reply)
+    # ...and it has the file functions: grep names the file, open puts it in view.
+    file_tools = {
+        t.name: t.tool_type
+        for t in sdk.agents.retrieve(agent.id).tools
+        if t.name in ("open_files", "grep_files", "semantic_search_files")
+    }
+    assert set(file_tools) == {"open_files", "grep_files", "semantic_search_files"}
+    assert set(file_tools.values()) == {"letta_files_core"}
+    grepped = said(sdk.send(agent.id, "grep orla"))
+    file_name = grepped.split("=== ", 1)[1].split(":", 1)[0]
+    assert file_name.endswith("/lighthouse.txt")
+    sdk.send(agent.id, f"open {file_name}")
+    (block,) = sdk.agents.retrieve(agent.id).memory.file_blocks
+    assert block.label == file_name and block.is_open and block.source_id == source.id
+    assert "1: The lighthouse on Skerry Point is kept by Orla Quinlan." in block.value
 
     sdk.detach_source(agent.id, source.id)
     assert sdk.agent_source_ids(agent.id) == []
+    assert sdk.agents.retrieve(agent.id).memory.file_blocks == []
+    assert not {"open_files", "grep_files"} & set(sdk.agent_tool_names(agent.id))
     sdk.delete_source(source.id)
     assert source.id not in [s.id for s in sdk.list_sources()]
 

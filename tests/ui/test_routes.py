@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -38,6 +39,29 @@ def test_context_counts_every_section(http, agent):
     assert after["num_messages"] == after["num_recall_memory"] == 3  # message, reply, nothing else
     assert after["first_in_context_message_id"] is not None
     assert 0 < after["memory_warning_tokens"] < after["context_window_size_max"]
+
+
+def test_context_counts_open_files_as_a_section(http, agent):
+    folder = http.post("/v1/folders/", json={"name": f"f-{agent[-6:]}"}).json()["id"]
+    upload = {"file": ("tide.txt", b"High tide at noon.\nLow tide at six.", "text/plain")}
+    file_id = http.post(f"/v1/folders/{folder}/upload", files=upload).json()["id"]
+    deadline = datetime.now(UTC) + timedelta(seconds=20)
+    while http.get(f"/v1/folders/{folder}/files/{file_id}").json()["processing_status"] not in (
+        "completed",
+        "error",
+    ):
+        assert datetime.now(UTC) < deadline
+        time.sleep(0.05)
+    http.patch(f"/v1/agents/{agent}/folders/attach/{folder}")
+    grepped = http.post(f"/v1/agents/{agent}/messages", json={"input": "grep tide"}).json()
+    name = grepped["messages"][-1]["content"].split("=== ", 1)[1].split(":", 1)[0]
+    http.post(f"/v1/agents/{agent}/messages", json={"input": f"open {name}"})
+    context = http.get(f"/v1/agents/{agent}/context").json()
+    sections = [k for k in context if k.startswith("num_tokens_")]
+    assert context["context_window_size_current"] == sum(context[k] for k in sections)
+    assert context["num_tokens_open_files"] > 0
+    http.patch(f"/v1/agents/{agent}/folders/detach/{folder}")
+    assert http.get(f"/v1/agents/{agent}/context").json()["num_tokens_open_files"] == 0
 
 
 def test_block_history_has_actor_time_and_word_diff(http, agent):

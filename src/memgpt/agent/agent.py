@@ -23,7 +23,8 @@ from memgpt.agent.summarizer import choose_cut, fit, summarize
 from memgpt.embeddings.base import Embedder
 from memgpt.errors import AgentNotFoundError, ContextTooSmallError, InputTooLargeError
 from memgpt.llm.base import ChatMessage, LLMClient, LLMError, LLMReply
-from memgpt.memory import archival, working
+from memgpt.memory import working
+from memgpt.memory.files import FileToolError
 from memgpt.memory.recall import SearchError
 from memgpt.memory.working import MemoryEditError
 from memgpt.schemas import (
@@ -39,6 +40,7 @@ from memgpt.schemas import (
 from memgpt.store.base import RunStep, Source, Store
 from memgpt.tools.base import FunctionContext
 from memgpt.tools.builtin import BUILTIN_FUNCTIONS, default_names
+from memgpt.tools.files import attach_folder, detach_folder
 from memgpt.tools.multi_agent import MessagingError, Messenger
 from memgpt.tools.rules import Chain
 from memgpt.tools.schema import ArgumentError, Function
@@ -101,15 +103,19 @@ class Agent(ConversationActions):
         names, else the defaults among them. `messenger` lets it message other agents."""
         self.state, self.store, self.llm, self.embedder = state, store, llm, embedder
         self.messenger = messenger
-        self.functions = {
-            name: functions[name] for name in state.tool_names or default_names(functions)
-        }
-        self.schemas = [f.schema() for f in self.functions.values()]
+        self._available = functions
+        self._offer()
         self._chats: dict[str, tuple[ChatMessage, int]] = {}  # message id -> chat form, tokens
         # Instructions, schemas and blocks repeat across steps: count each text once.
         self._count = functools.lru_cache(maxsize=256)(llm.count_tokens)
         self.queue: list[Message] = store.context_messages(state.id)
         self._head = store.last_seq(state.id)
+
+    def _offer(self) -> None:
+        """Give the model the functions the state names (the defaults when it names none)."""
+        names = self.state.tool_names or default_names(self._available)
+        self.functions = {name: self._available[name] for name in names}
+        self.schemas = [f.schema() for f in self.functions.values()]
 
     @property
     def id(self) -> str:
@@ -273,7 +279,9 @@ class Agent(ConversationActions):
             text=(reply.content or "").strip(),
             tool_calls=reply.tool_calls,
         )
-        ctx = FunctionContext(self.state, self.store, self.embedder, messenger=self.messenger)
+        ctx = FunctionContext(
+            self.state, self.store, self.embedder, messenger=self.messenger, count=self._count
+        )
         try:
             with ctx.step:  # a memory edit's transaction, if the call began one, ends here
                 results, ok, heartbeat, follow_up = self._results(reply.tool_calls, ctx, chain)
@@ -335,7 +343,7 @@ class Agent(ConversationActions):
         try:
             _thoughts, heartbeat, kwargs = function.parse(call.arguments)
             result = function.fn(ctx, **kwargs)
-        except (ArgumentError, MemoryEditError, SearchError, MessagingError) as exc:
+        except (ArgumentError, MemoryEditError, SearchError, MessagingError, FileToolError) as exc:
             return False, True, str(exc)
         except Exception as exc:  # a faulty user function must not end the step
             return False, True, f"{call.name} raised {type(exc).__name__}: {exc}"
@@ -414,13 +422,18 @@ class Agent(ConversationActions):
             )
 
     def _fit_main_context(self, pending: list[Message]) -> MainContext:
-        """Compile main context, evicting into the summary until it fits the window."""
+        """Compile main context, evicting into the summary until it fits the window; when
+        nothing more can be evicted, the least recently used open files are closed."""
         while True:
             context = self.compile(pending)
             if context.total <= context.budget:
                 return context
             queue = [*self.queue, *pending]
             cut = choose_cut(queue, [self._tokens(m) for m in queue], limit=len(self.queue))
+            if cut == 0 and self.state.open_files:
+                # Open files are a view the agent can reopen; the conversation must go on.
+                self.state.open_files.pop(0)
+                continue
             if cut == 0:
                 raise ContextTooSmallError(
                     f"Main context needs {context.total} tokens but the window allows "
@@ -466,11 +479,23 @@ class Agent(ConversationActions):
         self.state.blocks = self.store.agent_blocks(self.id)
 
     def attach_source(self, source: str) -> Source:
-        """Let archival_memory_search cover a loaded document source (by name or id)."""
-        return archival.attach(self.store, self.state, source)
+        """Let archival_memory_search cover a loaded document source (by name or id), and
+        give the agent the file functions over its files."""
+        with self._exclusive(), self.store.transaction():
+            self._reload()
+            attached = attach_folder(self.store, self.state, source, list(self.functions))
+            self.store.save_agent(self.state)
+        self._offer()
+        return attached
 
     def detach_source(self, source: str) -> Source:
-        return archival.detach(self.store, self.state, source)
+        """Close the source's open files; with the last source go the file functions."""
+        with self._exclusive(), self.store.transaction():
+            self._reload()
+            detached = detach_folder(self.store, self.state, source)
+            self.store.save_agent(self.state)
+        self._offer()
+        return detached
 
     def sources(self) -> list[Source]:
         """The document sources attached to this agent."""

@@ -6,8 +6,8 @@ cache (llama.cpp, vLLM, OpenAI, Anthropic) reads only what is new:
 
 1. system instructions (a system message; backends put the function schemas
    right after it), changed only by the user;
-2. working context and the recursive summary (a second system message), changed
-   by a memory edit or an eviction;
+2. working context, the open files and the recursive summary (a second system
+   message), changed by a memory edit, an opened file or an eviction;
 3. the FIFO queue, which only grows between evictions;
 4. memory statistics, which change every step, inside the newest event's packet.
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from memgpt.agent import events
 from memgpt.llm.base import ChatMessage, FunctionSchema
-from memgpt.memory import working
+from memgpt.memory import files, working
 from memgpt.schemas import AgentState, Message
 
 MESSAGE_OVERHEAD = 8  # role markers and separators a chat template adds per message
@@ -109,17 +109,20 @@ def compile_main_context(
     instructions = ChatMessage(role="system", content=state.system)
     parts = {
         "working_context": "### Working context\n" + working.render(state),
+        "open_files": files.render(state),
         "summary": "### Summary of earlier conversation\n" + state.summary if state.summary else "",
     }
     memory = ChatMessage(role="system", content="\n\n".join(p for p in parts.values() if p))
     summary = count(parts["summary"])
+    open_files = count(parts["open_files"])
     statistics = memory_statistics(state, recall_count, archival_count)
     tail = with_statistics(queue[-1:], statistics)
     sections = {
         "system_instructions": message_tokens(instructions, count),
         "functions": functions_tokens(functions, count),
         # The separators and the message's own overhead are charged to the working context.
-        "working_context": message_tokens(memory, count) - summary,
+        "working_context": message_tokens(memory, count) - summary - open_files,
+        "open_files": open_files,
         "summary": summary,
         "queue": sum(queue_tokens),
         # What the statistics add to the newest packet (or their own note) is theirs.

@@ -105,8 +105,11 @@ class _Loader:
         settings: LoadSettings,
         progress: LoadProgress,
         summary: LoadSummary,
+        root: Path,
     ):
+        """`root` is the file or folder loaded: files are named relative to it."""
         self.store, self.embedder, self.source = store, embedder, source
+        self.root = root if root.is_dir() else root.parent
         self.settings, self.progress, self.summary = settings, progress, summary
         self.count = token_counter(embedder)
         self.done = store.done_hashes(source.id)
@@ -177,6 +180,8 @@ class _Loader:
                     path=document.path,
                     sha256=document.content_hash,
                     status="done",
+                    name=Path(document.path).relative_to(self.root).as_posix(),
+                    text="\n".join(s.text for s in document.segments),
                 ),
                 passages,
             )
@@ -207,7 +212,7 @@ def load_into_source(
     progress = progress or NoProgress()
     summary = LoadSummary(source.name)
     files = list(iter_files(path))
-    loader = _Loader(store, embedder, source, settings, progress, summary)
+    loader = _Loader(store, embedder, source, settings, progress, summary, Path(path))
     progress.start(len(files))
     try:
         for file in files:

@@ -216,6 +216,7 @@ class SourceService:
         self.agents.owner(p, agent_id)
         self.get(p, source_id)
         self.client.attach_source(agent_id, source_id)  # refuses another embedding model
+        self.agents.forget(agent_id)  # its functions changed: the file functions came
         return self.agents.render(p, *self.agents.state(p, agent_id))
 
     def detach(self, p: Principal, agent_id: str, source_id: str) -> dict[str, Any]:
@@ -224,6 +225,7 @@ class SourceService:
         # Detaching what is not attached is done already (1.x retries requests).
         if source_id in {s.id for s in self.store.attached_sources(agent_id)}:
             self.client.detach_source(agent_id, source_id)
+            self.agents.forget(agent_id)
         return self.agents.render(p, *self.agents.state(p, agent_id))
 
     def of_agent(self, p: Principal, agent_id: str) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from memgpt.schemas import (
     EventType,
     LLMConfig,
     Message,
+    OpenFile,
     Passage,
     StopReason,
     Usage,
@@ -32,6 +33,7 @@ from memgpt.schemas import (
 from memgpt.store.accounts import AgentOwner, SourceOwner, UploadedFile, UserTool
 from memgpt.store.base import Run, RunStep, Source
 from memgpt.store.mcp_servers import McpServer
+from memgpt.tools.files import FILE_FUNCTION_NAMES
 from memgpt.tools.mcp import schema
 from memgpt.tools.multi_agent import MULTI_AGENT_FUNCTIONS
 from memgpt.tools.sandbox import public_schema
@@ -46,6 +48,7 @@ _BUILTIN_TYPES = {
     SEND_MESSAGE: "letta_core",
     **dict.fromkeys(WEB_FUNCTION_NAMES, "letta_builtin"),
     **dict.fromkeys(MULTI_AGENT_FUNCTIONS, "letta_multi_agent_core"),
+    **dict.fromkeys(FILE_FUNCTION_NAMES, "letta_files_core"),
 }
 _IDS = uuid.UUID("6f1c2a4e-2d0b-4c59-9a51-6d4b0a7f0c11")  # namespace for derived ids
 
@@ -117,6 +120,25 @@ def block(b: Block) -> dict[str, Any]:
     }
 
 
+def file_block(state: AgentState, f: OpenFile) -> dict[str, Any]:
+    """An open file as Letta shows it: a block labelled with the file's name."""
+    file_id = derived_id("file", f.source_id, f.name)
+    return {
+        "id": derived_id("block", state.id, file_id),
+        "label": f.name,
+        "value": f.value,
+        "limit": state.per_file_view_window_char_limit,
+        "description": None,
+        "metadata": {},
+        "read_only": True,
+        "is_template": False,
+        "file_id": file_id,
+        "source_id": f.source_id,
+        "is_open": True,
+        "last_accessed_at": _time(f.accessed_at),
+    }
+
+
 def agent(
     state: AgentState,
     owner: AgentOwner,
@@ -145,7 +167,7 @@ def agent(
         "embedding": f"{state.embedding.provider}/{state.embedding.model}",
         "memory": {
             "blocks": blocks,
-            "file_blocks": [],
+            "file_blocks": [file_block(state, f) for f in state.open_files],
             "prompt_template": "",
             "agent_type": kind,
         },
@@ -153,6 +175,8 @@ def agent(
         "tools": tools,
         "sources": sources,
         "tool_rules": [r.model_dump() for r in state.tool_rules],
+        "max_files_open": state.max_files_open,
+        "per_file_view_window_char_limit": state.per_file_view_window_char_limit,
         "created_by_id": owner.user_id,
         "created_at": _time(state.created_at),
         "updated_at": _time(state.memory_edited_at),

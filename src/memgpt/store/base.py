@@ -136,6 +136,18 @@ class SourceFile(BaseModel):
     passages: int = 0
     error: str | None = None
     loaded_at: datetime = Field(default_factory=utcnow)
+    # What the file tools read, stored with a 'done' file: its name within the load
+    # (relative to the folder loaded) and its extracted text.
+    name: str | None = None
+    text: str | None = None
+
+
+class FileText(BaseModel):
+    """A loaded file's extracted text, as the file tools open and grep it."""
+
+    source_id: str
+    name: str
+    text: str
 
 
 class ArchivalFilter(BaseModel):
@@ -330,3 +342,8 @@ class Store(Protocol):
         newest_first: bool,
         after: str | None = None,
     ) -> list[RunStep]: ...
+
+    def agent_files(self, agent_id: str, name: str | None = None) -> list[FileText]:
+        """The texts of the files in the agent's attached sources (only those called `name`
+        when given), by source attached and name; a name loaded again is its newest text."""
+        ...

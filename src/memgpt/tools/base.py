@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from memgpt.embeddings.base import Embedder
+from memgpt.llm.tokens import estimate_tokens
 from memgpt.memory import archival, recall, working
 from memgpt.schemas import AgentState, BlockEdit, Passage, utcnow
 from memgpt.store.base import Store
@@ -35,6 +36,8 @@ class FunctionContext:
     # must leave no passage behind, or the redone step would save it twice.
     passages: list[Passage] = field(default_factory=list)
     messenger: Messenger | None = None  # how this agent reaches other agents, if it may
+    count: Callable[[str], int] = estimate_tokens  # the model's token counter, for limits
+
     # The step's transaction, once an edit begins it; the agent closes it after the commit.
     step: ExitStack = field(default_factory=ExitStack)
 

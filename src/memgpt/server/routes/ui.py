@@ -53,6 +53,8 @@ def context(agent_id: str, p: Caller, service: Service) -> dict[str, Any]:
         "num_tokens_system": s["system_instructions"],
         "num_tokens_functions_definitions": s["functions"],
         "num_tokens_core_memory": s["working_context"],
+        # memgpt's own: open files are a section of their own, outside core memory.
+        "num_tokens_open_files": s["open_files"],
         "num_tokens_external_memory_summary": s["memory_statistics"],
         "num_tokens_summary_memory": s["summary"],
         "num_tokens_messages": s["queue"],

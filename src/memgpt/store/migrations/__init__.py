@@ -247,6 +247,18 @@ _MCP_SERVERS = """
     );
 """
 
+# a loaded file's extracted text, under the name agents know it by: the file tools open
+# it by line range and grep it (passages alone overlap and skip what a source held before)
+_FILE_TEXTS = """
+    CREATE TABLE file_texts (
+        file_pk {bigint} PRIMARY KEY REFERENCES source_files (pk) ON DELETE CASCADE,
+        source_id text NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        text text NOT NULL
+    );
+    CREATE INDEX file_texts_name ON file_texts (source_id, name);
+"""
+
 STEPS: list[Step] = [
     Step(
         "first schema",
@@ -268,6 +280,7 @@ STEPS: list[Step] = [
     Step.typed("agent imports", _IMPORTS),
     Step.typed("runs and steps", _RUNS),
     Step.typed("mcp servers", _MCP_SERVERS),
+    Step.typed("file text for the file tools", _FILE_TEXTS),
 ]
 
 

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from memgpt.schemas import EmbeddingConfig, Passage
 from memgpt.store.base import Source, SourceFile, StoreError
 from memgpt.store.sql.archival import chunks
-from memgpt.store.sql.seam import Row, Seam
+from memgpt.store.sql.file_texts import FileTextsSQL
+from memgpt.store.sql.seam import Row
 
 
-class SourcesSQL(Seam):
+class SourcesSQL(FileTextsSQL):
     def _source(self, row: Row) -> Source:
         return Source(
             id=row["id"],
@@ -110,6 +111,7 @@ class SourcesSQL(Seam):
                     self._ts(file.loaded_at),
                 ),
             )["pk"]
+            self._save_text(file_pk, file)
             if fresh:
                 self._insert_rows(fresh, source_id=file.source_id, file_pk=file_pk)
             return len(fresh)

@@ -10,6 +10,7 @@ const SECTIONS = [
   ["num_tokens_system", "System instructions", "system"],
   ["num_tokens_functions_definitions", "Function definitions", "functions"],
   ["num_tokens_core_memory", "Working context", "working"],
+  ["num_tokens_open_files", "Open files", "files"],
   ["num_tokens_summary_memory", "Summary", "summary"],
   ["num_tokens_messages", "FIFO queue", "queue"],
   ["num_tokens_external_memory_summary", "Memory statistics", "stats"],
