@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("module", ["memgpt.cli.session", "memgpt.server.app"])
-@pytest.mark.parametrize("heavy", ["pypdf"])  # only loading a PDF needs it
+@pytest.mark.parametrize("heavy", ["pypdf", "mcp"])  # a PDF, an MCP client or server
 def test_starting_does_not_import(module: str, heavy: str) -> None:
     code = f"import sys, {module}; print({heavy!r} in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -21,3 +21,34 @@ def test_starting_does_not_import(module: str, heavy: str) -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+SERVE_UNTIL_HEALTHY = """
+import sys
+from pathlib import Path
+from fastapi.testclient import TestClient
+from memgpt.server.app import create_app
+from memgpt.server.settings import ServerSettings
+
+settings = ServerSettings(database=Path(sys.argv[1]), allow_anonymous=True, embedding="hash")
+with TestClient(create_app(settings), base_url="http://127.0.0.1") as http:
+    assert http.get("/v1/health/").status_code == 200
+    print("mcp" in sys.modules, end=" ")
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    headers = {"Accept": "application/json, text/event-stream"}
+    listed = http.post("/mcp", json=body, headers=headers).json()
+    print("mcp" in sys.modules, "list_agents" in {t["name"] for t in listed["result"]["tools"]})
+"""
+
+
+def test_the_server_starts_without_the_mcp_sdk_and_loads_it_for_mcp(tmp_path: Path) -> None:
+    """The SDK takes seconds to import: the server is ready first, /mcp loads it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MEMGPT_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", SERVE_UNTIL_HEALTHY, str(tmp_path / "memgpt.db")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "True"]

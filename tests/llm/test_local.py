@@ -11,9 +11,15 @@ pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (memgpt[local])"
 jsonschema = pytest.importorskip("jsonschema")
 
 from memgpt.llm.base import ChatMessage, LLMClient, LLMError  # noqa: E402
-from memgpt.llm.local import LocalLlama, call_schema  # noqa: E402
+from memgpt.llm.local import (  # noqa: E402
+    CHAR_RULE,
+    STOCK_CHAR_RULE,
+    LocalLlama,
+    call_schema,
+    grammar_text,
+)
 from memgpt.llm.prompt_states import PromptStates  # noqa: E402
-from memgpt.schemas import LLMConfig  # noqa: E402
+from memgpt.schemas import LLMConfig, ToolCall  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -84,11 +90,54 @@ def test_call_schema_fits_the_output_budget() -> None:
         args = branch["properties"]["arguments"]
         assert args["additionalProperties"] is False
         lengths = [p["maxLength"] for p in args["properties"].values() if "maxLength" in p]
-        assert lengths and sum(lengths) < 96
+        # A character can take up to four tokens (a 4-byte UTF-8 character, byte by byte).
+        assert lengths and 4 * sum(lengths) < 96
+
+
+ECHO = [
+    {
+        "name": "echo",
+        "description": "Repeat the text exactly.",
+        "parameters": {
+            "type": "object",
+            "properties": {"text": {"type": "string", "description": "The text, repeated."}},
+            "required": ["text"],
+        },
+    }
+]
+
+
+def test_a_call_of_many_tokens_per_character_completes_within_max_tokens() -> None:
+    """Emoji cost several tokens a character: a string sized in characters against the
+    token budget ran to max_tokens and the call never closed."""
+    greedy = LocalLlama(
+        LLMConfig(provider="local", model="smollm2", max_output_tokens=128, temperature=0)
+    )
+    text = "😀😃😄😁😆😅😂🤣" * 8
+    earlier = ToolCall(id="call-1", name="echo", arguments=json.dumps({"text": text}))
+    # Shown one call copying the text, the model copies it again for as long as it may.
+    messages = [
+        ChatMessage(role="system", content="You repeat text."),
+        ChatMessage(role="user", content="Repeat: " + text),
+        ChatMessage(role="assistant", tool_calls=[earlier]),
+        ChatMessage(role="tool", tool_call_id="call-1", name="echo", content="OK"),
+        ChatMessage(role="user", content="Again: " + text),
+    ]
+    reply = greedy.chat(messages, ECHO)
+    assert reply.finish_reason == "stop"
+    [call] = reply.tool_calls
+    assert json.loads(call.arguments)["text"].startswith("😀😃")
+
+
+def test_the_grammar_writes_json_strings_without_unicode_escapes() -> None:
+    """Raw Unicode and the short escapes only: a \\uXXXX escape is six tokens a character."""
+    schema = json.dumps(call_schema(ECHO, max_tokens=96))
+    text = grammar_text(schema)
+    assert STOCK_CHAR_RULE not in text and CHAR_RULE in text.splitlines()
 
 
 def test_the_inner_monologue_is_bounded_as_the_paper_bounds_it() -> None:
-    for branch in call_schema(FUNCTIONS, max_tokens=4096)["oneOf"]:
+    for branch in call_schema(FUNCTIONS, max_tokens=8192)["oneOf"]:
         props = branch["properties"]["arguments"]["properties"]
         assert props["inner_thoughts"]["maxLength"] == 300  # about 50 words
         assert props["content" if "content" in props else "message"]["maxLength"] == 500

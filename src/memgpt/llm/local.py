@@ -4,7 +4,8 @@ Function calls are decoded under a grammar compiled from the offered function
 schemas, so every reply is one well-formed call even on a tiny model: the model
 writes `{"function": <name>, "arguments": {...}}` and nothing else. Strings get
 a `maxLength` sized to the output budget, because an unbounded string on a small
-model runs until max_tokens and the JSON never closes.
+model runs until max_tokens and the JSON never closes. The budget is in tokens and a
+string's length in characters, so each character is counted at its worst-case cost.
 """
 
 from __future__ import annotations
@@ -45,6 +46,16 @@ MAX_THOUGHT_CHARS = 300
 MAX_ARRAY_ITEMS = 8
 # Worst-case characters a number, boolean or null takes in the grammar's JSON.
 SCALAR_CHARS = 40
+# A token holds at least one byte, so a character costs at most its UTF-8 length (4) in
+# tokens, or 2 as an escape; the grammar allows no 6-character \uXXXX escape (see `_grammar`).
+TOKENS_PER_CHAR = 4
+# The JSON string character of llama-cpp-python's schema converter, and the one used
+# instead: the same without \uXXXX (a model has no need of it, raw Unicode is allowed)
+# and without raw control characters (which are not JSON).
+STOCK_CHAR_RULE = (
+    r'char ::= [^"\\] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
+)
+CHAR_RULE = r'char ::= [^"\\\x00-\x1F] | "\\" ["\\/bfnrt]'
 TEMPERATURE = 0.7
 
 # Used only when a GGUF carries no chat template of its own.
@@ -202,7 +213,8 @@ def _bounded(schema: Any, max_chars: int) -> Any:
 def _size(schema: Any) -> tuple[int, int]:
     """(free strings, fixed characters) of the largest JSON value `schema` allows.
 
-    Each character costs at most one token, so this bounds the tokens a reply takes.
+    Fixed characters are ASCII, a token each at most; a free string's characters cost
+    up to `TOKENS_PER_CHAR` tokens each.
     """
     if not isinstance(schema, dict):
         return 0, SCALAR_CHARS
@@ -215,7 +227,7 @@ def _size(schema: Any) -> tuple[int, int]:
     types = schema.get("type")
     types = types if isinstance(types, list) else [types]
     if "properties" in schema or "object" in types:
-        strings, chars = 0, 2
+        strings, chars = 0, 4  # the braces and a space after each
         for name, prop in schema.get("properties", {}).items():
             s, c = _size(prop)
             strings, chars = strings + s, chars + c + len(json.dumps(name)) + 4
@@ -225,7 +237,7 @@ def _size(schema: Any) -> tuple[int, int]:
         s, c = _size(schema.get("items", {}))
         return s * items, 2 + (c + 2) * items
     if "string" in types:
-        return 1, 2
+        return 1, 3  # the quotes and the space the grammar allows after a value
     return 0, SCALAR_CHARS
 
 
@@ -237,7 +249,7 @@ def call_schema(functions: list[FunctionSchema], max_tokens: int) -> dict[str, A
         strings, chars = _size(params)
         chars += len(json.dumps(fn["name"])) + 32  # {"function": ..., "arguments": ...}
         # Split what is left of the budget evenly between the free strings.
-        per_string = (max_tokens - chars) // strings if strings else MAX_STRING_CHARS
+        per_string = (max_tokens - chars) // (strings * TOKENS_PER_CHAR) if strings else 0
         arguments = _bounded(params, max(1, min(MAX_STRING_CHARS, per_string)))
         thoughts = arguments.get("properties", {}).get(THOUGHTS, {})
         if "maxLength" in thoughts:
@@ -257,7 +269,22 @@ def call_schema(functions: list[FunctionSchema], max_tokens: int) -> dict[str, A
 def _grammar(schema_json: str) -> LlamaGrammar:
     from llama_cpp import LlamaGrammar
 
-    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    return LlamaGrammar.from_string(grammar_text(schema_json), verbose=False)
+
+
+def grammar_text(schema_json: str) -> str:
+    """The GBNF grammar of `schema_json`, its string characters those of `CHAR_RULE`."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    text = json_schema_to_gbnf(schema_json)
+    if STOCK_CHAR_RULE not in text.splitlines():
+        if "char ::=" not in text:
+            return text  # no free string
+        raise LLMError(
+            "This llama-cpp-python writes JSON strings in a grammar memgpt does not know; "
+            "install the version memgpt pins (`pip install 'memgpt[local]'`)."
+        )
+    return text.replace(STOCK_CHAR_RULE, CHAR_RULE)
 
 
 # --- prompt rendering ------------------------------------------------------------------

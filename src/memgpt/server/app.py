@@ -22,7 +22,7 @@ from memgpt.server.auth import ensure_anonymous_user
 from memgpt.server.deps import refuse_nul
 from memgpt.server.edge import Edge
 from memgpt.server.fairness import TooBusyError, WorkPool
-from memgpt.server.mcp_server import mount as mount_mcp
+from memgpt.server.mcp_endpoint import mount as mount_mcp
 from memgpt.server.routes import (
     agents,
     blocks,

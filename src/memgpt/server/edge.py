@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memgpt.server.auth import principal_from_headers
-from memgpt.server.mcp_server import MCP_PATH
+from memgpt.server.mcp_endpoint import MCP_PATH
 from memgpt.server.settings import is_loopback
 
 # Multipart uploads, read by hand against the upload limit rather than the JSON one.

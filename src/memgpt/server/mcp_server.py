@@ -1,6 +1,6 @@
 """memgpt as an MCP server: agents offered to any MCP client (Claude Code, Claude Desktop,
 Cursor, ...) through the official `mcp` SDK, over stdio (`memgpt mcp serve`) or
-streamable HTTP at /mcp on `memgpt server`.
+streamable HTTP at /mcp on `memgpt server` (`mcp_endpoint`).
 
 Every tool is one call into `AgentService` as the caller, so the MCP client sees what the
 REST API would show the same caller: over HTTP the user of the request's API key (the
@@ -13,32 +13,26 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import Field
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
-from starlette.types import Receive, Scope, Send
 
 from memgpt.errors import MemGPTError
 from memgpt.memory import recall
 from memgpt.memory.recall import SearchError
 from memgpt.memory.working import MemoryEditError
-from memgpt.server.auth import Principal, ensure_anonymous_user, principal_from_headers
+from memgpt.server.auth import Principal, ensure_anonymous_user
 from memgpt.server.requests import UpdateBlock
 from memgpt.server.service import AgentService
 from memgpt.server.settings import ServerConfigError, ServerSettings
 from memgpt.server.steps import StepRunner
 
-MCP_PATH = "/mcp"
 API_KEY_ENV = "MEMGPT_API_KEY"
 STDIO_WORKERS = 4  # one MCP client at a time: a few steps at once is plenty
 
@@ -196,56 +190,6 @@ def _refusing(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]
             raise ToolError(str(exc)) from exc
 
     return refusing
-
-
-# streamable HTTP on `memgpt server`
-
-
-def _http_caller(ctx: Context) -> Principal:
-    # `Endpoint` authenticated the request and left the caller in its scope.
-    return ctx.request_context.request.state.principal
-
-
-class Endpoint:
-    """The MCP endpoint as an ASGI app: the caller from the API key (or the local user in
-    `--no-auth` mode, whose Host and Origin `edge` has checked), or 401."""
-
-    def __init__(self, server: MCPServer):
-        self.server = server
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Run MCP sessions for one lifespan of the app (a session manager runs only once)."""
-        # Stateless JSON: each request stands alone, authenticated by itself, so no session
-        # opened with one key can be used with another. DNS-rebinding checks are `edge`'s.
-        self.server.streamable_http_app(
-            stateless_http=True,
-            json_response=True,
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        )
-        self.sessions = self.server.session_manager
-        async with self.sessions.run():
-            yield
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = scope.setdefault("state", {})
-        if "principal" not in state:
-            try:
-                state["principal"] = principal_from_headers(
-                    scope["app"].state, Headers(scope=scope)
-                )
-            except HTTPException as exc:
-                refusal = JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-                return await refusal(scope, receive, send)
-        await self.sessions.handle_request(scope, receive, send)
-
-
-def mount(app: FastAPI) -> Endpoint:
-    """Serve MCP at /mcp on the app; its sessions run inside the app's lifespan."""
-    server = build(app.state.service, app.state.steps, _http_caller)
-    endpoint = Endpoint(server)
-    app.router.add_route(MCP_PATH, endpoint, methods=["GET", "POST", "DELETE"])
-    return endpoint
 
 
 # stdio: `memgpt mcp serve`
