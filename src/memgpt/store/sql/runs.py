@@ -2,6 +2,9 @@
 
 A step's row is written in the transaction that commits the step's messages, so a
 step is recorded exactly when its messages are; a run's row changes status around it.
+Those status writes skip the flush to disk (two fsyncs a message, ~18 ms of a ~20 ms
+round trip on SQLite): the step's own commit flushes the run's creation with it, and a
+power cut can at worst lose a run's last status, which the next start marks failed.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class RunsSQL(Seam):
         )
 
     def create_run(self, run: Run) -> None:
-        with self.transaction():
+        with self.unsynced_transaction():
             self._run(
                 "INSERT INTO runs (id, agent_id, status, background, stop_reason, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -91,7 +94,7 @@ class RunsSQL(Seam):
         self, run_id: str, status: RunStatus, stop_reason: str | None = None
     ) -> bool:
         ended = status in _ENDED
-        with self.transaction():
+        with self.unsynced_transaction():
             changed = self._run(
                 "UPDATE runs SET status = ?, stop_reason = ?, completed_at = ?"
                 " WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled', ?)",
