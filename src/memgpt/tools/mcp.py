@@ -22,17 +22,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mcp import Client, StdioServerParameters
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
-
 from memgpt.errors import MemGPTError
 from memgpt.store.mcp_servers import McpServer
 from memgpt.tools.sandbox import UserFunction, user_function
 from memgpt.tools.schema import with_loop_arguments
 
 if TYPE_CHECKING:
+    from mcp import Client
+
     from memgpt.config import Settings
 
 TIMEOUT_S = 30.0
@@ -96,6 +93,12 @@ def _beneath(url: str, prefix: str) -> bool:
 
 
 def _client(server: McpServer, timeout_s: float) -> Client:
+    # The SDK costs seconds to import: only a call that reaches an MCP server pays it.
+    from mcp import Client, StdioServerParameters
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
     if server.kind == "stdio":
         return Client(StdioServerParameters(command=server.command or "", args=server.args))
     if server.kind == "sse":
