@@ -36,6 +36,8 @@ def owned(server):
     a.post(
         f"/v1/agents/{agent['id']}/messages", json={"messages": [{"role": "user", "content": "hi"}]}
     )
+    run = a.get("/v1/runs/", params={"agent_id": agent["id"]}).json()[0]  # the message's
+    step = a.get(f"/v1/runs/{run['id']}/steps").json()[0]
     b_agent = b.post("/v1/agents/", json={"name": "b-agent"}).json()
     source = a.post("/v1/sources/", json={"name": "a-docs"}).json()
     file = a.post(
@@ -73,6 +75,8 @@ def owned(server):
         "file": file["id"],
         "mcp": mcp.id,
         "mcp_tool": mcp_tool["id"],
+        "run": run["id"],
+        "step": step["id"],
     }
     a.close()
     b.close()
@@ -163,6 +167,13 @@ MATRIX = [
     ("GET", "/v1/tools/mcp/servers/a-mcp/tools", None),
     ("POST", "/v1/tools/mcp/servers/a-mcp/shout", None),
     ("PATCH", "/v1/agents/{b_agent}/tools/attach/{mcp_tool}", None),
+    # runs and their steps (routes/runs.py)
+    ("GET", "/v1/runs/{run}", None),
+    ("GET", "/v1/runs/{run}/messages", None),
+    ("GET", "/v1/runs/{run}/steps", None),
+    ("GET", "/v1/steps/{step}", None),
+    ("POST", "/v1/agents/{agent}/messages/async", MESSAGE),
+    ("POST", "/v1/agents/{agent}/messages/cancel", {"run_ids": ["{run}"]}),
     # the web UI's routes (routes/ui.py)
     ("GET", "/v1/agents/{agent}/context", None),
     ("GET", "/v1/agents/{agent}/core-memory/blocks/human/history", None),
@@ -177,6 +188,8 @@ def _fill(value, ids):
         return value.format(**ids)
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
     return value
 
 
@@ -198,6 +211,7 @@ def test_the_matrix_covers_every_route_that_names_a_resource(server):
 @pytest.mark.parametrize(("method", "path", "body"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
 def test_other_organization_gets_404(owned, method, path, body):
     kinds = ("agent", "passage", "tool", "b_agent", "source", "file", "block", "mcp", "mcp_tool")
+    kinds += ("run", "step")
     ids = {k: owned[k] for k in kinds}
     response = owned["b"].request(method, _fill(path, ids), json=_fill(body, ids))
     assert response.status_code == 404, response.text
