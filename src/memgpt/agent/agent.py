@@ -9,6 +9,7 @@ chains another step at once; otherwise the agent yields until the next event.
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -87,6 +88,7 @@ class StepOutcome:
     heartbeat: bool
     failed: bool
     follow_up: list[Message] = field(default_factory=list)
+    stop: StopReason | None = None  # the chain stops after this step, for this reason
 
 
 class Agent(ConversationActions):
@@ -183,7 +185,7 @@ class Agent(ConversationActions):
             pending, produced, failures, usage = [event] if event else [], [], 0, Usage()
             chain = Chain(self.state.tool_rules, self.functions)
             bound = min(self.state.max_chained_steps, max_steps or self.state.max_chained_steps)
-            for step in range(1, bound + 1):
+            for step in itertools.count(1):  # the step at `bound` stops the chain
                 if step > 1 and run is not None and run.cancelled():
                     stop = StopReason.CANCELLED
                     return Response(
@@ -225,22 +227,20 @@ class Agent(ConversationActions):
                         cached_prompt_tokens=spent.cached_prompt_tokens,
                         duration_ns=started,  # made a duration when the step commits
                     )
-                outcome = self._run_step(pending, reply, message_id, chain, record)
+                outcome = self._run_step(
+                    pending, reply, message_id, chain, record, failures, last=step == bound
+                )
                 if record is not None:
                     run.step_ids.update((m.id, record.id) for m in outcome.messages)
                 produced += outcome.messages
                 if on_step is not None:
                     on_step(outcome.messages)
                 failures = failures + 1 if outcome.failed else 0
-                if failures >= MAX_CONSECUTIVE_FAILURES:
-                    stop = StopReason.INVALID_FUNCTION_CALL
-                    return Response(messages=produced, stop_reason=stop, steps=step, usage=usage)
-                pending = outcome.follow_up + self._memory_pressure_alert()
-                if not pending:
-                    stop = StopReason.TOOL_RULE if chain.ended_by_rule() else StopReason.END_TURN
-                    return Response(messages=produced, stop_reason=stop, steps=step, usage=usage)
-            stop = StopReason.MAX_STEPS
-            return Response(messages=produced, stop_reason=stop, steps=step, usage=usage)
+                if outcome.stop is not None:
+                    return Response(
+                        messages=produced, stop_reason=outcome.stop, steps=step, usage=usage
+                    )
+                pending = outcome.follow_up
 
     # one step
 
@@ -270,9 +270,14 @@ class Agent(ConversationActions):
         reply: LLMReply,
         message_id: str,
         chain: Chain,
-        record: RunStep | None = None,
+        record: RunStep | None,
+        failures: int,
+        *,
+        last: bool,
     ) -> StepOutcome:
-        """Run the model's call and commit the step: event, call, result and edits, atomically."""
+        """Run the model's call and commit the step: event, call, result and edits, atomically.
+        Whether the chain stops here is decided before the commit, so the step's record
+        carries the reason its run stopped with (`failures`: the failed steps just before)."""
         assistant = Message(
             id=message_id,
             role="assistant",
@@ -286,15 +291,27 @@ class Agent(ConversationActions):
             with ctx.step:  # a memory edit's transaction, if the call began one, ends here
                 results, ok, heartbeat, follow_up = self._results(reply.tool_calls, ctx, chain)
                 messages = [*pending, assistant, *results]
+                stop: StopReason | None
+                if not ok and failures + 1 >= MAX_CONSECUTIVE_FAILURES:
+                    stop = StopReason.INVALID_FUNCTION_CALL
+                elif last:
+                    # A warning now could not be answered: it waits for the next step.
+                    stop = StopReason.MAX_STEPS if follow_up else self._yielded(chain)
+                else:
+                    follow_up += self._memory_pressure_alert(messages, len(ctx.passages))
+                    stop = None if follow_up else self._yielded(chain)
                 if record is not None:
                     record.duration_ns = time.monotonic_ns() - record.duration_ns
-                    if not follow_up:  # the agent yields after this step
-                        record.stop_reason = "tool_rule" if chain.ended_by_rule() else "end_turn"
+                    record.stop_reason = stop
                 self._commit(messages, ctx, record)
         except BaseException:
             self._reload()  # the function may have changed state that was not committed
             raise
-        return StepOutcome(messages, heartbeat, failed=not ok, follow_up=follow_up)
+        return StepOutcome(messages, heartbeat, failed=not ok, follow_up=follow_up, stop=stop)
+
+    @staticmethod
+    def _yielded(chain: Chain) -> StopReason:
+        return StopReason.TOOL_RULE if chain.ended_by_rule() else StopReason.END_TURN
 
     def _results(
         self, calls: list[ToolCall], ctx: FunctionContext, chain: Chain
@@ -389,14 +406,16 @@ class Agent(ConversationActions):
             self._head = head
         self.state = fresh
 
-    def compile(self, pending: list[Message] = ()) -> MainContext:
+    def compile(self, pending: list[Message] = (), new_passages: int = 0) -> MainContext:
+        """Main context as it is, or as it will be once `pending` messages and
+        `new_passages` passages are stored."""
         chats = [self._chat(m) for m in [*self.queue, *pending]]
         return compile_main_context(
             self.state,
             [chat for chat, _ in chats],
             [tokens for _, tokens in chats],
             recall_count=self.store.count_messages(self.id) + len(pending),
-            archival_count=self.store.count_passages(self.id),
+            archival_count=self.store.count_passages(self.id) + new_passages,
             functions=self.schemas,
             count=self._count,
         )
@@ -456,11 +475,12 @@ class Agent(ConversationActions):
         for message in evicted:
             self._chats.pop(message.id, None)
 
-    def _memory_pressure_alert(self) -> list[Message]:
-        """A one-time warning past the configured fraction of the window, reset by eviction."""
+    def _memory_pressure_alert(self, step: list[Message], new_passages: int) -> list[Message]:
+        """A one-time warning past the configured fraction of the window, reset by eviction;
+        measured with the step about to commit (its messages and passages)."""
         if self.state.memory_warning_issued:
             return []
-        fraction = self.compile().fraction
+        fraction = self.compile(step, new_passages).fraction
         if fraction < self.state.memory_warning_fraction:
             return []
         self.state.memory_warning_issued = True

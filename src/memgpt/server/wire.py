@@ -408,7 +408,7 @@ def step(s: RunStep) -> dict[str, Any]:
         "cached_input_tokens": s.cached_prompt_tokens,
         "total_tokens": s.prompt_tokens + s.completion_tokens,
         "status": "success",  # only committed steps are recorded
-        "stop_reason": s.stop_reason,
+        "stop_reason": STOP_REASONS[StopReason(s.stop_reason)] if s.stop_reason else None,
         "duration_ns": s.duration_ns,
         "created_at": _time(s.created_at),
     }
