@@ -19,7 +19,7 @@ from memgpt.errors import AgentNotFoundError, InputTooLargeError, MemGPTError
 from memgpt.memory.recall import SearchError
 from memgpt.memory.working import MemoryEditError
 from memgpt.server.auth import ensure_anonymous_user
-from memgpt.server.deps import refuse_nul
+from memgpt.server.deps import declared_query_only, refuse_nul
 from memgpt.server.edge import Edge
 from memgpt.server.fairness import TooBusyError, WorkPool
 from memgpt.server.mcp_endpoint import mount as mount_mcp
@@ -50,6 +50,23 @@ from memgpt.tools import sandbox
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"  # the web UI, served at /
+ROUTERS = tuple(
+    module.router
+    for module in (
+        health,
+        agents,
+        blocks,
+        memory,
+        messages,
+        runs,
+        models,
+        mcp_servers,
+        tools,
+        sources,
+        chat,
+        ui,
+    )
+)
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (NotFoundError, 404),
@@ -114,21 +131,9 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.anonymous = ensure_anonymous_user(accounts) if settings.allow_anonymous else None
     app.add_middleware(Edge)
 
-    for module in (
-        health,
-        agents,
-        blocks,
-        memory,
-        messages,
-        runs,
-        models,
-        mcp_servers,
-        tools,
-        sources,
-        chat,
-        ui,
-    ):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        # Not on the catch-all below: its 501 says more than a 400 for a parameter would.
+        app.include_router(router, dependencies=[Depends(declared_query_only)])
     app.state.mcp = mount_mcp(app)
 
     for error, status in _STATUS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
+from fastapi.routing import APIRoute
 
 from memgpt.server.auth import Principal, authenticate
 from memgpt.server.fairness import WorkPool
@@ -57,18 +58,27 @@ def refuse_nul(request: Request) -> None:
         raise HTTPException(400, NUL_REFUSED)
 
 
-def only_query(*names: str):
-    """A route dependency refusing query parameters other than `names` with a 400 naming
-    them: a listing filter memgpt lacks must not quietly list everything."""
+def declared_query_only(request: Request) -> None:
+    """Every API route's dependency (app.py): a query parameter the route does not declare
+    is a 400 naming it, so a filter memgpt lacks never quietly lists everything."""
+    if unknown := sorted(set(request.query_params) - _declared(request.scope["route"])):
+        listed = ", ".join(f"`{n}`" for n in unknown)
+        raise HTTPException(
+            400,
+            f"memgpt does not implement {listed} on this route; remove "
+            f"{'it' if len(unknown) == 1 else 'them'} (/openapi.json lists each route's "
+            "parameters).",
+        )
 
-    def check(request: Request) -> None:
-        if unknown := sorted(set(request.query_params) - set(names)):
-            listed = ", ".join(f"`{n}`" for n in unknown)
-            raise HTTPException(
-                400, f"memgpt does not implement {listed} on this route; remove them."
-            )
 
-    return Depends(check)
+def _declared(route: APIRoute) -> set[str]:
+    """The query parameters of the route and of the dependencies it solves (a few)."""
+    names, todo = set(), [route.dependant]
+    while todo:
+        dependant = todo.pop()
+        names.update(field.alias for field in dependant.query_params)
+        todo.extend(dependant.dependencies)
+    return names
 
 
 def is_sdk_1x(request: Request) -> bool:

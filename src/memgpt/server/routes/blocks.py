@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from memgpt.server import blocks
-from memgpt.server.deps import Caller, Limit, Service, only_query, page
+from memgpt.server.deps import Caller, Limit, Service, page
 from memgpt.server.requests import CreateBlock, UpdateBlock
 
 router = APIRouter(tags=["blocks"])
@@ -19,7 +19,7 @@ def create_block(body: CreateBlock, p: Caller, service: Service) -> dict[str, An
     return blocks.create(service, p, body)
 
 
-@router.get("/v1/blocks/", dependencies=[only_query("label", "after", "limit")])
+@router.get("/v1/blocks/")
 def list_blocks(
     p: Caller,
     service: Service,
