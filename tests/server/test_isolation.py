@@ -171,6 +171,8 @@ MATRIX = [
     ("GET", "/v1/runs/{run}", None),
     ("GET", "/v1/runs/{run}/messages", None),
     ("GET", "/v1/runs/{run}/steps", None),
+    ("GET", "/v1/runs/{run}/usage", None),
+    ("DELETE", "/v1/runs/{run}", None),
     ("GET", "/v1/steps/{step}", None),
     ("POST", "/v1/agents/{agent}/messages/async", MESSAGE),
     ("POST", "/v1/agents/{agent}/messages/cancel", {"run_ids": ["{run}"]}),

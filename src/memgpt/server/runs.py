@@ -7,7 +7,8 @@ Queued runs cost the server nothing until they run, yet each organization may ha
 a few unfinished at once (429 past that, as `fairness.py` refuses), so one cannot queue
 work without bound ahead of the others. A
 run is cancelled between steps: the step under way finishes and commits whole. A run a
-stopped server left unfinished is marked failed when the server starts again.
+stopped server left unfinished is marked failed when a server starts again; the runs of
+other live servers sharing the database are theirs to finish (see store/sql/runs.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from memgpt.schemas import Usage
 from memgpt.server import wire
 from memgpt.server.auth import Principal
 from memgpt.server.fairness import TooBusyError
@@ -39,14 +41,15 @@ class RunService:
         self.per_org = per_org
         self._background: set[asyncio.Task] = set()  # held, or the loop may drop them
         self._unfinished: Counter[str] = Counter()  # background runs per organization
-        failed = self.store.fail_unfinished_runs()
+        self.owner = self.store.runs_owner()
+        failed = self.store.fail_orphaned_runs()
         if failed:
             log.warning("%d runs were left unfinished by a stopped server; marked failed", failed)
 
     def start(self, p: Principal, agent_id: str, *, background: bool = False) -> Run:
         """A new run; one not in the background starts in its turn, so it is running."""
         self.service.owner(p, agent_id)
-        run = Run(agent_id=agent_id, background=background)
+        run = Run(agent_id=agent_id, background=background, owner=self.owner)
         run.status = "created" if background else "running"
         self.store.create_run(run)
         return run
@@ -117,6 +120,30 @@ class RunService:
             cancelled = self.store.set_run_status(run.id, "cancelled", "cancelled")
             out[run.id] = "cancelled" if cancelled else self.store.get_run(run.id).status
         return out
+
+    def delete(self, p: Principal, run_id: str) -> Run:
+        """Delete a run with its steps, as Letta does; their messages stay in recall
+        storage. A run under way stops as a cancelled one does: the step under way commits
+        whole (without its record), and no other step follows."""
+        run = self.get(p, run_id)
+        if not self.store.delete_run(run.id):
+            raise NotFoundError(f"There is no run {run_id!r}.")
+        return run
+
+    def usage(self, p: Principal, run_id: str) -> Usage:
+        """The tokens the run's committed steps used, summed."""
+        run = self.get(p, run_id)
+        total = Usage()
+        for s in self.store.list_steps([run.agent_id], run.id, MOST, newest_first=False):
+            total = total.plus(
+                Usage(
+                    prompt_tokens=s.prompt_tokens,
+                    completion_tokens=s.completion_tokens,
+                    cached_prompt_tokens=s.cached_prompt_tokens,
+                    step_count=1,
+                )
+            )
+        return total
 
     def messages(self, p: Principal, run_id: str, limit: int) -> list[dict[str, Any]]:
         """The messages the run's steps committed, oldest first."""

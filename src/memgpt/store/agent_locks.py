@@ -67,19 +67,33 @@ def file_lock(directory: Path) -> Callable[[str], Release]:
     """
 
     def acquire(agent_id: str) -> Release:
-        private_dir(directory)
-        name = hashlib.sha256(agent_id.encode()).hexdigest()[:32]
-        fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            os.close(fd)
-            raise
-
-        def release() -> None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
+        release = _flock(directory, agent_id, wait=True)
+        assert release is not None  # a waiting flock returns holding the lock
         return release
 
     return acquire
+
+
+def try_file_lock(directory: Path, name: str) -> Release | None:
+    """The lock `file_lock` takes for `name`, if no other holder has it now; else None."""
+    return _flock(directory, name, wait=False)
+
+
+def _flock(directory: Path, name: str, *, wait: bool) -> Release | None:
+    private_dir(directory)
+    digest = hashlib.sha256(name.encode()).hexdigest()[:32]
+    fd = os.open(directory / f"{digest}.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+
+    def release() -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+    return release

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from memgpt.server import wire
 from memgpt.server.deps import Caller, Count, Runs
@@ -55,6 +55,42 @@ def list_active_runs(
 @router.get("/v1/runs/{run_id}")
 def get_run(run_id: str, p: Caller, runs: Runs) -> dict[str, Any]:
     return wire.run(runs.get(p, run_id))
+
+
+@router.delete("/v1/runs/{run_id}")
+def delete_run(run_id: str, p: Caller, runs: Runs) -> dict[str, Any]:
+    """The deleted run, as it was (0.1.x reads it); see RunService.delete."""
+    return wire.run(runs.delete(p, run_id))
+
+
+@router.get("/v1/runs/{run_id}/usage")
+def run_usage(run_id: str, p: Caller, runs: Runs) -> dict[str, Any]:
+    total = runs.usage(p, run_id)
+    # 1.x reads cached tokens in OpenAI's shape, 0.1.x in Letta's (wire.usage).
+    return {
+        **wire.usage(total),
+        "prompt_tokens_details": {"cached_tokens": total.cached_prompt_tokens},
+    }
+
+
+# What Letta keeps of a run and memgpt does not, with what to read instead.
+_NOT_KEPT = {
+    "stream": "memgpt keeps no stream of a run to replay; poll GET /v1/runs/{id} and read "
+    "GET /v1/runs/{id}/messages.",
+    "trace": "memgpt records no OpenTelemetry traces; GET /v1/runs/{id}/steps has each "
+    "step's model, tokens and duration.",
+    "metrics": "memgpt records no run metrics; read GET /v1/runs/{id}/usage and the run's "
+    "own times.",
+}
+
+
+@router.post("/v1/runs/{run_id}/stream", include_in_schema=False)
+@router.get("/v1/runs/{run_id}/trace", include_in_schema=False)
+@router.get("/v1/runs/{run_id}/metrics", include_in_schema=False)
+def not_kept(run_id: str, request: Request, p: Caller, runs: Runs) -> None:
+    runs.get(p, run_id)  # another organization's run is missing, as everywhere
+    what = request.url.path.rstrip("/").rsplit("/", 1)[1]
+    raise HTTPException(501, _NOT_KEPT[what].replace("{id}", run_id))
 
 
 @router.get("/v1/runs/{run_id}/steps")

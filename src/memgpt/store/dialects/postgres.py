@@ -154,6 +154,7 @@ class PostgresStore(PostgresArchival, PostgresRecall, SQLStore):
 
         A transaction this thread left open (an interrupted step) is rolled back with it.
         """
+        self.end_runs_lease()
         with self._pools_guard:
             pools, self._data, self._locking = [self._data, self._locking], None, None
         for pool in pools:
@@ -179,11 +180,25 @@ class PostgresStore(PostgresArchival, PostgresRecall, SQLStore):
         # A session-level lock on a connection of its own: it must outlive the transactions
         # of the step (the LLM call happens between them), and a dead process's session
         # ending releases it.
+        release = self._session_lock(f"agent:{agent_id}", wait=True)
+        assert release is not None  # a waiting lock returns holding it
+        return release
+
+    def _try_lock(self, name: str) -> Release | None:
+        return self._session_lock(name, wait=False)
+
+    def _session_lock(self, name: str, *, wait: bool) -> Release | None:
         pool = self._pool(locking=True)
         conn = pool.getconn()
-        key = advisory_key(f"agent:{agent_id}")
+        key = advisory_key(name)
         try:
-            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            if wait:
+                conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            elif not conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (key,)).fetchone()[
+                "got"
+            ]:
+                pool.putconn(conn)
+                return None
         except BaseException:
             pool.putconn(conn)
             raise

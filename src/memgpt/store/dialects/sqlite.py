@@ -21,7 +21,7 @@ import numpy as np
 
 from memgpt.private import private_file
 from memgpt.schemas import Message
-from memgpt.store.agent_locks import AgentLocks, file_lock
+from memgpt.store.agent_locks import AgentLocks, Release, file_lock, try_file_lock
 from memgpt.store.base import StoreError, ranked_words, search_words
 from memgpt.store.dialects.sqlite_archival import SQLiteArchival
 from memgpt.store.indexes.owners import IndexSet
@@ -62,7 +62,8 @@ class SQLiteStore(SQLiteArchival, SQLStore):
         self.text_index = TextIndex(self.path.with_name(self.path.name + ".text"), self._conn)
         # BEGIN IMMEDIATE serializes single writes, not a whole step (its LLM call runs
         # between transactions): per-agent lock files next to the database do that.
-        self._agent_locks = AgentLocks(file_lock(self.path.with_name(self.path.name + ".locks")))
+        self._locks_dir = self.path.with_name(self.path.name + ".locks")
+        self._agent_locks = AgentLocks(file_lock(self._locks_dir))
 
     @staticmethod
     def vectors_dir(db_path: Path) -> Path:
@@ -124,6 +125,9 @@ class SQLiteStore(SQLiteArchival, SQLStore):
         """Hold the agent against every other process using this database file."""
         return self._agent_locks.hold(agent_id)
 
+    def _try_lock(self, name: str) -> Release | None:
+        return try_file_lock(self._locks_dir, name)
+
     def _execute(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
         return self._conn().execute(sql, params)
 
@@ -143,6 +147,7 @@ class SQLiteStore(SQLiteArchival, SQLStore):
         return isinstance(exc, sqlite3.IntegrityError) and f"{table}.name" in str(exc)
 
     def close(self) -> None:
+        self.end_runs_lease()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

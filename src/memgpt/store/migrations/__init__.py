@@ -281,6 +281,8 @@ STEPS: list[Step] = [
     Step.typed("runs and steps", _RUNS),
     Step.typed("mcp servers", _MCP_SERVERS),
     Step.typed("file text for the file tools", _FILE_TEXTS),
+    # the store (server process) working on a run: a start fails only runs of dead owners
+    Step.typed("run owners", "ALTER TABLE runs ADD COLUMN owner text;"),
 ]
 
 

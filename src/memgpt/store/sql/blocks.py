@@ -14,10 +14,6 @@ _COLUMNS = "b.id, b.label, b.value, b.char_limit, b.description"
 
 
 class BlocksSQL(Seam):
-    # Appended to a SELECT to lock its rows until the transaction ends; SQLite's
-    # BEGIN IMMEDIATE already holds the one write lock.
-    _for_update = ""
-
     @staticmethod
     def _block(row: Row) -> Block:
         return Block(

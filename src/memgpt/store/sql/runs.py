@@ -5,11 +5,18 @@ step is recorded exactly when its messages are; a run's row changes status aroun
 Those status writes skip the flush to disk (two fsyncs a message, ~18 ms of a ~20 ms
 round trip on SQLite): the step's own commit flushes the run's creation with it, and a
 power cut can at worst lose a run's last status, which the next start marks failed.
+
+Several server processes may share one database: each owns the runs it starts, and holds
+a lock named by its owner id while its store is open (a lease: the kernel or PostgreSQL
+drops it when the process dies). A starting server fails only the unfinished runs whose
+owner's lock is free: runs another live process is still working on are left to it.
 """
 
 from __future__ import annotations
 
-from memgpt.schemas import utcnow
+from collections.abc import Callable
+
+from memgpt.schemas import new_id, utcnow
 from memgpt.store.base import Run, RunStatus, RunStep
 from memgpt.store.sql.seam import Row, Seam
 
@@ -21,6 +28,23 @@ _STEP_COLUMNS = (
 
 
 class RunsSQL(Seam):
+    _lease: tuple[str, Callable[[], None]] | None = None  # this store's owner id, its release
+
+    def runs_owner(self) -> str:
+        """The owner of the runs this store starts, alive while it is open."""
+        if self._lease is None:
+            owner = new_id("owner")
+            release = self._try_lock(f"runs:{owner}")
+            if release is None:  # a new name, so no one else can hold it
+                raise RuntimeError(f"The lock of new run owner {owner} is taken.")
+            self._lease = owner, release
+        return self._lease[0]
+
+    def end_runs_lease(self) -> None:
+        if self._lease is not None:
+            lease, self._lease = self._lease, None
+            lease[1]()
+
     def _run_row(self, row: Row) -> Run:
         return Run(
             id=row["id"],
@@ -30,13 +54,15 @@ class RunsSQL(Seam):
             stop_reason=row["stop_reason"],
             created_at=self._from_ts(row["created_at"]),
             completed_at=self._from_ts(row["completed_at"]) if row["completed_at"] else None,
+            owner=row["owner"],
         )
 
     def create_run(self, run: Run) -> None:
         with self.unsynced_transaction():
             self._run(
-                "INSERT INTO runs (id, agent_id, status, background, stop_reason, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs"
+                " (id, agent_id, status, background, stop_reason, created_at, owner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.id,
                     run.agent_id,
@@ -44,6 +70,7 @@ class RunsSQL(Seam):
                     int(run.background),
                     run.stop_reason,
                     self._ts(run.created_at),
+                    run.owner,
                 ),
             )
 
@@ -103,19 +130,46 @@ class RunsSQL(Seam):
         return changed > 0
 
     def run_cancelled(self, run_id: str) -> bool:
+        """Whether the run was cancelled, or deleted: either stops it before its next step."""
         row = self._one("SELECT status FROM runs WHERE id = ?", (run_id,))
-        return row is not None and row["status"] == "cancelled"
+        return row is None or row["status"] == "cancelled"
 
-    def fail_unfinished_runs(self) -> int:
-        """Runs a stopped server left created or running: nothing will finish them."""
+    def fail_orphaned_runs(self) -> int:
+        """Fail the runs left created or running by processes that are gone (their owner's
+        lock is free, or they have none: written before runs had owners); nothing will
+        finish them. Return how many."""
+        mine = self._lease[0] if self._lease else None
+        rows = self._query("SELECT DISTINCT owner FROM runs WHERE status IN ('created', 'running')")
+        failed = 0
+        for owner in [r["owner"] for r in rows]:
+            if owner is not None:
+                if owner == mine:
+                    continue
+                release = self._try_lock(f"runs:{owner}")
+                if release is None:
+                    continue  # its process is alive and will finish them
+                release()  # an owner id is never used again: its runs stay orphaned
+            with self.transaction():
+                failed += self._run(
+                    "UPDATE runs SET status = 'failed', stop_reason = 'error', completed_at = ?"
+                    " WHERE status IN ('created', 'running') AND "
+                    + ("owner IS NULL" if owner is None else "owner = ?"),
+                    (self._ts(utcnow()), *([] if owner is None else [owner])),
+                )
+        return failed
+
+    def delete_run(self, run_id: str) -> bool:
+        """Delete a run with its steps (their messages stay in recall storage); False if
+        there is none. A run still under way stops before its next step."""
         with self.transaction():
-            return self._run(
-                "UPDATE runs SET status = 'failed', stop_reason = 'error', completed_at = ?"
-                " WHERE status IN ('created', 'running')",
-                (self._ts(utcnow()),),
-            )
+            return self._run("DELETE FROM runs WHERE id = ?", (run_id,)) > 0
 
     def record_step(self, step: RunStep) -> None:
+        """Record the step in the transaction committing its messages; a step whose run was
+        deleted meanwhile commits its messages alone. The run's row stays locked until the
+        commit, so a delete waits for it and then takes the step with the run."""
+        if not self._one(f"SELECT 1 FROM runs WHERE id = ?{self._for_update}", (step.run_id,)):
+            return
         self._run(
             f"INSERT INTO steps ({_STEP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (

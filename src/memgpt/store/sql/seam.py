@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +40,9 @@ class Scope:
 
 class Seam(ABC):
     _local: threading.local  # this thread's connection and transaction depth
+    # Appended to a SELECT to lock its rows until the transaction ends; SQLite's
+    # BEGIN IMMEDIATE already holds the one write lock.
+    _for_update = ""
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -91,6 +94,11 @@ class Seam(ABC):
     def _serialize(self, name: str) -> None:
         """Make writers of `name` take turns until the transaction ends (SQLite's single
         writer already does)."""
+
+    @abstractmethod
+    def _try_lock(self, name: str) -> Callable[[], None] | None:
+        """Take the cross-process lock `name` if no one holds it, returning its release;
+        None if someone does. A dead process's locks are free (see agent_locks.py)."""
 
     @abstractmethod
     def _is_taken(self, exc: Exception, table: str) -> bool:
