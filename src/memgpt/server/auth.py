@@ -11,10 +11,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 from starlette.datastructures import Headers, State
 
-from memgpt.store.accounts import AccountStore
-
-ANONYMOUS_ORG = "org-local"
-ANONYMOUS_USER = "user-local"
+from memgpt.store.accounts import ANONYMOUS_ORG, ANONYMOUS_USER, AccountStore
 
 
 @dataclass(frozen=True)

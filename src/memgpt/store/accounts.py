@@ -23,6 +23,17 @@ from memgpt.store.sql.seam import Row
 from memgpt.store.sql.store import SQLStore
 
 KEY_PREFIX = "sk-memgpt-"
+# The organization and user key-less requests act as (`memgpt server --no-auth`). They
+# own every agent no organization does: those made through the Python API or the CLI.
+ANONYMOUS_ORG = "org-local"
+ANONYMOUS_USER = "user-local"
+# Agents with no owner row, but not those of an import still being written (hidden).
+_UNOWNED = (
+    "SELECT a.id AS agent_id, ? AS organization_id, ? AS user_id, a.name AS name,"
+    " a.created_at AS created_at FROM agents a"
+    " WHERE a.id NOT IN (SELECT agent_id FROM agent_owners)"
+    " AND a.id NOT IN (SELECT agent_id FROM agent_imports)"
+)
 
 
 class Organization(BaseModel):
@@ -181,15 +192,22 @@ class AccountStore:
 
     def agent_owner(self, agent_id: str) -> AgentOwner | None:
         row = self.store._one("SELECT * FROM agent_owners WHERE agent_id = ?", (agent_id,))
-        return AgentOwner(**dict(row)) if row else None
+        if row is None:
+            row = self.store._one(
+                f"{_UNOWNED} AND a.id = ?", (ANONYMOUS_ORG, ANONYMOUS_USER, agent_id)
+            )
+        return _agent_owner(row) if row else None
 
     def owned_agents(self, organization_id: str) -> list[AgentOwner]:
-        rows = self.store._query(
-            "SELECT o.* FROM agent_owners o JOIN agents a ON a.id = o.agent_id"
-            " WHERE o.organization_id = ? ORDER BY a.created_at, a.id",
-            (organization_id,),
+        sql = (
+            "SELECT o.agent_id, o.organization_id, o.user_id, o.name, a.created_at"
+            " FROM agent_owners o JOIN agents a ON a.id = o.agent_id WHERE o.organization_id = ?"
         )
-        return [AgentOwner(**dict(r)) for r in rows]
+        params = [organization_id]
+        if organization_id == ANONYMOUS_ORG:
+            sql, params = f"{sql} UNION ALL {_UNOWNED}", [*params, ANONYMOUS_ORG, ANONYMOUS_USER]
+        rows = self.store._query(f"{sql} ORDER BY created_at, agent_id", params)
+        return [_agent_owner(r) for r in rows]
 
     # blocks: each belongs to the organization that made it, whichever agents share it
 
@@ -351,6 +369,10 @@ class AccountStore:
             (source_id,),
         )
         return [self._uploaded_file(r) for r in rows]
+
+
+def _agent_owner(row: Row) -> AgentOwner:
+    return AgentOwner(**{k: row[k] for k in AgentOwner.model_fields})
 
 
 def accounts_for(store: Store) -> AccountStore:
