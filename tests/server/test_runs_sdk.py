@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from tests.server import policies
-from tests.server.sdk import SDK
+from tests.server.sdk import LEGACY, SDK, APIError
 
 
 @pytest.fixture
@@ -62,3 +62,17 @@ def test_a_run_cancelled_mid_step_keeps_that_step_whole(sdk, agent):
     assert step.prompt_tokens == policies.HELD_USAGE["prompt_tokens"]
     assert sdk.client.runs.retrieve(run.id).status == "cancelled"
     assert "figs" in sdk.get_block(agent.id, "human").value
+
+
+def test_a_runs_usage_and_deleting_it(sdk, agent):
+    run = sdk.send_async(agent.id, "hello")
+    wait_for(sdk, run.id, "completed")
+    (step,) = list(sdk.client.runs.steps.list(run.id))
+    usage = sdk.client.runs.usage.retrieve(run.id)
+    assert usage.prompt_tokens == step.prompt_tokens
+    assert usage.total_tokens == step.prompt_tokens + step.completion_tokens
+    if LEGACY:  # the 1.x line has no call to delete a run
+        assert sdk.client.runs.delete(run.id).id == run.id
+        with pytest.raises(APIError) as missing:
+            sdk.client.runs.retrieve(run.id)
+        assert missing.value.status_code == 404
