@@ -40,9 +40,7 @@ class Scheduler:
     def tick(self, now: datetime) -> list[Future]:
         """Start what is due at `now`; the runs started."""
         store, started = self.service.store, []
-        for state in store.list_agents():
-            if not (state.heartbeat_interval_s or state.sleeptime_agent_id):
-                continue
+        for state in store.timed_agents():
             newest = store.messages_page(state.id, limit=1, newest_first=True)
             quiet = now - (newest[0].created_at if newest else state.created_at)
             interval = timedelta(seconds=state.heartbeat_interval_s or 0)

@@ -283,6 +283,9 @@ STEPS: list[Step] = [
     Step.typed("file text for the file tools", _FILE_TEXTS),
     # the store (server process) working on a run: a start fails only runs of dead owners
     Step.typed("run owners", "ALTER TABLE runs ADD COLUMN owner text;"),
+    # agents the scheduler wakes (a heartbeat interval or a sleep-time agent), indexed so a
+    # tick reads those alone
+    Step("timed agents", sqlite.TIMED_AGENTS, postgres.TIMED_AGENTS),
 ]
 
 

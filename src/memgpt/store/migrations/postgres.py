@@ -141,3 +141,11 @@ FIRST_ARCHIVAL = """
 VECTORS_INLINE = """
     ALTER TABLE passages ALTER COLUMN embedding SET STORAGE MAIN;
 """
+
+# agents the scheduler wakes, marked from their state (JSON read as each dialect reads it)
+TIMED_AGENTS = """
+    ALTER TABLE agents ADD COLUMN timed integer NOT NULL DEFAULT 0;
+    UPDATE agents SET timed = 1 WHERE state->>'heartbeat_interval_s' IS NOT NULL
+        OR state->>'sleeptime_agent_id' IS NOT NULL;
+    CREATE INDEX agents_timed ON agents (created_at) WHERE timed = 1;
+"""

@@ -112,3 +112,11 @@ TANTIVY = """
     CREATE TABLE passage_pks (last INTEGER NOT NULL);
     INSERT INTO passage_pks SELECT COALESCE(MAX(pk), 0) FROM passages;
     """
+
+# agents the scheduler wakes, marked from their state (JSON read as each dialect reads it)
+TIMED_AGENTS = """
+    ALTER TABLE agents ADD COLUMN timed integer NOT NULL DEFAULT 0;
+    UPDATE agents SET timed = 1 WHERE json_extract(state, '$.heartbeat_interval_s') IS NOT NULL
+        OR json_extract(state, '$.sleeptime_agent_id') IS NOT NULL;
+    CREATE INDEX agents_timed ON agents (created_at) WHERE timed = 1;
+"""

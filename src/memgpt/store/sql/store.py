@@ -40,6 +40,11 @@ def searchable_text(message: Message) -> str | None:
     return None
 
 
+def _timed(state: AgentState) -> int:
+    """Whether the scheduler wakes the agent (the `timed` column, see timed_agents)."""
+    return int(bool(state.heartbeat_interval_s or state.sleeptime_agent_id))
+
+
 class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL, RunsSQL):
     search_budget = SEARCH_BUDGET
     search_count_limit = SEARCH_COUNT_LIMIT
@@ -53,8 +58,15 @@ class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL, RunsSQL):
                 raise taken
             try:
                 self._run(
-                    "INSERT INTO agents (id, name, state, created_at) VALUES (?, ?, ?, ?)",
-                    (state.id, state.name, self._state(state), self._ts(state.created_at)),
+                    "INSERT INTO agents (id, name, state, created_at, timed)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (
+                        state.id,
+                        state.name,
+                        self._state(state),
+                        self._ts(state.created_at),
+                        _timed(state),
+                    ),
                 )
             except Exception as exc:
                 if self._is_taken(exc, "agents"):  # another process took it meanwhile
@@ -75,13 +87,22 @@ class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL, RunsSQL):
         )
         return [self._load_agent(row) for row in rows]
 
+    def timed_agents(self) -> list[AgentState]:
+        """The agents the scheduler may wake: those with a heartbeat interval or a
+        sleep-time agent (an index finds them; the others are never read)."""
+        rows = self._query(
+            "SELECT id, state FROM agents WHERE timed = 1"
+            " AND id NOT IN (SELECT agent_id FROM agent_imports) ORDER BY created_at, name"
+        )
+        return [self._load_agent(row) for row in rows]
+
     def save_agent(self, state: AgentState) -> None:
         """Save the agent's state but not its blocks, which change only through their own
         calls (edits, attach, detach): a stale copy of a shared block never overwrites it."""
         with self.transaction():
             updated = self._run(
-                "UPDATE agents SET name = ?, state = ? WHERE id = ?",
-                (state.name, self._state(state), state.id),
+                "UPDATE agents SET name = ?, state = ?, timed = ? WHERE id = ?",
+                (state.name, self._state(state), _timed(state), state.id),
             )
             if not updated:
                 raise StoreError(f"Agent {state.id} no longer exists.")
