@@ -326,6 +326,9 @@ class Store(Protocol):
         limit: int,
         newest_first: bool,
         after: str | None = None,
+        *,
+        background: bool | None = None,
+        stop_reason: str | None = None,
     ) -> list[Run]: ...
     def set_run_status(
         self, run_id: str, status: RunStatus, stop_reason: str | None = None

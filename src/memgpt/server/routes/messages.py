@@ -35,6 +35,7 @@ def list_messages(
     before: str | None = None,
     limit: Count = 100,
     order: Literal["asc", "desc"] | None = None,
+    order_by: Literal["created_at"] | None = None,  # Letta's one ordering, and memgpt's
 ) -> list[dict[str, Any]]:
     # Letta 0.16 (the 1.x line) lists newest first by default, 0.11 oldest first.
     descending = order == "desc" if order else is_sdk_1x(request)

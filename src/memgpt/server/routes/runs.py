@@ -14,6 +14,7 @@ router = APIRouter(tags=["runs"])
 
 Ids = Annotated[list[str] | None, Query()]
 Order = Literal["asc", "desc"] | None
+OrderBy = Literal["created_at"] | None  # Letta's one ordering, and memgpt's
 
 
 def _newest_first(order: Order, ascending: bool | None) -> bool:
@@ -33,16 +34,24 @@ def list_runs(
     statuses: Ids = None,
     active: bool = False,
     background: bool | None = None,
+    stop_reason: str | None = None,
     after: str | None = None,
     limit: Count = 100,
     order: Order = None,
+    order_by: OrderBy = None,
     ascending: bool | None = None,
 ) -> list[dict[str, Any]]:
     ids = runs.agent_ids(p, [*(agent_ids or []), *([agent_id] if agent_id else [])])
     found = runs.store.list_runs(
-        ids, ACTIVE if active else statuses, limit, _newest_first(order, ascending), after
+        ids,
+        ACTIVE if active else statuses,
+        limit,
+        _newest_first(order, ascending),
+        after,
+        background=background,
+        stop_reason=stop_reason,
     )
-    return [wire.run(r) for r in found if background is None or r.background == background]
+    return [wire.run(r) for r in found]
 
 
 @router.get("/v1/runs/active")
@@ -101,6 +110,7 @@ def list_run_steps(
     after: str | None = None,
     limit: Count = 100,
     order: Order = None,
+    order_by: OrderBy = None,
 ) -> list[dict[str, Any]]:
     run = runs.get(p, run_id)
     newest_first = order == "desc"  # a run's steps read in the order they ran
@@ -124,6 +134,7 @@ def list_steps(
     after: str | None = None,
     limit: Count = 100,
     order: Order = None,
+    order_by: OrderBy = None,
 ) -> list[dict[str, Any]]:
     ids = runs.agent_ids(p, [agent_id] if agent_id else None)
     found = runs.store.list_steps(ids, None, limit, _newest_first(order, None), after)

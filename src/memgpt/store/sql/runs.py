@@ -85,11 +85,18 @@ class RunsSQL(Seam):
         limit: int,
         newest_first: bool,
         after: str | None = None,
+        *,
+        background: bool | None = None,
+        stop_reason: str | None = None,
     ) -> list[Run]:
         where, params = self._any("agent_id", agent_ids)
         if statuses:
             status_where, status_params = self._any("status", statuses)
             where, params = f"{where} AND {status_where}", params + status_params
+        if background is not None:
+            where, params = f"{where} AND background = ?", [*params, int(background)]
+        if stop_reason is not None:
+            where, params = f"{where} AND stop_reason = ?", [*params, stop_reason]
         rows = self._runs_page("runs", "*", where, params, limit, newest_first, after)
         return [self._run_row(r) for r in rows]
 
