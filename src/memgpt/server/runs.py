@@ -41,7 +41,7 @@ class RunService:
         self.per_org = per_org
         self._background: set[asyncio.Task] = set()  # held, or the loop may drop them
         self._unfinished: Counter[str] = Counter()  # background runs per organization
-        self.owner = self.store.runs_owner()
+        self.store.runs_owner()  # this server's lease, before it looks for others' runs
         failed = self.store.fail_orphaned_runs()
         if failed:
             log.warning("%d runs were left unfinished by a stopped server; marked failed", failed)
@@ -49,7 +49,7 @@ class RunService:
     def start(self, p: Principal, agent_id: str, *, background: bool = False) -> Run:
         """A new run; one not in the background starts in its turn, so it is running."""
         self.service.owner(p, agent_id)
-        run = Run(agent_id=agent_id, background=background, owner=self.owner)
+        run = Run(agent_id=agent_id, background=background, owner=self.store.runs_owner())
         run.status = "created" if background else "running"
         self.store.create_run(run)
         return run
