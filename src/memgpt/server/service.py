@@ -12,14 +12,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from functools import partial
 from itertools import takewhile
 from typing import Any
 
 from memgpt import config
-from memgpt.agent import events, sleeptime
+from memgpt.agent import events
 from memgpt.agent.agent import Agent, RunContext, agent_lock
 from memgpt.agent.multi_agent import AgentMessenger, MessagingLimits
 from memgpt.client import MemGPT
@@ -45,6 +44,7 @@ from memgpt.server.auth import Principal
 from memgpt.server.bounds import check_output_budget
 from memgpt.server.models import ModelChoice, ModelChoiceError
 from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock, UpdateMessage
+from memgpt.server.scheduler import Background
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
@@ -102,9 +102,7 @@ class AgentService:
         # Messages one agent sends another without waiting are processed here.
         self._deliveries = ThreadPoolExecutor(4, thread_name_prefix="agent-messages")
         # Sleep-time runs and timed heartbeats, each agent's one at a time.
-        self._background = ThreadPoolExecutor(2, thread_name_prefix="agent-background")
-        self._busy: set[str] = set()
-        self.sleeptime_frequency = settings.sleeptime_frequency
+        self.background = Background(self, settings.sleeptime_frequency)
 
     # ownership
 
@@ -437,31 +435,13 @@ class AgentService:
         on_messages: OnMessages | None = None,
         on_delta: OnMessages | None = None,
         max_steps: int | None = None,
-        run_id: str | None = None,
+        run: RunContext | None = None,
     ) -> dict[str, Any]:
         """Process one user message; a repeated idempotency key returns the first answer.
         `on_delta` receives the reply's pieces as the model writes them (token streaming).
-        Within run `run_id` (see runs.py), each step is recorded and the messages carry
-        their run's and step's ids."""
-        if run_id is None:
-            return self._send(p, agent_id, text, idempotency_key, on_messages, on_delta, max_steps)
-        run = RunContext(run_id, partial(self.store.run_cancelled, run_id))
-        self.store.set_run_status(run_id, "running")
-        try:
-            result = self._send(
-                p, agent_id, text, idempotency_key, on_messages, on_delta, max_steps, run
-            )
-        except ModelCallError as exc:
-            self.store.set_run_status(run_id, "failed", exc.result["stop_reason"]["stop_reason"])
-            raise
-        except BaseException:
-            self.store.set_run_status(run_id, "failed", "error")
-            raise
-        reason = result["stop_reason"]["stop_reason"]
-        self.store.set_run_status(
-            run_id, "cancelled" if reason == "cancelled" else "completed", reason
-        )
-        return result
+        Within `run` (see runs.py), each step is recorded and the messages carry their
+        run's and step's ids."""
+        return self._send(p, agent_id, text, idempotency_key, on_messages, on_delta, max_steps, run)
 
     def _send(
         self,
@@ -513,43 +493,8 @@ class AgentService:
                 self.accounts.save_idempotent_response(
                     agent_id, idempotency_key, json.dumps(result)
                 )
-        self.tidy_memory(agent.state)
+        self.background.tidy_memory(agent.state)
         return result
-
-    # sleep-time memory
-
-    def tidy_memory(self, main: AgentState, *, idle: bool = False) -> Future | None:
-        """Wake main's sleep-time agent in the background once `sleeptime_frequency` user
-        turns (idle: any) are unread; its run never holds main's lock. The run, if any."""
-        companion = main.sleeptime_agent_id and self.store.get_agent(main.sleeptime_agent_id)
-        if not companion:
-            return None
-        turns = sleeptime.user_turns(sleeptime.unread(self.store, companion))
-        if turns < (1 if idle else self.sleeptime_frequency):
-            return None
-        return self.in_background(companion.id, sleeptime.reorganize)
-
-    def in_background(self, agent_id: str, work: Callable[[Agent], object]) -> Future | None:
-        """Run `work` on the open agent on the background pool, unless it is there already
-        (a scheduler tick finding the same agent due again waits for that one)."""
-        with self._open_guard:
-            if agent_id in self._busy:
-                return None
-            self._busy.add(agent_id)
-        owner = self.accounts.agent_owner(agent_id)
-
-        def run() -> None:
-            try:
-                if owner is not None:
-                    p = Principal(user_id=owner.user_id, organization_id=owner.organization_id)
-                    work(self.open(p, agent_id))
-            except Exception:
-                log.exception("background work for agent %s failed", agent_id)
-            finally:
-                with self._open_guard:
-                    self._busy.discard(agent_id)
-
-        return self._background.submit(run)
 
     # the conversation, as the CLI's /pop and /rewrite change it
 

@@ -70,7 +70,7 @@ async def _send(
     def work(on_messages, on_delta=None):
         # The run begins when the message's turn does, so runs list in the order they ran.
         run = runs.start(p, agent_id)
-        return send(on_messages=on_messages, on_delta=on_delta, run_id=run.id)
+        return runs.within(run.id, partial(send, on_messages=on_messages, on_delta=on_delta))
 
     if not stream:
         return await steps.call(agent_id, work)
@@ -123,7 +123,7 @@ async def send_message_async(
     send = partial(service.send, p, agent_id, body.text(), max_steps=body.max_steps)
 
     def work(on_messages, on_delta=None):
-        return send(run_id=run.id)
+        return runs.within(run.id, send)
 
     runs.in_background(p, run, work)
     return wire.run(run)
