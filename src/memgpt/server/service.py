@@ -18,8 +18,9 @@ from itertools import takewhile
 from typing import Any
 
 from memgpt import config
-from memgpt.agent import events
+from memgpt.agent import approval, events
 from memgpt.agent.agent import Agent, RunContext, agent_lock
+from memgpt.agent.approval import Answer
 from memgpt.agent.multi_agent import AgentMessenger, MessagingLimits
 from memgpt.client import MemGPT
 from memgpt.embeddings import create_embedder
@@ -425,6 +426,20 @@ class AgentService:
             raise NotFoundError(f"There is no message {message_id!r} in agent {agent_id!r}.")
         return seq
 
+    def check_answer(
+        self, p: Principal, agent_id: str, answer: Answer | None, key: str | None = None
+    ) -> None:
+        """Refuse at once a message sent while a call waits for approval, or an answer that
+        fits no waiting call; processing checks again under the agent's lock. One indexed
+        read of the newest messages (a call and the refusals of calls made with it). A
+        retry of a request already answered gets that answer, so it is let through."""
+        self.owner(p, agent_id)
+        if key and self.accounts.idempotent_response(agent_id, key):
+            return
+        newest = self.store.messages_page(agent_id, limit=8, newest_first=True)
+        in_view = [m for m in reversed(newest) if m.in_context]
+        approval.check(answer, approval.pending(in_view), agent_id)
+
     def send(
         self,
         p: Principal,
@@ -436,12 +451,16 @@ class AgentService:
         on_delta: OnMessages | None = None,
         max_steps: int | None = None,
         run: RunContext | None = None,
+        answer: Answer | None = None,
     ) -> dict[str, Any]:
-        """Process one user message; a repeated idempotency key returns the first answer.
-        `on_delta` receives the reply's pieces as the model writes them (token streaming).
-        Within `run` (see runs.py), each step is recorded and the messages carry their
-        run's and step's ids."""
-        return self._send(p, agent_id, text, idempotency_key, on_messages, on_delta, max_steps, run)
+        """Process one user message, or with `answer` the user's answer to the call waiting
+        for approval (`text` is then unused); a repeated idempotency key returns the first
+        answer. `on_delta` receives the reply's pieces as the model writes them (token
+        streaming). Within `run` (see runs.py), each step is recorded and the messages
+        carry their run's and step's ids."""
+        return self._send(
+            p, agent_id, text, idempotency_key, on_messages, on_delta, max_steps, run, answer
+        )
 
     def _send(
         self,
@@ -452,7 +471,8 @@ class AgentService:
         on_messages: OnMessages | None,
         on_delta: OnMessages | None,
         max_steps: int | None,
-        run: RunContext | None = None,
+        run: RunContext | None,
+        answer: Answer | None,
     ) -> dict[str, Any]:
         agent = self.open(p, agent_id)
         with agent_lock(agent_id):
@@ -464,8 +484,8 @@ class AgentService:
             def on_step(messages: list[Message]) -> None:
                 on_messages(wire.in_run(wire.messages(messages, include_events=False), run))
 
-            event: Message | None = events.user_message(text)
-            if idempotency_key:
+            event: Message | None = None if answer else events.user_message(text)
+            if idempotency_key and event is not None:
                 event.id = _keyed_message_id(agent_id, idempotency_key)
                 if self.store.message_seq(agent_id, event.id) is not None:
                     event = None  # committed by a turn whose model call failed: answer it now
@@ -479,6 +499,7 @@ class AgentService:
                 on_piece if on_delta else None,
                 max_steps=max_steps,
                 run=run,
+                answer=answer,
             )
             result = wire.response(
                 wire.in_run(wire.messages(response.messages, include_events=False), run),
