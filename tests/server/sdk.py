@@ -95,6 +95,15 @@ class SDK:
                 answer["reason"] = reason
         return self.agents.messages.create(agent_id, messages=[answer])
 
+    def set_approval(self, agent_id: str, tool_name: str, required: bool):
+        if LEGACY:
+            return self.agents.tools.modify_approval(
+                agent_id, tool_name, requires_approval=required
+            )
+        return self.agents.tools.update_approval(
+            tool_name, agent_id=agent_id, body_requires_approval=required
+        )
+
     def send_async(self, agent_id: str, text: str):
         """The run of a message sent to be processed in the background."""
         if LEGACY:

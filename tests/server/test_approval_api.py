@@ -193,3 +193,14 @@ def test_the_waiting_call_survives_a_server_restart(tmp_path):
         done = _answer(http, agent_id, request["id"], True)
         assert done.status_code == 200, done.text
         assert "figs" in _human(http, agent_id)
+
+
+def test_the_per_agent_switch_says_what_it_needs(http_a):
+    agent_id = _careful(http_a)
+    path = f"/v1/agents/{agent_id}/tools/approval"
+    unsaid = http_a.patch(f"{path}/core_memory_append")
+    assert unsaid.status_code == 400 and "`requires_approval`" in unsaid.json()["detail"]
+    missing = http_a.patch(f"{path}/no_such_tool", json={"requires_approval": True})
+    assert missing.status_code == 400 and "'no_such_tool'" in missing.json()["detail"]
+    by_query = http_a.patch(f"{path}/core_memory_append", params={"requires_approval": False})
+    assert by_query.status_code == 200 and by_query.json()["tool_rules"] == []

@@ -52,3 +52,15 @@ def test_an_approval_denied(sdk, agent):
     with pytest.raises(APIError) as refused:
         sdk.answer(agent.id, request.id, True)
     assert refused.value.status_code == 400
+
+
+def test_the_per_agent_switch(sdk):
+    agent = sdk.create_agent(f"switched-{uuid.uuid4().hex[:6]}")
+    sdk.set_approval(agent.id, "core_memory_append", True)
+    rules = sdk.agents.retrieve(agent.id).tool_rules
+    assert [(r.type, r.tool_name) for r in rules] == [("requires_approval", "core_memory_append")]
+    request = _request(sdk, agent)
+    sdk.answer(agent.id, request.id, True)
+    sdk.set_approval(agent.id, "core_memory_append", False)
+    assert sdk.agents.retrieve(agent.id).tool_rules == []
+    assert sdk.send(agent.id, "remember plums").stop_reason.stop_reason == "end_turn"

@@ -293,6 +293,10 @@ class UpdateTool(_Body):
     tags: list[str] | None = None
 
 
+class ToolApproval(_Body):
+    requires_approval: bool
+
+
 class RunToolFromSource(_Body):
     source_code: str
     args: dict[str, Any] = Field(default_factory=dict)

@@ -83,6 +83,19 @@ def detach_tool(service: AgentService, p: Principal, agent_id: str, id_or_name: 
     set_tools(service, p, agent_id, [n for n in current if n != name])
 
 
+def set_approval(
+    service: AgentService, p: Principal, agent_id: str, name: str, required: bool
+) -> None:
+    """Letta's per-agent switch: the agent's requires_approval rule for the tool, added
+    or taken away."""
+    with agent_lock(agent_id):
+        state, _ = service.state(p, agent_id)
+        kept = [r for r in state.tool_rules if (r.type, r.tool_name) != ("requires_approval", name)]
+        state.tool_rules = kept + ([rules.RequiresApprovalRule(tool_name=name)] if required else [])
+        rules.check(state.tool_rules, state.tool_names or service.defaults)
+        service.store.save_agent(state)
+
+
 def list_agent_tools(service: AgentService, p: Principal, agent_id: str) -> list[dict[str, Any]]:
     state, _ = service.state(p, agent_id)
     return agent_tools(service, p, state)
