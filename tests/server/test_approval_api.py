@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from memgpt.server.app import create_app
 from memgpt.server.settings import ServerSettings
+from memgpt.store.accounts import UserTool
 from tests.server.conftest import POLICY
 from tests.server.live import org_key
 
@@ -204,3 +205,27 @@ def test_the_per_agent_switch_says_what_it_needs(http_a):
     assert missing.status_code == 400 and "'no_such_tool'" in missing.json()["detail"]
     by_query = http_a.patch(f"{path}/core_memory_append", params={"requires_approval": False})
     assert by_query.status_code == 200 and by_query.json()["tool_rules"] == []
+
+
+def test_a_tool_that_requires_approval_by_default(server, http_a):
+    """Agents a tool is attached to (at create or later) get a requires_approval rule for
+    it. The tool is saved directly: making its schema needs the sandbox."""
+    org = server.app.state.accounts.authenticate(server.key_a).organization_id
+    name = f"wire_money_{uuid.uuid4().hex[:6]}"
+    tool = UserTool(
+        organization_id=org,
+        name=name,
+        source_code=f"def {name}(amount: int) -> str:\n    return 'sent'\n",
+        json_schema={"name": name, "description": "Send money.", "parameters": {}},
+        default_requires_approval=True,
+    )
+    server.app.state.accounts.save_tool(tool)
+    assert http_a.get(f"/v1/tools/{tool.id}").json()["default_requires_approval"] is True
+    created = http_a.post("/v1/agents/", json={"name": f"payer-{name}", "tools": [name]}).json()
+    assert {"type": "requires_approval", "tool_name": name} in created["tool_rules"]
+    later = http_a.post("/v1/agents/", json={"name": f"later-{name}"}).json()
+    assert later["tool_rules"] == []
+    attached = http_a.patch(f"/v1/agents/{later['id']}/tools/attach/{tool.id}").json()
+    assert attached["tool_rules"] == [{"type": "requires_approval", "tool_name": name}]
+    off = http_a.patch(f"/v1/tools/{tool.id}", json={"default_requires_approval": False})
+    assert off.status_code == 200 and off.json()["default_requires_approval"] is False

@@ -285,12 +285,14 @@ class CreateTool(_Body):
     description: str | None = None
     tags: list[str] | None = None
     source_type: str | None = None
+    default_requires_approval: bool = False
 
 
 class UpdateTool(_Body):
     source_code: str | None = None
     description: str | None = None
     tags: list[str] | None = None
+    default_requires_approval: bool | None = None
 
 
 class ToolApproval(_Body):

@@ -155,6 +155,23 @@ class AgentService:
                 functions[name] = mcp_function(*found, self.mcp)
         return functions
 
+    def default_approvals(
+        self, organization_id: str, names: list[str], tool_rules: list[rules.ToolRule]
+    ) -> list[rules.ToolRule]:
+        """`tool_rules` with a requires_approval rule for each of the tools `names` whose
+        calls wait for approval by default (Letta adds them when a tool is attached)."""
+        have = {r.tool_name for r in tool_rules if r.type == "requires_approval"}
+        return [
+            *tool_rules,
+            *(
+                rules.RequiresApprovalRule(tool_name=name)
+                for name in names
+                if name not in have
+                and (tool := self.accounts.get_tool(organization_id, name))
+                and tool.default_requires_approval
+            ),
+        ]
+
     def mcp_tool(
         self, organization_id: str, id_or_name: str
     ) -> tuple[McpServer, dict[str, Any]] | None:
@@ -256,7 +273,8 @@ class AgentService:
         # Everything a request names is resolved before the first write: a refusal leaves
         # no agent behind.
         tool_names = resolve_tools(self, p, [*self.defaults, *tools]) if tools else []
-        rules.check(req.tool_rules or [], tool_names or self.defaults)
+        tool_rules = self.default_approvals(p.organization_id, tool_names, req.tool_rules or [])
+        rules.check(tool_rules, tool_names or self.defaults)
         with self.store.transaction():
             # The store's agent names are unique across organizations; names users see are
             # per organization and live in the ownership table.
@@ -271,7 +289,7 @@ class AgentService:
                 self.accounts.set_block_owner(block.id, p.organization_id)
             agent.state.tags = req.tags or []
             agent.state.tool_names = tool_names
-            agent.state.tool_rules = req.tool_rules or []
+            agent.state.tool_rules = tool_rules
             agent.state.heartbeat_interval_s = req.heartbeat_interval_s
             self.store.save_agent(agent.state)
             owner = AgentOwner(

@@ -64,6 +64,8 @@ def set_tools(service: AgentService, p: Principal, agent_id: str, ids: list[str]
     names = resolve_tools(service, p, ids)
     with agent_lock(agent_id):
         state, _ = service.state(p, agent_id)
+        added = [n for n in names if n not in (state.tool_names or service.defaults)]
+        state.tool_rules = service.default_approvals(p.organization_id, added, state.tool_rules)
         rules.check(state.tool_rules, names)
         state.tool_names = names
         service.store.save_agent(state)
@@ -125,6 +127,7 @@ def prepare_tool(
         source_code=req.source_code,
         json_schema=schema,
         tags=req.tags or [],
+        default_requires_approval=req.default_requires_approval,
     )
 
 
@@ -176,6 +179,8 @@ def update_tool(
         )
     tool.description = req.description if req.description is not None else tool.description
     tool.tags = req.tags if req.tags is not None else tool.tags
+    if req.default_requires_approval is not None:  # for agents it is attached to from now
+        tool.default_requires_approval = req.default_requires_approval
     service.accounts.save_tool(tool)
     _reopen_agents(service, p)
     return wire.user_tool(tool)

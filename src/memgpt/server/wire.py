@@ -220,6 +220,7 @@ def user_tool(tool: UserTool) -> dict[str, Any]:
         "return_char_limit": None,
         "metadata": {},
         "created_at": _time(tool.created_at),
+        "default_requires_approval": tool.default_requires_approval,
     }
 
 
