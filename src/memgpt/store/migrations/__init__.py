@@ -17,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from memgpt.store.migrations import blocks, postgres, sqlite
+from memgpt.store.migrations import blocks, postgres, recall_vectors, sqlite
 
 Dialect = Literal["sqlite", "postgres"]
 _TYPES: dict[Dialect, dict[str, str]] = {
@@ -281,6 +281,7 @@ STEPS: list[Step] = [
     Step.typed("runs and steps", _RUNS),
     Step.typed("mcp servers", _MCP_SERVERS),
     Step.typed("file text for the file tools", _FILE_TEXTS),
+    Step("message vectors for semantic recall", recall_vectors.SQLITE, recall_vectors.POSTGRES),
 ]
 
 
