@@ -20,7 +20,7 @@ from memgpt.agent import events
 from memgpt.client import MemGPT
 from memgpt.embeddings.hash import HashEmbedder
 from memgpt.llm.scripted import ScriptedLLM, call
-from memgpt.memory import recall
+from memgpt.memory import recall, recall_embedding
 from memgpt.memory.recall_embedding import WORKER
 from memgpt.schemas import EmbeddingConfig
 from tests.store.backends import BACKENDS, store_opener
@@ -172,7 +172,8 @@ def test_a_lost_graph_is_rebuilt_from_the_vectors_table(tmp_path, make_agent):
         reopened.close()
 
 
-def test_reindex_embeds_an_old_databases_messages_with_progress(client):
+def test_reindex_embeds_an_old_databases_messages_with_progress(client, monkeypatch):
+    monkeypatch.setattr(recall_embedding, "BATCH", 64)
     agent = client.create_agent(
         "old",
         llm=ScriptedLLM([]),

@@ -28,7 +28,7 @@ from memgpt.store.sql.store import searchable_text
 
 log = logging.getLogger(__name__)
 
-BATCH = 64  # messages embedded and committed together
+BATCH = 256  # messages embedded and committed together (a backlog: a few per step)
 
 
 def catch_up(

@@ -45,11 +45,11 @@ class SQLiteMessageVectors(Seam):
         k = depth
         while True:
             keys, scores = self.recall_indexes.search([("agent_id", agent_id)], query, k)
-            # The list first (CROSS JOIN): each key is one lookup by pk.
+            # The list first (CROSS JOIN keeps the order): each key is two lookups by pk.
             ids = dict(
                 self._execute(
                     "SELECT v.pk, m.id FROM json_each(?) c CROSS JOIN message_vectors v"
-                    " ON v.pk = c.value JOIN messages m ON m.pk = v.message_pk"
+                    " ON v.pk = c.value CROSS JOIN messages m ON m.pk = v.message_pk"
                     " WHERE v.agent_id = ?",
                     (json.dumps([int(x) for x in keys]), agent_id),
                 ).fetchall()
