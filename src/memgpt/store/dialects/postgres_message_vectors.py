@@ -19,15 +19,9 @@ class PostgresMessageVectors(Seam):
             self, scope: Scope, query: np.ndarray, depth: int, table: str = "passages"
         ) -> Ranking: ...
 
-    def _add_message_vectors(self, rows: list[tuple]) -> None:
-        for dim in {len(row[0]) for row in rows}:
+    def _prepare_message_vectors(self, dims: set[int]) -> None:
+        for dim in dims:
             self._ensure_vector_index(dim, "message_vectors")
-        self._run_many(
-            "INSERT INTO message_vectors (message_pk, agent_id, embedding)"
-            " SELECT pk, agent_id, ? FROM messages WHERE agent_id = ? AND id = ?"
-            " ON CONFLICT (message_pk) DO NOTHING",
-            rows,
-        )
 
     def _index_message_vectors(self, agent_id: str) -> None:
         """Nothing to do: PostgreSQL updates the HNSW index in the inserting transaction."""

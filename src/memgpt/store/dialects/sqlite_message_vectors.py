@@ -27,13 +27,8 @@ class SQLiteMessageVectors(Seam):
 
         def _execute(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor: ...
 
-    def _add_message_vectors(self, rows: list[tuple]) -> None:
-        self._run_many(
-            "INSERT INTO message_vectors (message_pk, agent_id, embedding)"
-            " SELECT pk, agent_id, ? FROM messages WHERE agent_id = ? AND id = ?"
-            " ON CONFLICT (message_pk) DO NOTHING",
-            rows,
-        )
+    def _prepare_message_vectors(self, dims: set[int]) -> None:
+        """Nothing to do: an agent's graph takes its vectors after the commit."""
 
     def _index_message_vectors(self, agent_id: str) -> None:
         # A tail too long to scan goes into the graph here, in the embedding worker.

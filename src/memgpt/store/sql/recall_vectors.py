@@ -47,8 +47,12 @@ class RecallVectorsSQL(Seam):
         `through_seq`, together. A message already embedded (another process got there
         first) keeps its vector; a message deleted meanwhile is skipped."""
         with self.transaction():
-            self._add_message_vectors(
-                [(self._vector(v.tolist()), agent_id, message_id) for message_id, v in vectors]
+            self._prepare_message_vectors({len(v) for _, v in vectors})
+            self._run_many(
+                "INSERT INTO message_vectors (message_pk, agent_id, embedding)"
+                " SELECT pk, agent_id, ? FROM messages WHERE agent_id = ? AND id = ?"
+                " ON CONFLICT (message_pk) DO NOTHING",
+                [(self._vector(v.tolist()), agent_id, message_id) for message_id, v in vectors],
             )
             self._run(
                 "INSERT INTO recall_embedded (agent_id, seq) SELECT id, ? FROM agents WHERE id = ?"

@@ -155,8 +155,9 @@ class Seam(ABC):
     # semantic recall (`recall_vectors.py`)
 
     @abstractmethod
-    def _add_message_vectors(self, rows: list[tuple]) -> None:
-        """Insert (embedding, agent id, message id) rows, skipping messages already embedded."""
+    def _prepare_message_vectors(self, dims: set[int]) -> None:
+        """Ready the index for message vectors of these dimensions, in the caller's
+        transaction (before they are inserted)."""
 
     @abstractmethod
     def _index_message_vectors(self, agent_id: str) -> None:
