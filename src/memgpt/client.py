@@ -10,7 +10,7 @@ print(client.get_agent("sam").memory["human"])
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +27,7 @@ from memgpt.ingest.pipeline import LoadSettings, LoadSummary, load_into_source
 from memgpt.ingest.progress import LoadProgress
 from memgpt.llm import create_llm
 from memgpt.llm.base import LLMClient
-from memgpt.memory import archival
+from memgpt.memory import archival, recall_embedding
 from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, new_id
 from memgpt.store.base import Source, Store, StoreError
 from memgpt.store.dialects.sqlite import SQLiteStore
@@ -164,6 +164,34 @@ class MemGPT:
     def list_agents(self) -> list[AgentState]:
         return self.store.list_agents()
 
+    def reindex_recall(
+        self,
+        agent: str | None = None,
+        *,
+        started: Callable[[int], None] = lambda total: None,
+        progress: Callable[[int], None] = lambda messages: None,
+    ) -> int:
+        """Embed the messages (of every agent, or of `agent`) not yet searchable by
+        meaning, as a database from before semantic recall has them, each agent's with
+        its own embedder; returns how many messages were looked at. `started` hears the
+        total first, `progress` each batch."""
+        backlog = self.store.unembedded_counts()
+        if agent is not None:
+            state = self.store.get_agent(agent)
+            if state is None:
+                raise AgentNotFoundError(
+                    f"There is no agent named {agent!r}; list them with `memgpt list agents`."
+                )
+            backlog = {state.id: backlog.get(state.id, 0)}
+        started(sum(backlog.values()))
+        done = 0
+        for agent_id, count in backlog.items():
+            state = self.store.get_agent(agent_id)
+            if count and state is not None:
+                embedder = create_embedder(state.embedding)
+                done += recall_embedding.catch_up(self.store, embedder, agent_id, progress)
+        return done
+
     def delete_agent(self, name_or_id: str) -> None:
         state = self.store.get_agent(name_or_id)
         if state is None:
@@ -287,4 +315,5 @@ class MemGPT:
     def close(self) -> None:
         if self._deliveries is not None:
             self._deliveries.shutdown(wait=True)
+        recall_embedding.WORKER.forget(self.store)
         self.store.close()

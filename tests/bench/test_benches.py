@@ -143,7 +143,15 @@ def test_perf_small(tmp_path):
     )
     (size,) = result["history"]
     assert size["messages"] >= 300
-    for key in ("step_ms", "step_cpu_ms", "compile_ms", "recall_search_ms", "peak_rss_mb"):
+    for key in (
+        "step_ms",
+        "step_cpu_ms",
+        "compile_ms",
+        "recall_search_ms",
+        "recall_hybrid_ms",
+        "embed_message_ms",
+        "peak_rss_mb",
+    ):
         assert size[key] > 0
     assert set(result["cold_start"]) == {"help_s", "run_to_prompt_s", "server_to_healthy_s"}
     assert all(v > 0 for v in result["cold_start"].values())

@@ -24,7 +24,7 @@ from memgpt.agent.summarizer import choose_cut, fit, summarize
 from memgpt.embeddings.base import Embedder
 from memgpt.errors import AgentNotFoundError, ContextTooSmallError, InputTooLargeError
 from memgpt.llm.base import ChatMessage, LLMClient, LLMError, LLMReply
-from memgpt.memory import working
+from memgpt.memory import recall_embedding, working
 from memgpt.memory.files import FileToolError
 from memgpt.memory.recall import SearchError
 from memgpt.memory.working import MemoryEditError
@@ -122,6 +122,8 @@ class Agent(ConversationActions):
         self._count = functools.lru_cache(maxsize=256)(llm.count_tokens)
         self.queue: list[Message] = store.context_messages(state.id)
         self._head = store.last_seq(state.id)
+        # Messages a crash (or an older memgpt) left unembedded are embedded now, behind.
+        recall_embedding.WORKER.submit(store, embedder, state.id)
 
     def _offer(self) -> None:
         """Give the model the functions the state names (the defaults when it names none)."""
@@ -524,6 +526,8 @@ class Agent(ConversationActions):
             if ctx.passages:
                 self.store.insert_passages(self.state.archival_id, ctx.passages)
             self.store.save_agent(self.state)
+        # Committed: the messages are embedded behind the step, never in its time.
+        recall_embedding.WORKER.submit(self.store, self.embedder, self.id)
         self.queue.extend(m for m in messages if m.in_context)
         self._head = messages[-1].seq
 

@@ -6,10 +6,9 @@ results, for three rankings of the same store:
 
 - recall (what conversation_search ranks), over the long multi-session conversations
   of `memgpt.bench.multi_session` (facts that change, two-turn facts, dated events,
-  paraphrases, codes): text-only is the store's `search_messages`, the ranking the agent gets
-  today. The store has no semantic recall search yet, so vector-only (cosine over the
-  embedded messages, exact) and hybrid (the store's fusion, `memgpt.store.fusion`)
-  are computed here;
+  paraphrases, codes): text-only is the store's `search_messages`, vector-only its
+  `recall_vector_ranking` over the messages' vectors (given as the embedding worker
+  stores them), hybrid its `search_recall`, what the agent gets;
 - archival (what archival_memory_search ranks), over the documents of
   `memgpt.bench.synthetic`: text-only is the store's hybrid search given no query
   vector, vector-only is `search_passages`, hybrid is `search_archival` with both.
@@ -117,17 +116,22 @@ def recall_questions(store, embed_texts, histories: list[multi_session.History])
             m.id: m.created_at.date().isoformat()
             for m in store.list_messages(agent_id, limit=store.count_messages(agent_id))
         }
+        # A turn's text is what the worker embeds of its message (`searchable_text`).
         vectors = embed_texts([t.text for t in history.turns])
+        store.add_message_vectors(
+            agent_id, list(zip(ids, vectors, strict=True)), store.last_seq(agent_id)
+        )
         queries = embed_texts([q.text for q in history.questions])
         for question, query in zip(history.questions, queries, strict=True):
             text = store.search_messages(agent_id, question.text, DEPTH)[0]
-            similarity = vectors @ query
-            order = np.argsort(-similarity, kind="stable")[:DEPTH]
+            vector = store.recall_vector_ranking(agent_id, query, DEPTH)
+            hybrid = store.search_recall(agent_id, question.text, query, DEPTH)[0]
             out.append(
                 {
                     "kind": question.kind,
                     "text": [m.id for m in text],
-                    "vector": [ids[i] for i in order],
+                    "vector": [i for i, _ in vector],
+                    "store_hybrid": [m.id for m in hybrid],
                     "evidence": {common.message_id(agent_id, e) for e in question.evidence},
                     "answer": question.answer,
                     "dates": dates,
@@ -270,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     conversation = report(recall, FUSION)
+    for kind, mine in _by_kind(recall).items():
+        # The store's own fusion, not this module's call of it, is what the agent gets.
+        ranked = [q["store_hybrid"] for q in mine]
+        conversation[kind]["hybrid"] = recall_at(ranked, [q["evidence"] for q in mine]) | (
+            {"date@1": date_at_1(ranked, mine)} if kind == "temporal" else {}
+        )
     documents = report(archival, FUSION)
     for kind, figures in store_hybrid.items():
         # The store's own fusion, not this module's call of it, is what the agent gets.

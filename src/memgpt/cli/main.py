@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from memgpt.cli import bench, configure, load, manage, mcp, run, server
+from memgpt.cli import bench, configure, load, manage, mcp, recall, run, server
 from memgpt.errors import MemGPTError
 
 COMMANDS = (
@@ -21,6 +21,7 @@ COMMANDS = (
     manage.add,
     manage.delete,
     manage.version,
+    recall.recall,
     bench.bench,
 )
 

@@ -4,16 +4,11 @@ found again by meaning and by keyword (hybrid search), a page at a time."""
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
-from threading import Lock
 from typing import Any
-from weakref import WeakKeyDictionary
-
-import numpy as np
 
 from memgpt.embeddings.base import Embedder
 from memgpt.errors import MemGPTError
-from memgpt.memory.recall import PAGE_SIZE, SearchError, check_search, page_header
+from memgpt.memory.recall import PAGE_SIZE, SearchError, check_search, page_header, query_vector
 from memgpt.schemas import AgentState, EmbeddingConfig, Passage
 from memgpt.store.base import ArchivalFilter, ArchivalHit, Source, Store
 
@@ -40,29 +35,6 @@ def insert(
     passage = make_passage(embedder, text, source, tags)
     store.insert_passages(agent_id, [passage])
     return passage
-
-
-# Per embedder, weakly held: an embedder (a loaded model) must not outlive its agent.
-_query_vectors: WeakKeyDictionary[Embedder, OrderedDict[str, np.ndarray]] = WeakKeyDictionary()
-_query_vectors_lock = Lock()
-QUERY_CACHE_SIZE = 64
-
-
-def query_vector(embedder: Embedder, query: str) -> np.ndarray:
-    """A search query's embedding, computed once: an agent paging through results asks
-    with the same query again and again, and embedding it is most of a search's time."""
-    with _query_vectors_lock:
-        cache = _query_vectors.setdefault(embedder, OrderedDict())
-        if query in cache:
-            cache.move_to_end(query)
-            return cache[query]
-    vector = embedder.embed([query])[0]
-    vector.setflags(write=False)  # shared by every caller of the cache
-    with _query_vectors_lock:
-        cache[query] = vector
-        if len(cache) > QUERY_CACHE_SIZE:
-            cache.popitem(last=False)
-    return vector
 
 
 def describe(hit: ArchivalHit) -> dict[str, Any]:

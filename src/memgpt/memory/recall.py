@@ -1,10 +1,17 @@
-"""Recall storage as the agent sees it: every message ever, searched by text or by date, a page at a time."""
+"""Recall storage as the agent sees it: every message ever, searched by words and meaning
+or by date, a page at a time."""
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from datetime import UTC, datetime, time, timedelta
+from threading import Lock
+from weakref import WeakKeyDictionary
 
+import numpy as np
+
+from memgpt.embeddings.base import Embedder
 from memgpt.schemas import Message, inner_thoughts, sent_texts
 from memgpt.store.base import Store
 
@@ -57,10 +64,41 @@ def _format(messages: list[Message], total: int, page: int, counted_to: int | No
     return header + "\n" + json.dumps([describe(m) for m in messages], ensure_ascii=False)
 
 
-def search_text(store: Store, agent_id: str, query: str, page: int = 0) -> str:
+# Per embedder, weakly held: an embedder (a loaded model) must not outlive its agent.
+_query_vectors: WeakKeyDictionary[Embedder, OrderedDict[str, np.ndarray]] = WeakKeyDictionary()
+_query_vectors_lock = Lock()
+QUERY_CACHE_SIZE = 64
+
+
+def query_vector(embedder: Embedder, query: str) -> np.ndarray:
+    """A search query's embedding, computed once: an agent paging through results asks
+    with the same query again and again, and embedding it is most of a search's time."""
+    with _query_vectors_lock:
+        cache = _query_vectors.setdefault(embedder, OrderedDict())
+        if query in cache:
+            cache.move_to_end(query)
+            return cache[query]
+    vector = embedder.embed([query])[0]
+    vector.setflags(write=False)  # shared by every caller of the cache
+    with _query_vectors_lock:
+        cache[query] = vector
+        if len(cache) > QUERY_CACHE_SIZE:
+            cache.popitem(last=False)
+    return vector
+
+
+def search_text(
+    store: Store, agent_id: str, query: str, page: int = 0, embedder: Embedder | None = None
+) -> str:
+    """conversation_search: by words and, given the agent's embedder, by meaning (the two
+    rankings fused, `Store.search_recall`); without one, by words alone."""
     check_search(query, page)
-    hits, total = store.search_messages(agent_id, query, PAGE_SIZE, page * PAGE_SIZE)
-    return _format(hits, total, page, counted_to=store.search_count_limit)
+    if embedder is None:
+        hits, total = store.search_messages(agent_id, query, PAGE_SIZE, page * PAGE_SIZE)
+        return _format(hits, total, page, counted_to=store.search_count_limit)
+    vector = query_vector(embedder, query)
+    hits, total = store.search_recall(agent_id, query, vector, PAGE_SIZE, page * PAGE_SIZE)
+    return _format(hits, total, page)
 
 
 def _parse_day(text: str, name: str) -> datetime:

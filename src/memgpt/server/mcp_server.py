@@ -126,15 +126,21 @@ def build(service: AgentService, steps: StepRunner, caller: CallerOf) -> MCPServ
 
     @tool
     async def search_conversation(agent: str, query: str, ctx: Context, page: int = 0) -> str:
-        """Search the agent's recall storage (every message it ever saw), best matches first.
+        """Search the agent's recall storage (every message it ever saw) by meaning and
+        keywords, best matches first.
 
         Args:
             agent: The agent's id or name.
             query: Words to look for.
             page: Which page of results, from 0.
         """
-        _p, aid = await agent_id(ctx, agent)
-        return await steps.run(recall.search_text, service.store, aid, query, page)
+        p, aid = await agent_id(ctx, agent)
+
+        def search() -> str:  # by meaning too, with the agent's own embedder
+            embedder = service.open(p, aid).embedder
+            return recall.search_text(service.store, aid, query, page, embedder)
+
+        return await steps.run(search)
 
     @tool
     async def search_archival_memory(

@@ -86,13 +86,13 @@ def core_memory_replace(
 
 
 def conversation_search(ctx: FunctionContext, query: str, page: int = 0) -> str:
-    """Search your whole conversation history (recall storage), best matches first.
+    """Search your whole conversation history (recall storage) by meaning and keywords, best matches first.
 
     Args:
-        query: Words to look for.
+        query: What to look for.
         page: Which page of results, from 0.
     """
-    return recall.search_text(ctx.store, ctx.state.id, query, page)
+    return recall.search_text(ctx.store, ctx.state.id, query, page, ctx.embedder)
 
 
 def conversation_search_date(

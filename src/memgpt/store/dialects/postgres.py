@@ -29,8 +29,10 @@ from psycopg_pool import ConnectionPool
 from memgpt.store.agent_locks import AgentLocks, Release
 from memgpt.store.base import StoreError
 from memgpt.store.dialects.postgres_archival import PostgresArchival
+from memgpt.store.dialects.postgres_message_vectors import PostgresMessageVectors
 from memgpt.store.dialects.postgres_recall import PostgresRecall
 from memgpt.store.migrations import advisory_key, migrate_postgres
+from memgpt.store.sql.recall_vectors import RecallVectorsSQL
 from memgpt.store.sql.seam import Row
 from memgpt.store.sql.store import SQLStore
 
@@ -46,7 +48,9 @@ def _native(sql: Any) -> Any:
     return native
 
 
-class PostgresStore(PostgresArchival, PostgresRecall, SQLStore):
+class PostgresStore(
+    PostgresArchival, PostgresMessageVectors, PostgresRecall, RecallVectorsSQL, SQLStore
+):
     _for_update = " FOR UPDATE"  # row locks: writers of other blocks go on meanwhile
 
     def __init__(self, uri: str, *, max_connections: int = 20, max_lock_holders: int = 100):

@@ -32,41 +32,43 @@ def _comparable(rows: list[Row]) -> Ranking:
 
 
 class PostgresArchival(Seam):
-    _known_dims: set[int]
+    _known_dims: set[tuple[str, int]]  # (table, dimension) with an HNSW index
 
     @staticmethod
-    def _index_name(dim: int) -> str:
-        return f"passages_hnsw_{dim}"
+    def _index_name(dim: int, table: str = "passages") -> str:
+        return f"{table}_hnsw_{dim}"
 
-    def _indexed_dims(self) -> set[int]:
+    def _indexed_dims(self) -> set[tuple[str, int]]:
         rows = self._query(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'passages'"
-            " AND schemaname = current_schema() AND indexname LIKE ?",
-            ("passages_hnsw_%",),
+            "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND tablename IN ('passages', 'message_vectors')"
+            " AND indexname LIKE tablename || ?",
+            ("_hnsw_%",),
         )
-        return {int(r["indexname"].rsplit("_", 1)[1]) for r in rows}
+        return {(r["tablename"], int(r["indexname"].rsplit("_", 1)[1])) for r in rows}
 
-    def _ensure_vector_index(self, dim: int) -> None:
-        """Create the HNSW index for `dim` in the caller's transaction, unless it exists.
+    def _ensure_vector_index(self, dim: int, table: str = "passages") -> None:
+        """Create the HNSW index for `dim` on `table` (passages, or recall's
+        message_vectors) in the caller's transaction, unless it exists.
 
         Only an index seen committed is remembered: one created in a transaction that
         later rolls back is looked for (and made) again.
         """
-        if dim in self._known_dims or dim > HNSW_MAX_DIM:
+        if (table, dim) in self._known_dims or dim > HNSW_MAX_DIM:
             return
-        name = self._index_name(dim)
+        name = self._index_name(dim, table)
         if self._one("SELECT to_regclass(?) AS i", (name,))["i"] is not None:
-            self._known_dims.add(dim)
+            self._known_dims.add((table, dim))
             return
         with self.transaction():
             # Serialize creators: two concurrent CREATE INDEX IF NOT EXISTS of one name collide.
             self._serialize("memgpt:hnsw")
             self._run(
                 sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {} ON passages USING hnsw"
+                    "CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw"
                     " ((embedding::vector({dim})) vector_cosine_ops)"
                     " WHERE vector_dims(embedding) = {dim}"
-                ).format(sql.Identifier(name), dim=sql.Literal(dim))
+                ).format(sql.Identifier(name), sql.Identifier(table), dim=sql.Literal(dim))
             )
 
     def _vector(self, embedding: list[float] | None) -> Any:
@@ -101,8 +103,11 @@ class PostgresArchival(Seam):
         )
         return [(r["pk"], float(r["rank"])) for r in rows]
 
-    def _vector_ranking(self, scope: Scope, query: np.ndarray, depth: int) -> Ranking:
-        """Exactly, or through HNSW where the scope is large."""
+    def _vector_ranking(
+        self, scope: Scope, query: np.ndarray, depth: int, table: str = "passages"
+    ) -> Ranking:
+        """Exactly, or through HNSW where the scope is large. `table` holds the vectors
+        (passages, or recall's message_vectors: `scope.where` is over its rows as `p`)."""
         params = scope.params
         query = np.asarray(query, dtype=np.float32)
         dim = sql.Literal(len(query))
@@ -111,25 +116,31 @@ class PostgresArchival(Seam):
         where = sql.SQL(scope.where.replace("?", "%s"))
         in_scope = self._one(
             sql.SQL(
-                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM passages p WHERE {where} AND {usable}"
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} p WHERE {where} AND {usable}"
                 " LIMIT %s) s"
-            ).format(where=where, usable=usable),
+            ).format(table=sql.Identifier(table), where=where, usable=usable),
             (*params, archival.EXACT_LIMIT + 1),
         )["n"]
         if in_scope <= archival.EXACT_LIMIT or len(query) > HNSW_MAX_DIM:
             # No cast to vector(dim) here, so the planner cannot swap in the approximate index.
             rows = self._query(
                 sql.SQL(
-                    "SELECT p.pk, 1 - (p.embedding <=> %s) AS score FROM passages p"
+                    "SELECT p.pk, 1 - (p.embedding <=> %s) AS score FROM {table} p"
                     " WHERE {where} AND {usable} ORDER BY p.embedding <=> %s, p.pk LIMIT %s"
-                ).format(where=where, usable=usable),
+                ).format(table=sql.Identifier(table), where=where, usable=usable),
                 (query, *params, query, depth),
             )
             return _comparable(rows)
-        return self._approximate_ranking(query, where, params, depth, dim)
+        return self._approximate_ranking(query, where, params, depth, dim, sql.Identifier(table))
 
     def _approximate_ranking(
-        self, query: np.ndarray, where: sql.SQL, params: list, depth: int, dim: sql.Literal
+        self,
+        query: np.ndarray,
+        where: sql.SQL,
+        params: list,
+        depth: int,
+        dim: sql.Literal,
+        table: sql.Identifier,
     ) -> Ranking:
         """HNSW candidates that pass the scope and filters; over-fetch until enough do."""
         k = min(depth, MAX_EF_SEARCH)
@@ -139,11 +150,11 @@ class PostgresArchival(Seam):
                 rows = self._query(
                     sql.SQL(
                         "WITH c AS MATERIALIZED (SELECT pk, embedding::vector({dim}) <=> %s AS d"
-                        " FROM passages WHERE vector_dims(embedding) = {dim}"
+                        " FROM {table} WHERE vector_dims(embedding) = {dim}"
                         " ORDER BY embedding::vector({dim}) <=> %s LIMIT %s)"
                         " SELECT c.pk, 1 - c.d AS score, ({where}) AS kept FROM c"
-                        " JOIN passages p ON p.pk = c.pk ORDER BY c.d, c.pk"
-                    ).format(dim=dim, where=where),
+                        " JOIN {table} p ON p.pk = c.pk ORDER BY c.d, c.pk"
+                    ).format(dim=dim, where=where, table=table),
                     (query, query, k, *params),
                 )
             hits = _comparable([r for r in rows if r["kept"]])

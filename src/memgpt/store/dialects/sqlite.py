@@ -3,7 +3,8 @@
 WAL journal with synchronous=FULL: a committed transaction survives a process
 kill and a power cut. One connection per thread; `transaction()` nests, so a
 step can call memory functions that write without committing halfway. Recall
-search uses FTS5; archival search tantivy and usearch (`sqlite_archival.py`).
+search uses FTS5 and usearch (`sqlite_message_vectors.py`); archival search tantivy and
+usearch (`sqlite_archival.py`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from memgpt.schemas import Message
 from memgpt.store.agent_locks import AgentLocks, Release, file_lock, try_file_lock
 from memgpt.store.base import StoreError, ranked_words, search_words
 from memgpt.store.dialects.sqlite_archival import SQLiteArchival
+from memgpt.store.dialects.sqlite_message_vectors import SQLiteMessageVectors
 from memgpt.store.indexes.owners import IndexSet
 from memgpt.store.indexes.text import TextIndex
 from memgpt.store.migrations import migrate_sqlite
-from memgpt.store.sql.seam import Row
+from memgpt.store.sql.recall_vectors import RecallVectorsSQL
+from memgpt.store.sql.seam import Owner, Row
 from memgpt.store.sql.store import MESSAGE_COLUMNS, SQLStore
 
 BUSY_TIMEOUT_S = 30  # how long a writer waits for the database before giving up
@@ -50,7 +53,7 @@ def fts_query(words: list[str]) -> str:
     return " OR ".join(f'"{w}"' for w in words)
 
 
-class SQLiteStore(SQLiteArchival, SQLStore):
+class SQLiteStore(SQLiteArchival, SQLiteMessageVectors, RecallVectorsSQL, SQLStore):
     def __init__(self, path: str | Path):
         self.path = private_file(Path(path))
         self._local = threading.local()
@@ -60,6 +63,10 @@ class SQLiteStore(SQLiteArchival, SQLStore):
         self.indexes = IndexSet(self.vectors_dir(self.path), self._conn)
         # and the full-text index: <db>.text/
         self.text_index = TextIndex(self.path.with_name(self.path.name + ".text"), self._conn)
+        # and semantic recall's, one graph per agent: <db>.recall/<agent>.usearch
+        self.recall_indexes = IndexSet(
+            self.path.with_name(self.path.name + ".recall"), self._conn, "message_vectors"
+        )
         # BEGIN IMMEDIATE serializes single writes, not a whole step (its LLM call runs
         # between transactions): per-agent lock files next to the database do that.
         self._locks_dir = self.path.with_name(self.path.name + ".locks")
@@ -127,6 +134,11 @@ class SQLiteStore(SQLiteArchival, SQLStore):
 
     def _try_lock(self, name: str) -> Release | None:
         return try_file_lock(self._locks_dir, name)
+
+    def _dropped(self, owner: Owner, pks: list[int] | None = None) -> None:
+        super()._dropped(owner, pks)
+        if pks is None:  # an agent deleted: its messages' graph too
+            self.recall_indexes.drop(owner)
 
     def _execute(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
         return self._conn().execute(sql, params)

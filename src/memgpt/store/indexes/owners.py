@@ -51,10 +51,21 @@ def _valid(vectors: np.ndarray) -> np.ndarray:
 
 
 class OwnerIndex:
-    def __init__(self, directory: Path, owner: Owner, conn: Callable[[], sqlite3.Connection]):
+    def __init__(
+        self,
+        directory: Path,
+        owner: Owner,
+        conn: Callable[[], sqlite3.Connection],
+        table: str = "passages",
+    ):
+        """`table`: where the vectors are, `passages` or recall's `message_vectors`: both
+        have a never-reused `pk`, the owner's column and `embedding`."""
         column, owner_id = owner
         if column not in ("agent_id", "source_id"):
             raise ValueError(f"unknown passage owner column {column!r}")
+        if table not in ("passages", "message_vectors"):
+            raise ValueError(f"unknown vector table {table!r}")
+        self._table = table
         self.path = directory / f"{owner_id}.usearch"
         self.meta_path = directory / f"{owner_id}.json"
         self._where = f"{column} = ?"
@@ -73,7 +84,7 @@ class OwnerIndex:
         self, after_pk: int, upto_pk: int | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(pks, vectors) batches of this owner's embedded rows with after_pk < pk [<= upto_pk]."""
-        sql = f"SELECT pk, embedding FROM passages WHERE {self._where} AND pk > ?"
+        sql = f"SELECT pk, embedding FROM {self._table} WHERE {self._where} AND pk > ?"
         params: list = [self._owner_id, after_pk]
         if upto_pk is not None:
             sql += " AND pk <= ?"
@@ -95,7 +106,8 @@ class OwnerIndex:
         return (
             self._conn()
             .execute(
-                f"SELECT COUNT(*) FROM passages WHERE {self._where} AND pk <= ? AND embedding IS NOT NULL",
+                f"SELECT COUNT(*) FROM {self._table} WHERE {self._where} AND pk <= ?"
+                " AND embedding IS NOT NULL",
                 (self._owner_id, max_pk),
             )
             .fetchone()[0]
@@ -105,7 +117,8 @@ class OwnerIndex:
         return (
             self._conn()
             .execute(
-                f"SELECT COUNT(*) FROM passages WHERE {self._where} AND pk > ? AND embedding IS NOT NULL",
+                f"SELECT COUNT(*) FROM {self._table} WHERE {self._where} AND pk > ?"
+                " AND embedding IS NOT NULL",
                 (self._owner_id, self.max_pk),
             )
             .fetchone()[0]
@@ -148,7 +161,8 @@ class OwnerIndex:
         max_pk = (
             self._conn()
             .execute(
-                f"SELECT COALESCE(MAX(pk), 0) FROM passages WHERE {self._where}", (self._owner_id,)
+                f"SELECT COALESCE(MAX(pk), 0) FROM {self._table} WHERE {self._where}",
+                (self._owner_id,),
             )
             .fetchone()[0]
         )
@@ -227,16 +241,19 @@ class OwnerIndex:
 class IndexSet:
     """The per-owner indexes of one store, opened on first use; one lock serialises them."""
 
-    def __init__(self, directory: Path, conn: Callable[[], sqlite3.Connection]):
+    def __init__(
+        self, directory: Path, conn: Callable[[], sqlite3.Connection], table: str = "passages"
+    ):
         self.directory = directory
         self._conn = conn
+        self._table = table
         self._indexes: dict[Owner, OwnerIndex] = {}
         self._lock = threading.Lock()
 
     def _get(self, owner: Owner) -> OwnerIndex:
         if owner not in self._indexes:
             private_dir(self.directory)
-            self._indexes[owner] = OwnerIndex(self.directory, owner, self._conn)
+            self._indexes[owner] = OwnerIndex(self.directory, owner, self._conn, self._table)
         return self._indexes[owner]
 
     def owner_index(self, owner: Owner) -> OwnerIndex:

@@ -17,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from memgpt.store.migrations import blocks, postgres, sqlite
+from memgpt.store.migrations import blocks, postgres, recall_vectors, sqlite
 
 Dialect = Literal["sqlite", "postgres"]
 _TYPES: dict[Dialect, dict[str, str]] = {
@@ -292,6 +292,7 @@ STEPS: list[Step] = [
     # agents the scheduler wakes (a heartbeat interval or a sleep-time agent), indexed so a
     # tick reads those alone
     Step("timed agents", sqlite.TIMED_AGENTS, postgres.TIMED_AGENTS),
+    Step("message vectors for semantic recall", recall_vectors.SQLITE, recall_vectors.POSTGRES),
 ]
 
 

@@ -159,3 +159,20 @@ class Seam(ABC):
     @abstractmethod
     def _vector_ranking(self, scope: Scope, query: np.ndarray, depth: int) -> Ranking:
         """The `depth` passages in scope most similar to `query`, as (pk, cosine)."""
+
+    # semantic recall (`recall_vectors.py`)
+
+    @abstractmethod
+    def _prepare_message_vectors(self, dims: set[int]) -> None:
+        """Ready the index for message vectors of these dimensions, in the caller's
+        transaction (before they are inserted)."""
+
+    @abstractmethod
+    def _index_message_vectors(self, agent_id: str) -> None:
+        """The agent's new vectors are committed: index them if the dialect has to."""
+
+    @abstractmethod
+    def _recall_vector_ranking(
+        self, agent_id: str, query: np.ndarray, depth: int
+    ) -> list[tuple[str, float]]:
+        """The agent's `depth` embedded messages most similar to `query`, as (id, cosine)."""
