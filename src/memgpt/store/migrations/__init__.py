@@ -281,6 +281,8 @@ STEPS: list[Step] = [
     Step.typed("runs and steps", _RUNS),
     Step.typed("mcp servers", _MCP_SERVERS),
     Step.typed("file text for the file tools", _FILE_TEXTS),
+    # PostgreSQL counts and ranks within the agent's rows (ts_rank has no corpus statistics)
+    Step("recall ranked by the agent's own statistics", sqlite.RECALL_BY_AGENT, None),
 ]
 
 
