@@ -283,6 +283,7 @@ STEPS: list[Step] = [
     Step.typed("file text for the file tools", _FILE_TEXTS),
     # PostgreSQL counts and ranks within the agent's rows (ts_rank has no corpus statistics)
     Step("recall ranked by the agent's own statistics", sqlite.RECALL_BY_AGENT, None),
+    Step("recall's full-text index without a pending list", None, postgres.RECALL_GIN_DIRECT),
 ]
 
 
