@@ -30,10 +30,10 @@ _SEQ = (1 << SEQ_BITS) - 1
 # FTS5's own bm25() constants, so the order within one agent is what it computes alone.
 K1 = 1.2
 B = 0.75
-# A word's token list holds every agent's occurrences; reading one costs about 0.7 us,
-# re-tokenizing one of the agent's matches with highlight() about 18 us (1M messages, 2
-# cores): so the list is read while it has at most this many entries per agent's match.
-LIST_PER_MATCH = 16
+# A word's token list holds every agent's occurrences: reading one entry cost 1.4 us,
+# re-tokenizing one of the agent's matches with highlight() 18 us (1M messages, 2 cores):
+# so the list is read while it has at most this many entries per match of the agent's.
+LIST_PER_MATCH = 12
 _MARK = "\x01"  # highlight()'s opening mark: counted to give a word's frequency
 # Each connection's own scratch table, through which query words pass the tokenizer of
 # messages_fts (the migrations' 'porter unicode61'), and the tokens that come out.
