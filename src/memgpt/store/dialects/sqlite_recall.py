@@ -54,16 +54,14 @@ def fts_query(words: list[str]) -> str:
 def doc_length(docsize: bytes) -> int:
     """A body's length in tokens: the first varint of its FTS5 docsize row (SQLite's
     varint: seven bits a byte, most significant first, high bit set on all but the last)."""
+    if docsize[0] < 0x80:  # under 128 tokens: most messages
+        return docsize[0]
     n = 0
     for byte in docsize:
         n = (n << 7) | (byte & 0x7F)
         if byte < 0x80:
             break
     return n
-
-
-def bm25(tf: int, length: int, idf: float, average: float) -> float:
-    return idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
 
 
 class SQLiteRecall(Seam):
@@ -177,25 +175,27 @@ class SQLiteRecall(Seam):
         as FTS5 computes it (k1 1.2, b 0.75, idf floored at 1e-6) over the agent's
         documents alone: `counts` are the words' matches among them."""
         span = (agent["num"] << SEQ_BITS, agent["num"] << SEQ_BITS | _SEQ)
-        frequencies: dict[int, dict[str, int]] = defaultdict(dict)
+        frequencies: dict[str, dict[int, int]] = {}  # word -> key -> its frequency there
         for word, tokens in zip(counts, self._tokens(list(counts)), strict=True):
             found = self._listed(tokens, span, LIST_PER_MATCH * counts[word] + 1)
-            for key, tf in (self._highlighted(word, span) if found is None else found).items():
-                frequencies[key][word] = tf
-        if not frequencies:
+            frequencies[word] = self._highlighted(word, span) if found is None else found
+        keys = {key for found in frequencies.values() for key in found}
+        if not keys:
             return []
-        where, params = self._any("id", list(frequencies))
-        lengths = {
-            r["id"]: doc_length(r["sz"])
-            for r in self._query(f"SELECT id, sz FROM messages_fts_docsize WHERE {where}", params)
-        }
+        where, params = self._any("id", list(keys))
         documents = max(agent["documents"], 1)
         average = agent["tokens"] / documents or 1.0
-        idf = {w: max(math.log((documents - n + 0.5) / (n + 0.5)), 1e-6) for w, n in counts.items()}
-        score = {
-            key: sum(bm25(tf, lengths.get(key, 0), idf[w], average) for w, tf in found.items())
-            for key, found in frequencies.items()
+        # BM25's length normalisation of each match, computed once for all its words
+        norm = {
+            r["id"]: K1 * (1 - B + B * doc_length(r["sz"]) / average)
+            for r in self._query(f"SELECT id, sz FROM messages_fts_docsize WHERE {where}", params)
         }
+        score = dict.fromkeys(keys, 0.0)
+        for word, found in frequencies.items():
+            n = counts[word]
+            idf = max(math.log((documents - n + 0.5) / (n + 0.5)), 1e-6)
+            for key, tf in found.items():
+                score[key] += idf * tf * (K1 + 1) / (tf + norm.get(key, K1 * (1 - B)))
         # Best first; ties go oldest first.
         return sorted(score, key=lambda key: (-score[key], key))
 
