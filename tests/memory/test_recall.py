@@ -153,3 +153,32 @@ def test_a_query_of_only_stopwords_still_finds_its_matches(agent):
     add_user_messages(agent, ["what did you do", "nothing much", "what did you say"])
     first = hits(recall.search_text(agent.store, agent.id, "what did you"))
     assert {h["text"] for h in first} == {"what did you say", "what did you do"}
+
+
+def test_an_agents_ranking_depends_only_on_its_own_messages(agent, make_agent):
+    """A busy second agent changes neither the order of this agent's results nor their
+    count: not through word weights, lengths, nor the match budget."""
+    add_user_messages(
+        agent,
+        [
+            "apple apple banana",
+            "banana cherry",
+            "apple cherry cherry in a rather long sentence about the orchard",
+            "cherry",
+            "banana banana",
+            "an apple",
+            "the orchard_gate by the apple tree",
+        ],
+    )
+    agent.store.search_budget = 50
+    queries = ["apple banana cherry", "apple", "banana orchard", "cherry apple", "orchard_gate"]
+
+    def ranking(query):
+        found, total = agent.store.search_messages(agent.id, query, 100)
+        return [m.text for m in found], total
+
+    before = {q: ranking(q) for q in queries}
+    busy, _ = make_agent([], name="busy")
+    add_user_messages(busy, ["apple pie"] * 40 + ["banana bread with cherry jam"] * 60)
+    add_user_messages(busy, ["a very long message " * 30 + "cherry orchard_gate"] * 20)
+    assert {q: ranking(q) for q in queries} == before

@@ -176,6 +176,12 @@ def test_passage_vectors_are_stored_in_the_row(pg):
     assert out_of_line < 600 * 4
 
 
+def test_recall_full_text_entries_go_straight_into_the_index(pg):
+    """A GIN pending list is read through by every search until a vacuum merges it."""
+    options = pg._one("SELECT reloptions FROM pg_class WHERE oid = 'messages_body'::regclass")
+    assert "fastupdate=off" in options["reloptions"]
+
+
 def test_passages_of_another_dimension_are_not_compared(pg):
     state = new_agent(pg)
     pg.insert_passages(

@@ -14,6 +14,7 @@ from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store.base import StoreError
 from memgpt.store.dialects.sqlite import SQLiteStore
 from memgpt.store.migrations import STEPS, scripts
+from memgpt.store.sql.store import MESSAGE_COLUMNS
 
 
 def new_agent(name="a") -> AgentState:
@@ -97,7 +98,13 @@ def test_upgrade_from_an_older_schema_keeps_everything_and_counts_it(tmp_path, m
         " VALUES (?, 'human', 'v', 5000, '', 0)",
         (state.id,),
     )
-    old.append_messages(state.id, [events.user_message(f"m{i}") for i in range(5)])
+    for seq in range(1, 6):  # the full-text index's rowid was the message's pk
+        pk = old._execute(
+            f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (f"m{seq}", state.id, seq, "user", None, f"m{seq} said", "[]", None, None,
+             "2024-01-01T00:00:00.000000Z", 1),
+        ).lastrowid  # fmt: skip
+        old._execute("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)", (pk, f"m{seq} said"))
     old._execute(
         "INSERT INTO passages (id, agent_id, text, metadata, created_at)"
         " VALUES ('p1', ?, 'a fact', '{}', '2024-01-01T00:00:00.000000Z')",
@@ -111,6 +118,9 @@ def test_upgrade_from_an_older_schema_keeps_everything_and_counts_it(tmp_path, m
     assert [(b.label, b.value) for b in new.get_agent(state.id).blocks] == [("human", "v")]
     assert new.count_messages(state.id) == 5
     assert new.count_passages(state.id) == 1
+    # the full-text index is rekeyed by agent and counted, so recall ranks as before
+    assert tuple(new._recall_agent(state.id))[1:] == (5, 10)
+    assert [m.text for m in new.search_messages(state.id, "m3", 5)[0]] == ["m3 said"]
     assert [h.passage.text for h in new.search_archival(state.id, "fact", None, 5)[0]] == ["a fact"]
     new.insert_passages(state.id, [Passage(text="another fact")])
     assert new.count_passages(state.id) == 2

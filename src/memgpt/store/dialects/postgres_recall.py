@@ -1,5 +1,9 @@
 """Recall search on PostgreSQL: each message's searchable text is a tsvector column
-(`body`, GIN-indexed), ranked by ts_rank within the same budget as SQLite's BM25."""
+(`body`, GIN-indexed), ranked by ts_rank within the same budget as SQLite's BM25.
+
+An agent's ranking depends on its own messages alone: ts_rank reads only the message it
+scores (no corpus statistics), and words are counted against the budget among the
+agent's rows."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 WAL journal with synchronous=FULL: a committed transaction survives a process
 kill and a power cut. One connection per thread; `transaction()` nests, so a
 step can call memory functions that write without committing halfway. Recall
-search uses FTS5 and usearch (`sqlite_message_vectors.py`); archival search tantivy and
-usearch (`sqlite_archival.py`).
+search uses FTS5 (`sqlite_recall.py`) and usearch (`sqlite_message_vectors.py`); archival
+search tantivy and usearch (`sqlite_archival.py`).
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ from typing import Any
 import numpy as np
 
 from memgpt.private import private_file
-from memgpt.schemas import Message
 from memgpt.store.agent_locks import AgentLocks, Release, file_lock, try_file_lock
-from memgpt.store.base import StoreError, ranked_words, search_words
+from memgpt.store.base import StoreError
 from memgpt.store.dialects.sqlite_archival import SQLiteArchival
 from memgpt.store.dialects.sqlite_message_vectors import SQLiteMessageVectors
+from memgpt.store.dialects.sqlite_recall import SCRATCH_TABLES, SQLiteRecall
 from memgpt.store.indexes.owners import IndexSet
 from memgpt.store.indexes.text import TextIndex
 from memgpt.store.migrations import migrate_sqlite
 from memgpt.store.sql.recall_vectors import RecallVectorsSQL
 from memgpt.store.sql.seam import Owner, Row
-from memgpt.store.sql.store import MESSAGE_COLUMNS, SQLStore
+from memgpt.store.sql.store import SQLStore
 
 BUSY_TIMEOUT_S = 30  # how long a writer waits for the database before giving up
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
@@ -45,15 +45,9 @@ def from_ts(text: str) -> datetime:
     return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
 
 
-def fts_query(words: list[str]) -> str:
-    """An FTS5 query that matches any of the words (see `search_words`).
-
-    Each word is quoted, so FTS syntax and SQL in a search string are plain text.
-    """
-    return " OR ".join(f'"{w}"' for w in words)
-
-
-class SQLiteStore(SQLiteArchival, SQLiteMessageVectors, RecallVectorsSQL, SQLStore):
+class SQLiteStore(
+    SQLiteRecall, SQLiteArchival, SQLiteMessageVectors, RecallVectorsSQL, SQLStore
+):
     def __init__(self, path: str | Path):
         self.path = private_file(Path(path))
         self._local = threading.local()
@@ -92,6 +86,8 @@ class SQLiteStore(SQLiteArchival, SQLiteMessageVectors, RecallVectorsSQL, SQLSto
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             conn.row_factory = sqlite3.Row
+            for statement in SCRATCH_TABLES:
+                conn.execute(statement)
             self._local.conn = conn
             self._local.depth = 0
         return conn
@@ -192,100 +188,3 @@ class SQLiteStore(SQLiteArchival, SQLiteMessageVectors, RecallVectorsSQL, SQLSto
     def _has_tag(self, tags: list[str]) -> tuple[str, list]:
         marks = ",".join("?" * len(tags))
         return f"EXISTS (SELECT 1 FROM json_each(p.tags) t WHERE t.value IN ({marks}))", tags
-
-    # recall storage: FTS5 over every agent's messages, rowid = the message's pk
-
-    def _add_messages(self, rows: list[tuple]) -> None:
-        conn = self._conn()
-        for row in rows:
-            pk = conn.execute(
-                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                row[:-1],
-            ).lastrowid
-            if row[-1]:
-                conn.execute("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)", (pk, row[-1]))
-
-    def _forget_messages(self, agent_id: str, message_ids: list[str] | None) -> None:
-        mine, params = "agent_id = ?", [agent_id]
-        if message_ids is not None:
-            ids, values = self._any("id", message_ids)
-            mine, params = f"{mine} AND {ids}", [*params, *values]
-        self._run(
-            f"DELETE FROM messages_fts WHERE rowid IN (SELECT pk FROM messages WHERE {mine})",
-            params,
-        )
-
-    def search_messages(
-        self, agent_id: str, query: str, limit: int, offset: int = 0
-    ) -> tuple[list[Message], int]:
-        """See `Store.search_messages`.
-
-        The full-text index holds every agent's messages: matches are counted, scored and
-        ordered there alone, then walked in order, reading each one's owner, only until
-        the page and the count are filled. BM25 reads a match's length (a few
-        microseconds) and the owner is a row of `messages` (as much again): a search
-        pays the first for at most the budget's matches, the second for about a page
-        and the count.
-        """
-        words = search_words(query)
-        if not words:
-            return [], 0
-        budget = self.search_budget
-        matches = {
-            w: self._execute(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ?"
-                " LIMIT ?)",
-                (fts_query([w]), budget + 1),
-            ).fetchone()[0]
-            for w in words
-        }
-        ranked = ranked_words(matches, budget)
-        # Enough of the agent's matches for the page, and one more than the count shows.
-        wanted = max(offset + limit, self.search_count_limit + 1)
-        mine: list[int] = []
-        if ranked:
-            scored = self._execute(
-                "SELECT rowid, bm25(messages_fts) FROM messages_fts WHERE messages_fts MATCH ?",
-                (fts_query(ranked),),
-            ).fetchall()
-            # Best first; an agent's pks grow with its seq, so ties go oldest first.
-            scored.sort(key=lambda r: (r[1], r[0]))
-            mine = self._owned(agent_id, [r[0] for r in scored], wanted)
-        if not mine and len(ranked) < len(words):
-            # Every word is common (or the rarer ones found none of this agent's messages):
-            # no BM25, whose weights alone would read every match, but the newest first.
-            newest = self._execute(
-                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?"
-                " ORDER BY rowid DESC LIMIT ?",
-                (fts_query(words), budget + 1),
-            ).fetchall()
-            mine = self._owned(agent_id, [r[0] for r in newest], wanted)
-        page = self._messages_by_pk(mine[offset : offset + limit])
-        return page, min(len(mine), self.search_count_limit + 1)
-
-    def _owned(self, agent_id: str, pks: list[int], wanted: int) -> list[int]:
-        """The agent's among `pks`, in their order: all of them, or at least `wanted`."""
-        owned: list[int] = []
-        for start in range(0, len(pks), wanted):
-            batch = pks[start : start + wanted]
-            # The list first (CROSS JOIN): each pk is one rowid lookup, where the planner
-            # could otherwise read the agent's whole history through its agent_id indexes.
-            mine = {
-                r[0]
-                for r in self._execute(
-                    "SELECT m.pk FROM json_each(?) j CROSS JOIN messages m ON m.pk = j.value"
-                    " WHERE m.agent_id = ?",
-                    (json.dumps(batch), agent_id),
-                )
-            }
-            owned += [pk for pk in batch if pk in mine]
-            if len(owned) >= wanted:
-                break
-        return owned
-
-    def _messages_by_pk(self, pks: list[int]) -> list[Message]:
-        """The messages with these pks, in that order (less any deleted meanwhile)."""
-        where, params = self._any("pk", pks)
-        rows = self._query(f"SELECT pk, {MESSAGE_COLUMNS} FROM messages WHERE {where}", params)
-        by_pk = {r["pk"]: r for r in rows}
-        return [self._message(by_pk[pk]) for pk in pks if pk in by_pk]

@@ -293,6 +293,9 @@ STEPS: list[Step] = [
     # tick reads those alone
     Step("timed agents", sqlite.TIMED_AGENTS, postgres.TIMED_AGENTS),
     Step("message vectors for semantic recall", recall_vectors.SQLITE, recall_vectors.POSTGRES),
+    # PostgreSQL counts and ranks within the agent's rows (ts_rank has no corpus statistics)
+    Step("recall ranked by the agent's own statistics", sqlite.RECALL_BY_AGENT, None),
+    Step("recall's full-text index without a pending list", None, postgres.RECALL_GIN_DIRECT),
 ]
 
 

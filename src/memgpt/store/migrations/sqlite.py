@@ -120,3 +120,37 @@ TIMED_AGENTS = """
         OR json_extract(state, '$.sleeptime_agent_id') IS NOT NULL;
     CREATE INDEX agents_timed ON agents (created_at) WHERE timed = 1;
 """
+
+# recall ranks by each agent's own statistics (dialects/sqlite_recall.py): each agent gets
+# a number, its counts of indexed messages and their tokens, and its rows in the full-text
+# index the rowids (number << 32) | seq, one range per agent; messages_fts_instances lists
+# each token's occurrences. The counts come from the rebuilt index's own token lists.
+RECALL_BY_AGENT = """
+    CREATE TABLE recall_agents (
+        num INTEGER PRIMARY KEY AUTOINCREMENT,
+        agent_id TEXT NOT NULL UNIQUE REFERENCES agents(id) ON DELETE CASCADE,
+        documents INTEGER NOT NULL DEFAULT 0,
+        tokens INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO recall_agents (agent_id) SELECT id FROM agents ORDER BY created_at, id;
+    CREATE TRIGGER recall_agents_add AFTER INSERT ON agents BEGIN
+        INSERT INTO recall_agents (agent_id) VALUES (NEW.id);
+    END;
+    CREATE VIRTUAL TABLE messages_fts_by_agent USING fts5(body, tokenize = 'porter unicode61');
+    INSERT INTO messages_fts_by_agent (rowid, body)
+        SELECT (r.num << 32) | m.seq, f.body
+        FROM messages_fts f JOIN messages m ON m.pk = f.rowid
+        JOIN recall_agents r ON r.agent_id = m.agent_id;
+    DROP TABLE messages_fts;
+    ALTER TABLE messages_fts_by_agent RENAME TO messages_fts;
+    CREATE VIRTUAL TABLE messages_fts_instances USING fts5vocab(messages_fts, instance);
+    CREATE TEMP TABLE recall_tokens AS
+        SELECT doc >> 32 AS num, COUNT(*) AS tokens FROM messages_fts_instances GROUP BY 1;
+    UPDATE recall_agents SET
+        documents = (
+            SELECT COUNT(*) FROM messages_fts
+            WHERE rowid BETWEEN recall_agents.num << 32 AND (recall_agents.num << 32) | 4294967295
+        ),
+        tokens = COALESCE((SELECT t.tokens FROM temp.recall_tokens t WHERE t.num = recall_agents.num), 0);
+    DROP TABLE temp.recall_tokens;
+    """
