@@ -45,9 +45,7 @@ def from_ts(text: str) -> datetime:
     return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
 
 
-class SQLiteStore(
-    SQLiteRecall, SQLiteArchival, SQLiteMessageVectors, RecallVectorsSQL, SQLStore
-):
+class SQLiteStore(SQLiteRecall, SQLiteArchival, SQLiteMessageVectors, RecallVectorsSQL, SQLStore):
     def __init__(self, path: str | Path):
         self.path = private_file(Path(path))
         self._local = threading.local()
