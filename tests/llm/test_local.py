@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import pytest
 
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (memgpt[local])")
 jsonschema = pytest.importorskip("jsonschema")
 
+from memgpt.llm import local  # noqa: E402
 from memgpt.llm.base import ChatMessage, LLMClient, LLMError  # noqa: E402
 from memgpt.llm.local import (  # noqa: E402
     CHAR_RULE,
@@ -279,10 +281,33 @@ def test_corrupt_file_says_what_to_do(tmp_path) -> None:
 
 
 def test_truncated_gguf_says_what_to_do(client: LocalLlama, tmp_path) -> None:
+    """The file is read in the background: what is wrong with it is told at first use."""
     bad = tmp_path / "cut.gguf"
     bad.write_bytes(client.model_path.read_bytes()[:100_000])
     with pytest.raises(LLMError, match="corrupt or of an unsupported architecture"):
-        LocalLlama(LLMConfig(provider="local", model=str(bad)))
+        LocalLlama(LLMConfig(provider="local", model=str(bad))).count_tokens("hi")
+
+
+def test_the_model_loads_in_the_background(client: LocalLlama, monkeypatch) -> None:
+    """Making the client returns at once (`memgpt run` shows its prompt meanwhile); the
+    first use waits for the load, and a second client of the same model shares it."""
+    started, release = threading.Event(), threading.Event()
+    real = local._new_llama
+
+    def slow(*args):
+        started.set()
+        release.wait(30)
+        return real(*args)
+
+    monkeypatch.setattr(local, "_new_llama", slow)
+    config = LLMConfig(provider="local", model="smollm2", context_window=1536)
+    first = LocalLlama(config)
+    assert started.wait(30) and not first.loaded
+    second = LocalLlama(config)
+    release.set()
+    assert first.count_tokens("MemGPT") == client.count_tokens("MemGPT")
+    assert first.loaded and first.config.context_window == 1536
+    assert second.llama is first.llama
 
 
 @pytest.mark.parametrize("attempt", range(3))
