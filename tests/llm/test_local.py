@@ -138,6 +138,16 @@ def test_the_grammar_writes_json_strings_without_unicode_escapes() -> None:
     assert STOCK_CHAR_RULE not in text and CHAR_RULE in text.splitlines()
 
 
+def test_the_budget_goes_to_the_message_before_the_monologue() -> None:
+    """At the local default budget a reply may run to about 300 characters (it was 116
+    at 1,024 tokens, split evenly with the inner monologue)."""
+    schema = call_schema(FUNCTIONS[:1], max_tokens=2048)
+    props = schema["properties"]["arguments"]["properties"]
+    thoughts, message = props["inner_thoughts"]["maxLength"], props["message"]["maxLength"]
+    assert message >= 300 and thoughts < message
+    assert 4 * (thoughts + message) < 2048
+
+
 def test_the_inner_monologue_is_bounded_as_the_paper_bounds_it() -> None:
     for branch in call_schema(FUNCTIONS, max_tokens=8192)["oneOf"]:
         props = branch["properties"]["arguments"]["properties"]

@@ -223,13 +223,21 @@ def _bounded(schema: Any, max_chars: int) -> Any:
         out["properties"] = {k: _bounded(v, max_chars) for k, v in schema["properties"].items()}
     types = schema.get("type")
     types = types if isinstance(types, list) else [types]
-    if "string" in types and "enum" not in schema and "const" not in schema:
+    if _free_string(schema):
         out["maxLength"] = min(schema.get("maxLength", max_chars), max_chars)
     if "array" in types:
         out["maxItems"] = min(schema.get("maxItems", MAX_ARRAY_ITEMS), MAX_ARRAY_ITEMS)
     if "object" in types or "properties" in schema:
         out["additionalProperties"] = False
     return out
+
+
+def _free_string(schema: Any) -> bool:
+    """Whether `schema` allows a string of the model's choosing."""
+    if not isinstance(schema, dict) or "enum" in schema or "const" in schema:
+        return False
+    types = schema.get("type")
+    return "string" in (types if isinstance(types, list) else [types])
 
 
 def _size(schema: Any) -> tuple[int, int]:
@@ -270,12 +278,18 @@ def call_schema(functions: list[FunctionSchema], max_tokens: int) -> dict[str, A
         params = fn.get("parameters") or {"type": "object", "properties": {}}
         strings, chars = _size(params)
         chars += len(json.dumps(fn["name"])) + 32  # {"function": ..., "arguments": ...}
-        # Split what is left of the budget evenly between the free strings.
-        per_string = (max_tokens - chars) // (strings * TOKENS_PER_CHAR) if strings else 0
-        arguments = _bounded(params, max(1, min(MAX_STRING_CHARS, per_string)))
-        thoughts = arguments.get("properties", {}).get(THOUGHTS, {})
-        if "maxLength" in thoughts:
-            thoughts["maxLength"] = min(thoughts["maxLength"], MAX_THOUGHT_CHARS)
+        thinks = int(_free_string(params.get("properties", {}).get(THOUGHTS, {})))
+        # What is left of the budget, in characters, is shared between the free strings in
+        # proportion to their caps: the inner monologue (about 50 words) gets less than a
+        # message, so that a reply is not cut short to leave room for thoughts.
+        left = max(0, max_tokens - chars) // TOKENS_PER_CHAR
+        weight = thinks * MAX_THOUGHT_CHARS + (strings - thinks) * MAX_STRING_CHARS
+        share = left / weight if weight else 0.0
+        arguments = _bounded(params, max(1, min(MAX_STRING_CHARS, int(share * MAX_STRING_CHARS))))
+        if thinks:
+            thoughts = arguments["properties"][THOUGHTS]
+            cap = max(1, min(MAX_THOUGHT_CHARS, int(share * MAX_THOUGHT_CHARS)))
+            thoughts["maxLength"] = min(thoughts["maxLength"], cap)
         branches.append(
             {
                 "type": "object",
