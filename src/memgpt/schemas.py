@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from memgpt.tools.rules import ToolRule
 
@@ -31,6 +31,16 @@ class ToolCall(BaseModel):
     id: str
     name: str
     arguments: str
+    asked_approval: bool = False  # put to the user before running (agent/approval.py)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Only a call put to the user carries the mark: every other call is stored, counted
+        # and exported exactly as before.
+        data = handler(self)
+        if not self.asked_approval:
+            data.pop("asked_approval", None)
+        return data
 
 
 class EventType(StrEnum):
@@ -40,6 +50,7 @@ class EventType(StrEnum):
     HEARTBEAT = "heartbeat"
     SYSTEM_ALERT = "system_alert"
     LOGIN = "login"
+    APPROVAL = "approval"  # the user's answer to an approval request (agent/approval.py)
 
 
 Role = Literal["user", "assistant", "tool"]
@@ -225,6 +236,7 @@ class StopReason(StrEnum):
     INVALID_FUNCTION_CALL = "invalid_function_call"  # too many bad outputs in a row
     CONTEXT_TOO_SMALL = "context_too_small"  # nothing more can be evicted to make room
     CANCELLED = "cancelled"  # the run was cancelled; it stopped between two steps
+    REQUIRES_APPROVAL = "requires_approval"  # a call waits for the user's approval
 
 
 class Response(BaseModel):

@@ -164,7 +164,7 @@ def test_previous_calls_and_tool_results_render(client: LocalLlama) -> None:
         ChatMessage(role="tool", tool_call_id=call.id, name=call.name, content='{"status": "OK"}'),
     ]
     prompt = client.render(history, FUNCTIONS)
-    assert f'"function": "{call.name}"' in prompt
+    assert f'{{"function":"{call.name}","arguments":{{' in prompt
     assert "[Result of function " + call.name + ']\n{"status": "OK"}' in prompt
     assert len(client.chat(history, FUNCTIONS).tool_calls) == 1
 
@@ -232,6 +232,23 @@ def test_a_step_reads_only_what_follows_the_previous_prompt(client: LocalLlama, 
     before, _ = client._prompt_tokens(first, FUNCTIONS)
     after, _ = client._prompt_tokens(later, FUNCTIONS)
     assert 0 < client.evaluated_tokens <= len(after) - common_prefix(before, after)
+
+
+def test_a_call_is_shown_back_as_the_model_wrote_it(client: LocalLlama, home) -> None:
+    """The grammar writes the name first and then the thoughts, as the instructions and
+    the history show a call: shown back in another order (the grammar once wrote its keys
+    sorted), the model's own call was read anew at every step."""
+    reply = client.chat(CONVERSATION, FUNCTIONS)
+    [call] = reply.tool_calls
+    assert next(iter(json.loads(call.arguments))) == "inner_thoughts"
+    llama = client._model.llama
+    written = llama.input_ids[: llama.n_tokens].tolist()  # the prompt and the call so far
+    shown, _ = client._prompt_tokens(
+        [*CONVERSATION, ChatMessage(role="assistant", tool_calls=[call])], FUNCTIONS
+    )
+    before, _ = client._prompt_tokens(CONVERSATION, FUNCTIONS)
+    # All of the call but its last token (sampled, never fed back) is in the history as is.
+    assert common_prefix(written, shown) >= len(written) - 1 > len(before)
 
 
 def test_switching_prompts_restores_the_state_of_the_other(client: LocalLlama, home) -> None:

@@ -64,6 +64,7 @@ class SDK:
             "max_count_per_step": "MaxCountPerStepToolRule",
             "parent_last_tool": "ParentToolRule",
             "conditional": "ConditionalToolRule",
+            "requires_approval": "RequiresApprovalToolRule",
         }
         return getattr(letta_client, models[kind])(**fields)
 
@@ -81,6 +82,27 @@ class SDK:
         else:
             messages = [{"role": "user", "content": text}]
         return self.agents.messages.create(agent_id, messages=messages, **kwargs)
+
+    def answer(self, agent_id: str, request_id: str, approve: bool, reason: str | None = None):
+        """Approve or deny the call waiting for approval, as each line's users send it."""
+        if LEGACY:
+            from letta_client import ApprovalCreate
+
+            answer = ApprovalCreate(approve=approve, approval_request_id=request_id, reason=reason)
+        else:
+            answer = {"type": "approval", "approve": approve, "approval_request_id": request_id}
+            if reason is not None:
+                answer["reason"] = reason
+        return self.agents.messages.create(agent_id, messages=[answer])
+
+    def set_approval(self, agent_id: str, tool_name: str, required: bool):
+        if LEGACY:
+            return self.agents.tools.modify_approval(
+                agent_id, tool_name, requires_approval=required
+            )
+        return self.agents.tools.update_approval(
+            tool_name, agent_id=agent_id, body_requires_approval=required
+        )
 
     def send_async(self, agent_id: str, text: str):
         """The run of a message sent to be processed in the background."""

@@ -132,6 +132,7 @@ MATRIX = [
     ("GET", "/v1/agents/{agent}/tools", None),
     ("PATCH", "/v1/agents/{agent}/tools/attach/{tool}", None),
     ("PATCH", "/v1/agents/{agent}/tools/detach/{tool}", None),
+    ("PATCH", "/v1/agents/{agent}/tools/approval/core_memory_append", {"requires_approval": True}),
     ("POST", "/v1/agents/{agent}/tools/secret_tool/run", {"args": {"sides": 1}}),
     ("GET", "/v1/tools/{tool}", None),
     ("PATCH", "/v1/tools/{tool}", {"description": "pwned"}),

@@ -287,9 +287,10 @@ def test_tool_rules_at_create_modify_and_in_agent_files(sdk):
     assert info.value.status_code == 400
     assert "'no_such_tool', which this agent does not have" in str(info.value)
     with pytest.raises(APIError) as info:
-        modify(agent.id, tool_rules=[{"type": "requires_approval", "tool_name": "send_message"}])
+        rule = {"type": "requires_approval", "tool_name": "send_message", "prompt_template": "x"}
+        modify(agent.id, tool_rules=[rule])
     assert info.value.status_code == 400
-    assert "`tool_rules.0` of type 'requires_approval'" in str(info.value)
+    assert "`tool_rules.0.requires_approval.prompt_template`" in str(info.value)
 
 
 def test_an_agent_asks_another_through_the_multi_agent_tools(sdk):

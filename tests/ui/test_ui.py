@@ -278,3 +278,28 @@ def test_an_agents_mcp_tools_are_listed(page, ui_server, fresh_key):
     page.goto(f"{ui_server.url}/#{agent['id']}")
     expect(page.locator("#mcp-tool-list")).to_contain_text("shout")
     expect(page.locator("#mcp-tool-list")).to_contain_text("fake")
+
+
+def test_a_call_waiting_for_approval_is_approved_or_denied(page, ui_server, fresh_key, shoot):
+    """The waiting call shows Approve and Deny (with a reason); the answer streams on."""
+    rule = {"type": "requires_approval", "tool_name": "core_memory_append"}
+    body = {"name": "ui-careful", "model": POLICY, "tool_rules": [rule]}
+    auth = {"Authorization": f"Bearer {fresh_key}"}
+    agent = httpx.post(f"{ui_server.url}/v1/agents/", json=body, headers=auth).json()
+    page.goto(f"{ui_server.url}/#{agent['id']}")
+    send(page, "remember figs")
+    waiting = page.locator("form.approval")
+    expect(waiting).to_have_count(1)
+    expect(page.locator(".msg.event.approval").last).to_contain_text("waits for your approval")
+    shoot(page, "approval-waiting")
+    waiting.get_by_label("Reason").fill("figs are private")
+    waiting.get_by_role("button", name="Deny").click()
+    expect(page.locator(".msg.event.approval").first).to_contain_text(
+        "denied the call: figs are private"
+    )
+    expect(page.locator("form.approval")).to_have_count(0)
+    expect(page.locator(".returned.error").last).to_contain_text("User reason: figs are private")
+    send(page, "remember plums")
+    page.locator("form.approval").get_by_role("button", name="Approve").click()
+    expect(page.locator(".msg.event.approval").last).to_contain_text("approved the call")
+    expect(page.locator("form.approval")).to_have_count(0)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from memgpt.agent import events
+from memgpt.agent import approval, events
 from memgpt.agent.actions import ConversationActions
 from memgpt.agent.context import MainContext, compile_main_context, message_tokens, to_chat
 from memgpt.agent.summarizer import choose_cut, fit, summarize
@@ -87,6 +87,7 @@ class StepOutcome:
     heartbeat: bool
     failed: bool
     follow_up: list[Message] = field(default_factory=list)
+    awaiting: bool = False  # the call waits for the user's approval
 
 
 class Agent(ConversationActions):
@@ -155,7 +156,44 @@ class Agent(ConversationActions):
             newest = self.store.messages_page(self.id, limit=1, newest_first=True)
             if quiet_since and newest and newest[0].created_at > quiet_since:
                 return None
+            if approval.pending(self.queue):
+                return None  # nothing is processed until the user answers
             return self.process(events.heartbeat(events.TIMED_HEARTBEAT))
+
+    def pending_approval(self) -> Message | None:
+        """The assistant message whose call waits for the user's approval, if one does."""
+        with self._exclusive():
+            self._reload()
+            return approval.pending(self.queue)
+
+    def approve(
+        self,
+        on_step: Callable[[list[Message]], None] | None = None,
+        on_delta: OnStepDelta | None = None,
+    ) -> Response:
+        """Run the call waiting for approval; the chain goes on from its result."""
+        return self._answer(True, None, on_step, on_delta)
+
+    def deny(
+        self,
+        reason: str | None = None,
+        on_step: Callable[[list[Message]], None] | None = None,
+        on_delta: OnStepDelta | None = None,
+    ) -> Response:
+        """Refuse the call waiting for approval: the model sees it failed, with `reason`."""
+        return self._answer(False, reason, on_step, on_delta)
+
+    def _answer(
+        self,
+        approve: bool,
+        reason: str | None,
+        on_step: Callable[[list[Message]], None] | None,
+        on_delta: OnStepDelta | None,
+    ) -> Response:
+        waiting = self.pending_approval()
+        request_id = waiting.id if waiting else ""  # none waiting: process says so
+        answer = approval.Answer(request_id=request_id, approve=approve, reason=reason)
+        return self.process(None, on_step, on_delta, answer=answer)
 
     def login(self) -> Response:
         return self.process(events.login())
@@ -168,6 +206,7 @@ class Agent(ConversationActions):
         *,
         max_steps: int | None = None,
         run: RunContext | None = None,
+        answer: approval.Answer | None = None,
     ) -> Response:
         """Handle one event to the end of its chain of steps. `on_step` sees each step's
         messages once they are committed (the server streams them from there);
@@ -175,9 +214,12 @@ class Agent(ConversationActions):
         backends that stream (it is not committed until the step is); `max_steps` bounds
         the chain below the agent's own bound; `run` records the steps and may cancel the
         chain between them. With no event, the agent answers the newest
-        committed one again: a turn whose model call failed committed its event alone."""
+        committed one again: a turn whose model call failed committed its event alone.
+        `answer` answers the call waiting for approval: the chain goes on from it."""
         with self._exclusive():
             self._reload()
+            waiting = approval.pending(self.queue)
+            approval.check(answer, waiting, self.id)
             if event is not None:
                 self._check_fits(event)
             pending, produced, failures, usage = [event] if event else [], [], 0, Usage()
@@ -193,24 +235,27 @@ class Agent(ConversationActions):
                     self.state.blocks = self.store.agent_blocks(self.id)
                 started = time.monotonic_ns()
                 message_id = new_id("message")  # the deltas name the message they build
-                try:
-                    context = self._fit_main_context(pending)
-                    reply = self._ask(context.messages, message_id, on_delta, chain.allowed())
-                except (LLMError, ContextTooSmallError) as exc:
-                    self._commit(pending, FunctionContext(self.state, self.store, self.embedder))
-                    stop = (
-                        StopReason.LLM_ERROR
-                        if isinstance(exc, LLMError)
-                        else StopReason.CONTEXT_TOO_SMALL
-                    )
-                    return Response(
-                        messages=produced + pending,
-                        stop_reason=stop,
-                        steps=step,
-                        error=str(exc),
-                        usage=usage,
-                    )
-                spent = reply_usage(reply)
+                reply = None
+                if answer is None or step > 1:  # the user's answer is a step of its own
+                    try:
+                        context = self._fit_main_context(pending)
+                        reply = self._ask(context.messages, message_id, on_delta, chain.allowed())
+                    except (LLMError, ContextTooSmallError) as exc:
+                        ctx = FunctionContext(self.state, self.store, self.embedder)
+                        self._commit(pending, ctx)
+                        stop = (
+                            StopReason.LLM_ERROR
+                            if isinstance(exc, LLMError)
+                            else StopReason.CONTEXT_TOO_SMALL
+                        )
+                        return Response(
+                            messages=produced + pending,
+                            stop_reason=stop,
+                            steps=step,
+                            error=str(exc),
+                            usage=usage,
+                        )
+                spent = reply_usage(reply) if reply is not None else Usage()
                 usage = usage.plus(spent)
                 # Saved with the step's commit: the agent's totals count committed steps only.
                 self.state.usage = self.state.usage.plus(spent)
@@ -225,12 +270,18 @@ class Agent(ConversationActions):
                         cached_prompt_tokens=spent.cached_prompt_tokens,
                         duration_ns=started,  # made a duration when the step commits
                     )
-                outcome = self._run_step(pending, reply, message_id, chain, record)
+                if reply is None:
+                    outcome = self._run_answer(waiting, answer, chain, record)
+                else:
+                    outcome = self._run_step(pending, reply, message_id, chain, record)
                 if record is not None:
                     run.step_ids.update((m.id, record.id) for m in outcome.messages)
                 produced += outcome.messages
                 if on_step is not None:
                     on_step(outcome.messages)
+                if outcome.awaiting:
+                    stop = StopReason.REQUIRES_APPROVAL
+                    return Response(messages=produced, stop_reason=stop, steps=step, usage=usage)
                 failures = failures + 1 if outcome.failed else 0
                 if failures >= MAX_CONSECUTIVE_FAILURES:
                     stop = StopReason.INVALID_FUNCTION_CALL
@@ -279,22 +330,87 @@ class Agent(ConversationActions):
             text=(reply.content or "").strip(),
             tool_calls=reply.tool_calls,
         )
-        ctx = FunctionContext(
-            self.state, self.store, self.embedder, messenger=self.messenger, count=self._count
-        )
+        ctx = self._context()
+        awaiting = bool(reply.tool_calls) and self._needs_approval(reply.tool_calls[0], chain)
         try:
             with ctx.step:  # a memory edit's transaction, if the call began one, ends here
-                results, ok, heartbeat, follow_up = self._results(reply.tool_calls, ctx, chain)
+                if awaiting:  # the call waits, committed without a result
+                    assistant.tool_calls[0] = approval.asked(assistant.tool_calls[0])
+                    results, ok, heartbeat, follow_up = (
+                        self._extra(reply.tool_calls),
+                        True,
+                        False,
+                        [],
+                    )
+                else:
+                    results, ok, heartbeat, follow_up = self._results(reply.tool_calls, ctx, chain)
                 messages = [*pending, assistant, *results]
-                if record is not None:
-                    record.duration_ns = time.monotonic_ns() - record.duration_ns
-                    if not follow_up:  # the agent yields after this step
-                        record.stop_reason = "tool_rule" if chain.ended_by_rule() else "end_turn"
+                self._finish(record, follow_up, chain, awaiting)
                 self._commit(messages, ctx, record)
         except BaseException:
             self._reload()  # the function may have changed state that was not committed
             raise
-        return StepOutcome(messages, heartbeat, failed=not ok, follow_up=follow_up)
+        return StepOutcome(messages, heartbeat, not ok, follow_up, awaiting)
+
+    def _run_answer(
+        self,
+        waiting: Message,
+        answer: approval.Answer,
+        chain: Chain,
+        record: RunStep | None,
+    ) -> StepOutcome:
+        """Commit the user's answer to the waiting call with the call's result: the
+        function's own when approved, a failed one giving the reason when denied."""
+        call = waiting.tool_calls[0]
+        ctx = self._context()
+        try:
+            with ctx.step:
+                if answer.approve:
+                    ok, heartbeat, text = self._call_in_chain(call, ctx, chain)
+                else:
+                    ok, heartbeat, text = False, True, approval.denied(answer)
+                follow_up = (
+                    self._follow_up(ok, heartbeat, chain)
+                    if answer.approve
+                    else [events.heartbeat(events.CALL_DENIED)]
+                )
+                messages = [approval.response_event(waiting, answer), self._result(call, ok, text)]
+                self._finish(record, follow_up, chain, False)
+                self._commit(messages, ctx, record)
+        except BaseException:
+            self._reload()
+            raise
+        return StepOutcome(messages, heartbeat, not ok, follow_up)
+
+    def _context(self) -> FunctionContext:
+        return FunctionContext(
+            self.state, self.store, self.embedder, messenger=self.messenger, count=self._count
+        )
+
+    def _needs_approval(self, call: ToolCall, chain: Chain) -> bool:
+        """Whether the call is one the rules allow now and put to the user first; a call
+        that would fail anyway (unknown, refused, bad arguments) fails as usual."""
+        function = self.functions.get(call.name)
+        if function is None or not chain.requires_approval(call.name):
+            return False
+        if call.name not in chain.allowed():
+            return False
+        try:
+            function.parse(call.arguments)
+        except ArgumentError:
+            return False
+        return True
+
+    @staticmethod
+    def _finish(record: RunStep | None, follow_up: list[Message], chain: Chain, awaiting: bool):
+        """Complete the step's record: its duration and, when the chain ends, why."""
+        if record is None:
+            return
+        record.duration_ns = time.monotonic_ns() - record.duration_ns
+        if awaiting:
+            record.stop_reason = "requires_approval"
+        elif not follow_up:  # the agent yields after this step
+            record.stop_reason = "tool_rule" if chain.ended_by_rule() else "end_turn"
 
     def _results(
         self, calls: list[ToolCall], ctx: FunctionContext, chain: Chain
@@ -303,18 +419,23 @@ class Agent(ConversationActions):
         if not calls:
             return [], False, False, [events.system_alert(events.NO_FUNCTION_CALLED)]
         ok, heartbeat, text = self._call_within_rules(calls[0], ctx, chain)
-        results = [self._result(calls[0], ok, text)]
-        results += [
-            self._result(c, False, "Only one function runs per step; call it again next step.")
-            for c in calls[1:]
-        ]
-        follow_up = []
+        results = [self._result(calls[0], ok, text), *self._extra(calls)]
+        return results, ok, heartbeat, self._follow_up(ok, heartbeat, chain)
+
+    def _extra(self, calls: list[ToolCall]) -> list[Message]:
+        """Failed results for the calls after the first: one function runs per step."""
+        text = "Only one function runs per step; call it again next step."
+        return [self._result(c, False, text) for c in calls[1:]]
+
+    @staticmethod
+    def _follow_up(ok: bool, heartbeat: bool, chain: Chain) -> list[Message]:
+        """The heartbeat that chains the next step, if one does."""
         if heartbeat or not ok:
             reason = events.HEARTBEAT_REQUESTED if ok else events.HEARTBEAT_AFTER_FAILURE
-            follow_up = [events.heartbeat(reason)]
-        if not follow_up and (required := chain.uncalled_required()):
-            follow_up = [events.heartbeat(events.REQUIRED_BEFORE_EXIT.format(", ".join(required)))]
-        return results, ok, heartbeat, follow_up
+            return [events.heartbeat(reason)]
+        if required := chain.uncalled_required():
+            return [events.heartbeat(events.REQUIRED_BEFORE_EXIT.format(", ".join(required)))]
+        return []
 
     def _call_within_rules(
         self, call: ToolCall, ctx: FunctionContext, chain: Chain
@@ -328,6 +449,12 @@ class Agent(ConversationActions):
                 True,
                 f"The tool rules do not allow {call.name} now; call one of: {names}.",
             )
+        return self._call_in_chain(call, ctx, chain)
+
+    def _call_in_chain(
+        self, call: ToolCall, ctx: FunctionContext, chain: Chain
+    ) -> tuple[bool, bool, str | None]:
+        """Run the call and record it in the chain: the rules then say what comes next."""
         ok, heartbeat, text = self._call(call, ctx)
         if ok:
             chain.record(call.name, text)
@@ -372,7 +499,7 @@ class Agent(ConversationActions):
             if ctx.passages:
                 self.store.insert_passages(self.state.archival_id, ctx.passages)
             self.store.save_agent(self.state)
-        self.queue.extend(messages)
+        self.queue.extend(m for m in messages if m.in_context)
         self._head = messages[-1].seq
 
     # main context and memory pressure

@@ -39,6 +39,7 @@ MEMORY_PRESSURE = (
     "Memory pressure: your context window is {percent}% full. Older messages will soon leave "
     "view and be summarized. Save anything important to working context or archival memory now."
 )
+CALL_DENIED = "The user denied your function call; read their reason and go on without it."
 REQUIRED_BEFORE_EXIT = "Before you finish, the tool rules require a call to: {}."
 NO_FUNCTION_CALLED = (
     "Your reply called no function. Every reply must be exactly one function call; "

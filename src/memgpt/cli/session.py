@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import click
@@ -104,15 +105,38 @@ class Session:
     def say(self, text: str, style: str = "") -> None:
         self.console.print(Text(text, style))
 
+    def settle(self, read: Callable[[], str]) -> None:
+        """Ask the user about each call waiting for approval (y/n, then an optional reason
+        for a no) until none waits; the agent goes on from each answer."""
+        while (waiting := self.agent.pending_approval()) is not None:
+            call = waiting.tool_calls[0]
+            self.say(f"{self.agent.state.name} asks to run {call.name}({call.arguments}).", "bold")
+            self.say("Approve it? [y/n]", "yellow")
+            choice = read().strip().lower()
+            if choice in ("y", "yes"):
+                answer = self.agent.approve
+            elif choice in ("n", "no"):
+                self.say("Why not? (optional: the agent reads it; Enter to skip)", "yellow")
+                answer = partial(self.agent.deny, read().strip() or None)
+            else:
+                continue
+            if self.step(answer, stream=True) is None:
+                return  # interrupted: asked again at the next prompt
+
     def loop(self, read: Callable[[], str]) -> None:
-        """Read and act until /exit or end of input."""
+        """Read and act until /exit or end of input; a call waiting for approval is asked
+        about before the next line."""
         while True:
             try:
+                self.settle(read)
                 line = read().strip()
             except KeyboardInterrupt:  # at the prompt, Ctrl-C clears the line
                 continue
             except EOFError:
                 return
+            except MemGPTError as exc:  # the step after an answer failed; asked again
+                self.say(str(exc), "bold red")
+                continue
             if not line:
                 continue
             try:
@@ -208,7 +232,7 @@ def run_chat(
         if llm.provider == "local" and llm.model == "smollm2":
             console.print(Text(LOCAL_DEMO_NOTE, "yellow"))
         session = Session(client, agent, console, debug)
-        if not first:
+        if not first and agent.pending_approval() is None:
             response = session.greet()
             # The error is on screen already; without a model there is nothing to chat with.
             if response is not None and response.stop_reason == StopReason.LLM_ERROR:

@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import threading
+from collections import OrderedDict
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,8 +27,6 @@ from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply, lea
 from memgpt.llm.cores import CoreShare, usable_cores
 from memgpt.llm.prompt_states import PromptStates
 from memgpt.llm.streaming import (
-    MESSAGE,
-    SEND_MESSAGE,
     THOUGHTS,
     FieldStream,
     OnDelta,
@@ -47,6 +46,8 @@ MAX_STRING_CHARS = 500
 # The paper keeps the inner monologue under 50 words; a small model left 500 characters
 # fills them, and each character is generated time on a CPU.
 MAX_THOUGHT_CHARS = 300
+# Calls whose tokens are kept for showing them back (a few per agent in use is plenty).
+MAX_WRITTEN = 256
 MAX_ARRAY_ITEMS = 8
 # Worst-case characters a number, boolean or null takes in the grammar's JSON.
 SCALAR_CHARS = 40
@@ -60,6 +61,8 @@ STOCK_CHAR_RULE = (
     r'char ::= [^"\\] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
 )
 CHAR_RULE = r'char ::= [^"\\\x00-\x1F] | "\\" ["\\/bfnrt]'
+STOCK_SPACE_RULE = 'space ::= " "?'
+SPACE_RULE = 'space ::= ""'
 TEMPERATURE = 0.7
 
 # Used only when a GGUF carries no chat template of its own.
@@ -72,7 +75,7 @@ CHATML_TEMPLATE = (
 
 CALL_INSTRUCTION = (
     "You must reply by calling exactly one function. Write only a JSON object of the form "
-    '{"function": "<function name>", "arguments": {<the arguments>}} and nothing else. '
+    '{"function":"<function name>","arguments":{<the arguments>}} and nothing else. '
     "The functions you can call are:\n"
 )
 
@@ -143,6 +146,23 @@ class _LoadedModel:
         # name the model never saw in training; such results go in as user turns.
         self.tool_role = re.search(r"""['"]tool['"]""", template) is not None
         self.formatter = _chat_formatter(llama, template)
+        # The tokens of calls the model wrote, by their text. Tokenizing that text again
+        # can split it otherwise than the model did, and the next step, which shows the
+        # call back, would then read the whole call anew instead of keeping it.
+        self.written: OrderedDict[str, list[int]] = OrderedDict()
+
+    def keep_written(self, text: str, prompt_tokens: int) -> None:
+        """Remember the tokens of `text`, just written after a prompt of that length (all
+        but the last, which was sampled and never fed back, are in the context)."""
+        llama = self.llama
+        tokens = llama.input_ids[prompt_tokens : llama.n_tokens].tolist()
+        fed = llama.detokenize(tokens).decode(errors="replace")
+        if not text.startswith(fed):
+            return
+        rest = llama.tokenize(text[len(fed) :].encode(), add_bos=False, special=False)
+        self.written[text] = tokens + rest
+        while len(self.written) > MAX_WRITTEN:
+            self.written.popitem(last=False)
 
     def use_free_cores(self) -> None:
         """Run the next call on the cores other processes leave free (see `cores`)."""
@@ -309,18 +329,24 @@ def _grammar(schema_json: str) -> LlamaGrammar:
 
 
 def grammar_text(schema_json: str) -> str:
-    """The GBNF grammar of `schema_json`, its string characters those of `CHAR_RULE`."""
+    """The GBNF grammar of `schema_json`, its string characters those of `CHAR_RULE` and
+    its JSON compact (`SPACE_RULE`)."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    text = json_schema_to_gbnf(schema_json)
-    if STOCK_CHAR_RULE not in text.splitlines():
-        if "char ::=" not in text:
-            return text  # no free string
-        raise LLMError(
-            "This llama-cpp-python writes JSON strings in a grammar memgpt does not know; "
-            "install the version memgpt pins (`pip install 'memgpt[local]'`)."
-        )
-    return text.replace(STOCK_CHAR_RULE, CHAR_RULE)
+    # The name first, then the thoughts (the model thinks before it fills in the
+    # arguments), in compact JSON: exactly as `_call_text` shows a call back. A call shown
+    # back otherwise than the model wrote it is read anew at the next step.
+    text = json_schema_to_gbnf(schema_json, prop_order=["function", "arguments", THOUGHTS])
+    lines = text.splitlines()
+    for stock, ours in ((STOCK_CHAR_RULE, CHAR_RULE), (STOCK_SPACE_RULE, SPACE_RULE)):
+        if stock in lines:
+            text = text.replace(stock, ours)
+        elif stock.split()[0] + " ::=" in text:
+            raise LLMError(
+                "This llama-cpp-python writes JSON in a grammar memgpt does not know; "
+                "install the version memgpt pins (`pip install 'memgpt[local]'`)."
+            )
+    return text
 
 
 # --- prompt rendering ------------------------------------------------------------------
@@ -331,12 +357,14 @@ _SLOT = "\x00"
 
 
 def _call_text(call: ToolCall) -> str:
-    """An earlier call, written in the same JSON form the model is asked to produce."""
+    """An earlier call as the grammar has the model write it: the name, then the arguments
+    in the order they were written."""
     try:
         arguments: Any = json.loads(call.arguments)
     except json.JSONDecodeError:
         arguments = call.arguments
-    return json.dumps({"function": call.name, "arguments": arguments}, ensure_ascii=False)
+    call_json = {"function": call.name, "arguments": arguments}
+    return json.dumps(call_json, ensure_ascii=False, separators=(",", ":"))
 
 
 def _template_messages(
@@ -431,7 +459,10 @@ class LocalLlama:
             if head_text and not head and text.startswith(head_text):
                 tokens += llama.tokenize(head_text.encode(), add_bos=False, special=False)
                 head, text = len(tokens), text[len(head_text) :]
-            tokens += llama.tokenize(text.encode(), add_bos=False, special=False)
+            written = (
+                self._model.written.get(text) if turns[int(piece)]["role"] == "assistant" else None
+            )
+            tokens += written or llama.tokenize(text.encode(), add_bos=False, special=False)
         bos = llama.token_bos()
         if tokens[:2] == [bos, bos]:
             tokens, head = tokens[1:], max(0, head - 1)  # the template already wrote its BOS
@@ -460,7 +491,7 @@ class LocalLlama:
             )
         grammar = None
         if functions:
-            grammar = _grammar(json.dumps(call_schema(functions, room), sort_keys=True))
+            grammar = _grammar(json.dumps(call_schema(functions, room)))
         temperature = TEMPERATURE if self.config.temperature is None else self.config.temperature
         with self._model.lock:
             self._model.use_free_cores()
@@ -482,7 +513,9 @@ class LocalLlama:
                 raise LLMError(
                     f"The local model failed to generate ({exc}); retry, or use a smaller context."
                 ) from None
-        choice = result["choices"][0]  # type: ignore[index]
+            choice = result["choices"][0]  # type: ignore[index]
+            if functions:
+                self._model.keep_written(choice["text"], len(tokens))
         usage = result["usage"]  # type: ignore[index]
         self.generated_tokens = usage["completion_tokens"]
         reply = LLMReply(
@@ -509,29 +542,34 @@ class LocalLlama:
             ) from None
 
 
+# The opening of a call under the grammar: its name comes first.
+_CALL_NAME = re.compile(r'\s*\{\s*"function"\s*:\s*"([^"]*)"')
+
+
 def _gathered(
     chunks: Any, prompt_tokens: int, on_delta: OnDelta, functions: list[FunctionSchema]
 ) -> dict[str, Any]:
     """A streamed completion gathered into the shape of a whole one, its text handed to
-    `on_delta` as it comes: a call's thoughts and message (inside the grammar's
-    {"arguments": {...}, "function": ...}), or plain text as thoughts. A stream does not
-    report usage: each chunk is one token."""
-    # The name comes after the arguments (the grammar's keys are sorted), so a message is
-    # shown as it is written only when send_message is the one function that has one.
-    speaking = {
-        f["name"] for f in functions if MESSAGE in f.get("parameters", {}).get("properties", {})
-    }
-    watched = watched_fields(SEND_MESSAGE if speaking == {SEND_MESSAGE} else "")
-    fields = FieldStream(watched, on_delta, level=2) if functions else None
-    texts, finish = [], None
+    `on_delta` as it comes: a call's thoughts (and send_message's message) inside the
+    grammar's {"function": ..., "arguments": {...}}, or plain text as thoughts. A stream
+    does not report usage: each chunk is one token."""
+    texts: list[str] = []
+    finish = None
+    fields: FieldStream | None = None
     for chunk in chunks:
         choice = chunk["choices"][0]
         texts.append(choice["text"])
         finish = choice["finish_reason"] or finish
-        if fields is not None:
+        if not functions:
+            if choice["text"]:
+                on_delta(THOUGHTS, choice["text"])
+        elif fields is not None:
             fields.feed(choice["text"])
-        elif choice["text"]:
-            on_delta(THOUGHTS, choice["text"])
+        elif named := _CALL_NAME.match("".join(texts)):
+            # The name tells which fields the user sees written; the text so far is only
+            # the name, which holds none of them.
+            fields = FieldStream(watched_fields(named[1]), on_delta, level=2)
+            fields.feed("".join(texts))
     usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(texts)}
     return {"choices": [{"text": "".join(texts), "finish_reason": finish}], "usage": usage}
 

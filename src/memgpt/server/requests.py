@@ -8,10 +8,11 @@ Text in a body never holds NUL (refused: PostgreSQL cannot store it) or a lone s
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from memgpt.agent.approval import Answer
 from memgpt.schemas import storable_text
 from memgpt.server.bounds import BlockLimit, ContextWindow, OutputTokens
 from memgpt.tools.rules import ToolRule
@@ -134,13 +135,78 @@ class MessageCreate(_Body):
         return "\n".join(part.text for part in self.content)
 
 
+class ApprovalReturn(_Body):
+    """1.x's way to answer: the call's id. Client-side tool returns (`type: "tool"`) are
+    not implemented, so only approvals are taken."""
+
+    type: Literal["approval"] = "approval"
+    tool_call_id: str
+    approve: bool
+    reason: str | None = None
+
+
+class ApprovalCreate(_Body):
+    """The user's answer to an approval request: by the request's id (`approve`,
+    `approval_request_id`, `reason`) or, as 1.x sends it, in `approvals`."""
+
+    type: Literal["approval"] | None = "approval"  # 0.1.x may send null
+    approve: bool | None = None
+    approval_request_id: str | None = None
+    reason: str | None = None
+    approvals: list[ApprovalReturn] | None = Field(None, min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ApprovalCreate:
+        by_request = self.approve is not None and self.approval_request_id is not None
+        if by_request == bool(self.approvals):
+            raise ValueError(
+                "An approval gives either `approve` with `approval_request_id`, or one entry in "
+                "`approvals`; only one call waits for approval at a time."
+            )
+        return self
+
+    def answer(self) -> Answer:
+        if self.approvals:
+            (one,) = self.approvals
+            return Answer(request_id=one.tool_call_id, approve=one.approve, reason=one.reason)
+        assert self.approval_request_id is not None and self.approve is not None
+        return Answer(request_id=self.approval_request_id, approve=self.approve, reason=self.reason)
+
+
+def _message_kind(value: Any) -> str:
+    # Letta tells an approval from a message by its `type`; 0.1.x may leave it out.
+    if isinstance(value, dict):
+        approval = value.get("type") == "approval" or "approve" in value or "approvals" in value
+    else:
+        approval = isinstance(value, ApprovalCreate)
+    return "approval" if approval else "message"
+
+
+AnyMessage = Annotated[
+    Annotated[MessageCreate, Tag("message")] | Annotated[ApprovalCreate, Tag("approval")],
+    Discriminator(_message_kind),
+]
+
+
 class SendMessage(_Body):
-    messages: list[MessageCreate] | None = None
+    messages: list[AnyMessage] | None = None
     input: str | list[TextContent] | None = None  # 1.x shorthand for one user message
     max_steps: int | None = Field(None, ge=1)  # at most the agent's own chain bound
     streaming: bool = False  # 1.x: stream from POST /messages
     stream_tokens: bool = False
     include_pings: bool = False
+
+    @model_validator(mode="after")
+    def _approval_alone(self) -> SendMessage:
+        kinds = [isinstance(m, ApprovalCreate) for m in self.messages or []]
+        if any(kinds) and (len(kinds) > 1 or self.input is not None):
+            raise ValueError("Send an approval alone, as the only message of its request.")
+        return self
+
+    def answer(self) -> Answer | None:
+        """The user's answer to an approval request, when that is what was sent."""
+        first = (self.messages or [None])[0]
+        return first.answer() if isinstance(first, ApprovalCreate) else None
 
     def text(self) -> str:
         if self.messages:
@@ -150,7 +216,7 @@ class SendMessage(_Body):
         return "\n".join(part.text for part in self.input or [])
 
     def otid(self) -> str | None:
-        ids = [m.otid for m in self.messages or [] if m.otid]
+        ids = [m.otid for m in self.messages or [] if isinstance(m, MessageCreate) and m.otid]
         return "|".join(ids) or None
 
 
@@ -219,12 +285,18 @@ class CreateTool(_Body):
     description: str | None = None
     tags: list[str] | None = None
     source_type: str | None = None
+    default_requires_approval: bool = False
 
 
 class UpdateTool(_Body):
     source_code: str | None = None
     description: str | None = None
     tags: list[str] | None = None
+    default_requires_approval: bool | None = None
+
+
+class ToolApproval(_Body):
+    requires_approval: bool
 
 
 class RunToolFromSource(_Body):

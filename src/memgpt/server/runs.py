@@ -19,10 +19,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from memgpt.agent.agent import RunContext
 from memgpt.server import wire
 from memgpt.server.auth import Principal
 from memgpt.server.fairness import TooBusyError
-from memgpt.server.service import AgentService, NotFoundError
+from memgpt.server.service import AgentService, ModelCallError, NotFoundError
 from memgpt.server.steps import StepRunner
 from memgpt.store.base import Run, RunStep
 
@@ -50,6 +51,26 @@ class RunService:
         run.status = "created" if background else "running"
         self.store.create_run(run)
         return run
+
+    def within(self, run_id: str, work: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+        """Process `work(run=...)` (a message, or an approval's answer) as the run: each step is
+        recorded under it, it may be cancelled between steps, and its outcome becomes the
+        run's status and stop reason."""
+        run = RunContext(run_id, partial(self.store.run_cancelled, run_id))
+        self.store.set_run_status(run_id, "running")
+        try:
+            result = work(run=run)
+        except ModelCallError as exc:
+            self.store.set_run_status(run_id, "failed", exc.result["stop_reason"]["stop_reason"])
+            raise
+        except BaseException:
+            self.store.set_run_status(run_id, "failed", "error")
+            raise
+        reason = result["stop_reason"]["stop_reason"]
+        self.store.set_run_status(
+            run_id, "cancelled" if reason == "cancelled" else "completed", reason
+        )
+        return result
 
     def admit(self, p: Principal) -> None:
         """Take one of the organization's background places, or refuse past its share.

@@ -12,15 +12,15 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from functools import partial
 from itertools import takewhile
 from typing import Any
 
 from memgpt import config
-from memgpt.agent import events, sleeptime
+from memgpt.agent import approval, events
 from memgpt.agent.agent import Agent, RunContext, agent_lock
+from memgpt.agent.approval import Answer
 from memgpt.agent.multi_agent import AgentMessenger, MessagingLimits
 from memgpt.client import MemGPT
 from memgpt.embeddings import create_embedder
@@ -45,6 +45,7 @@ from memgpt.server.auth import Principal
 from memgpt.server.bounds import check_output_budget
 from memgpt.server.models import ModelChoice, ModelChoiceError
 from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock, UpdateMessage
+from memgpt.server.scheduler import Background
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import AccountStore, AgentOwner
 from memgpt.store.base import Store
@@ -102,9 +103,7 @@ class AgentService:
         # Messages one agent sends another without waiting are processed here.
         self._deliveries = ThreadPoolExecutor(4, thread_name_prefix="agent-messages")
         # Sleep-time runs and timed heartbeats, each agent's one at a time.
-        self._background = ThreadPoolExecutor(2, thread_name_prefix="agent-background")
-        self._busy: set[str] = set()
-        self.sleeptime_frequency = settings.sleeptime_frequency
+        self.background = Background(self, settings.sleeptime_frequency)
 
     # ownership
 
@@ -155,6 +154,23 @@ class AgentService:
             elif name not in functions and (found := self.mcp_tool(organization_id, name)):
                 functions[name] = mcp_function(*found, self.mcp)
         return functions
+
+    def default_approvals(
+        self, organization_id: str, names: list[str], tool_rules: list[rules.ToolRule]
+    ) -> list[rules.ToolRule]:
+        """`tool_rules` with a requires_approval rule for each of the tools `names` whose
+        calls wait for approval by default (Letta adds them when a tool is attached)."""
+        have = {r.tool_name for r in tool_rules if r.type == "requires_approval"}
+        return [
+            *tool_rules,
+            *(
+                rules.RequiresApprovalRule(tool_name=name)
+                for name in names
+                if name not in have
+                and (tool := self.accounts.get_tool(organization_id, name))
+                and tool.default_requires_approval
+            ),
+        ]
 
     def mcp_tool(
         self, organization_id: str, id_or_name: str
@@ -257,7 +273,8 @@ class AgentService:
         # Everything a request names is resolved before the first write: a refusal leaves
         # no agent behind.
         tool_names = resolve_tools(self, p, [*self.defaults, *tools]) if tools else []
-        rules.check(req.tool_rules or [], tool_names or self.defaults)
+        tool_rules = self.default_approvals(p.organization_id, tool_names, req.tool_rules or [])
+        rules.check(tool_rules, tool_names or self.defaults)
         with self.store.transaction():
             # The store's agent names are unique across organizations; names users see are
             # per organization and live in the ownership table.
@@ -272,7 +289,7 @@ class AgentService:
                 self.accounts.set_block_owner(block.id, p.organization_id)
             agent.state.tags = req.tags or []
             agent.state.tool_names = tool_names
-            agent.state.tool_rules = req.tool_rules or []
+            agent.state.tool_rules = tool_rules
             agent.state.heartbeat_interval_s = req.heartbeat_interval_s
             self.store.save_agent(agent.state)
             owner = AgentOwner(
@@ -427,6 +444,20 @@ class AgentService:
             raise NotFoundError(f"There is no message {message_id!r} in agent {agent_id!r}.")
         return seq
 
+    def check_answer(
+        self, p: Principal, agent_id: str, answer: Answer | None, key: str | None = None
+    ) -> None:
+        """Refuse at once a message sent while a call waits for approval, or an answer that
+        fits no waiting call; processing checks again under the agent's lock. One indexed
+        read of the newest messages (a call and the refusals of calls made with it). A
+        retry of a request already answered gets that answer, so it is let through."""
+        self.owner(p, agent_id)
+        if key and self.accounts.idempotent_response(agent_id, key):
+            return
+        newest = self.store.messages_page(agent_id, limit=8, newest_first=True)
+        in_view = [m for m in reversed(newest) if m.in_context]
+        approval.check(answer, approval.pending(in_view), agent_id)
+
     def send(
         self,
         p: Principal,
@@ -437,31 +468,17 @@ class AgentService:
         on_messages: OnMessages | None = None,
         on_delta: OnMessages | None = None,
         max_steps: int | None = None,
-        run_id: str | None = None,
+        run: RunContext | None = None,
+        answer: Answer | None = None,
     ) -> dict[str, Any]:
-        """Process one user message; a repeated idempotency key returns the first answer.
-        `on_delta` receives the reply's pieces as the model writes them (token streaming).
-        Within run `run_id` (see runs.py), each step is recorded and the messages carry
-        their run's and step's ids."""
-        if run_id is None:
-            return self._send(p, agent_id, text, idempotency_key, on_messages, on_delta, max_steps)
-        run = RunContext(run_id, partial(self.store.run_cancelled, run_id))
-        self.store.set_run_status(run_id, "running")
-        try:
-            result = self._send(
-                p, agent_id, text, idempotency_key, on_messages, on_delta, max_steps, run
-            )
-        except ModelCallError as exc:
-            self.store.set_run_status(run_id, "failed", exc.result["stop_reason"]["stop_reason"])
-            raise
-        except BaseException:
-            self.store.set_run_status(run_id, "failed", "error")
-            raise
-        reason = result["stop_reason"]["stop_reason"]
-        self.store.set_run_status(
-            run_id, "cancelled" if reason == "cancelled" else "completed", reason
+        """Process one user message, or with `answer` the user's answer to the call waiting
+        for approval (`text` is then unused); a repeated idempotency key returns the first
+        answer. `on_delta` receives the reply's pieces as the model writes them (token
+        streaming). Within `run` (see runs.py), each step is recorded and the messages
+        carry their run's and step's ids."""
+        return self._send(
+            p, agent_id, text, idempotency_key, on_messages, on_delta, max_steps, run, answer
         )
-        return result
 
     def _send(
         self,
@@ -472,7 +489,8 @@ class AgentService:
         on_messages: OnMessages | None,
         on_delta: OnMessages | None,
         max_steps: int | None,
-        run: RunContext | None = None,
+        run: RunContext | None,
+        answer: Answer | None,
     ) -> dict[str, Any]:
         agent = self.open(p, agent_id)
         with agent_lock(agent_id):
@@ -484,8 +502,8 @@ class AgentService:
             def on_step(messages: list[Message]) -> None:
                 on_messages(wire.in_run(wire.messages(messages, include_events=False), run))
 
-            event: Message | None = events.user_message(text)
-            if idempotency_key:
+            event: Message | None = None if answer else events.user_message(text)
+            if idempotency_key and event is not None:
                 event.id = _keyed_message_id(agent_id, idempotency_key)
                 if self.store.message_seq(agent_id, event.id) is not None:
                     event = None  # committed by a turn whose model call failed: answer it now
@@ -499,6 +517,7 @@ class AgentService:
                 on_piece if on_delta else None,
                 max_steps=max_steps,
                 run=run,
+                answer=answer,
             )
             result = wire.response(
                 wire.in_run(wire.messages(response.messages, include_events=False), run),
@@ -513,43 +532,8 @@ class AgentService:
                 self.accounts.save_idempotent_response(
                     agent_id, idempotency_key, json.dumps(result)
                 )
-        self.tidy_memory(agent.state)
+        self.background.tidy_memory(agent.state)
         return result
-
-    # sleep-time memory
-
-    def tidy_memory(self, main: AgentState, *, idle: bool = False) -> Future | None:
-        """Wake main's sleep-time agent in the background once `sleeptime_frequency` user
-        turns (idle: any) are unread; its run never holds main's lock. The run, if any."""
-        companion = main.sleeptime_agent_id and self.store.get_agent(main.sleeptime_agent_id)
-        if not companion:
-            return None
-        turns = sleeptime.user_turns(sleeptime.unread(self.store, companion))
-        if turns < (1 if idle else self.sleeptime_frequency):
-            return None
-        return self.in_background(companion.id, sleeptime.reorganize)
-
-    def in_background(self, agent_id: str, work: Callable[[Agent], object]) -> Future | None:
-        """Run `work` on the open agent on the background pool, unless it is there already
-        (a scheduler tick finding the same agent due again waits for that one)."""
-        with self._open_guard:
-            if agent_id in self._busy:
-                return None
-            self._busy.add(agent_id)
-        owner = self.accounts.agent_owner(agent_id)
-
-        def run() -> None:
-            try:
-                if owner is not None:
-                    p = Principal(user_id=owner.user_id, organization_id=owner.organization_id)
-                    work(self.open(p, agent_id))
-            except Exception:
-                log.exception("background work for agent %s failed", agent_id)
-            finally:
-                with self._open_guard:
-                    self._busy.discard(agent_id)
-
-        return self._background.submit(run)
 
     # the conversation, as the CLI's /pop and /rewrite change it
 

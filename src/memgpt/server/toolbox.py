@@ -64,6 +64,8 @@ def set_tools(service: AgentService, p: Principal, agent_id: str, ids: list[str]
     names = resolve_tools(service, p, ids)
     with agent_lock(agent_id):
         state, _ = service.state(p, agent_id)
+        added = [n for n in names if n not in (state.tool_names or service.defaults)]
+        state.tool_rules = service.default_approvals(p.organization_id, added, state.tool_rules)
         rules.check(state.tool_rules, names)
         state.tool_names = names
         service.store.save_agent(state)
@@ -81,6 +83,19 @@ def detach_tool(service: AgentService, p: Principal, agent_id: str, id_or_name: 
     state, _ = service.state(p, agent_id)
     current = state.tool_names or list(service.defaults)
     set_tools(service, p, agent_id, [n for n in current if n != name])
+
+
+def set_approval(
+    service: AgentService, p: Principal, agent_id: str, name: str, required: bool
+) -> None:
+    """Letta's per-agent switch: the agent's requires_approval rule for the tool, added
+    or taken away."""
+    with agent_lock(agent_id):
+        state, _ = service.state(p, agent_id)
+        kept = [r for r in state.tool_rules if (r.type, r.tool_name) != ("requires_approval", name)]
+        state.tool_rules = kept + ([rules.RequiresApprovalRule(tool_name=name)] if required else [])
+        rules.check(state.tool_rules, state.tool_names or service.defaults)
+        service.store.save_agent(state)
 
 
 def list_agent_tools(service: AgentService, p: Principal, agent_id: str) -> list[dict[str, Any]]:
@@ -112,6 +127,7 @@ def prepare_tool(
         source_code=req.source_code,
         json_schema=schema,
         tags=req.tags or [],
+        default_requires_approval=req.default_requires_approval,
     )
 
 
@@ -163,6 +179,8 @@ def update_tool(
         )
     tool.description = req.description if req.description is not None else tool.description
     tool.tags = req.tags if req.tags is not None else tool.tags
+    if req.default_requires_approval is not None:  # for agents it is attached to from now
+        tool.default_requires_approval = req.default_requires_approval
     service.accounts.save_tool(tool)
     _reopen_agents(service, p)
     return wire.user_tool(tool)

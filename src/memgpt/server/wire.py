@@ -60,6 +60,7 @@ STOP_REASONS = {
     StopReason.INVALID_FUNCTION_CALL: "invalid_tool_call",
     StopReason.CONTEXT_TOO_SMALL: "context_window_overflow_in_system_prompt",
     StopReason.CANCELLED: "cancelled",
+    StopReason.REQUIRES_APPROVAL: "requires_approval",
 }
 _LLM_ENDPOINTS = {
     "openai": "openai",
@@ -219,6 +220,7 @@ def user_tool(tool: UserTool) -> dict[str, Any]:
         "return_char_limit": None,
         "metadata": {},
         "created_at": _time(tool.created_at),
+        "default_requires_approval": tool.default_requires_approval,
     }
 
 
@@ -295,7 +297,10 @@ def messages(
     # the call it was, with its failed result, never as a reply.
     failed = failed | failed_calls(history)
     for m in history:
-        if m.role == "user":
+        if m.role == "user" and m.event == EventType.APPROVAL:
+            if include_events:
+                out.append(_approval_response(m))
+        elif m.role == "user":
             if include_events:
                 text = m.text if m.event == EventType.USER_MESSAGE else events.pack(m)
                 out.append({**_base(m, "user_message"), "content": text})
@@ -314,7 +319,14 @@ def _assistant(m: Message, failed: frozenset[str]) -> list[dict[str, Any]]:
         )
     for call in m.tool_calls[:1]:  # one function runs per step; the loop rejects the rest
         args = _arguments(call.arguments)
-        if call.name == SEND_MESSAGE and call.id not in failed and args and "message" in args:
+        kind = "approval_request_message" if call.asked_approval else "tool_call_message"
+        if (
+            kind == "tool_call_message"
+            and call.name == SEND_MESSAGE
+            and call.id not in failed
+            and args
+            and "message" in args
+        ):
             parts.append({**_base(m, "assistant_message"), "content": str(args["message"])})
             continue
         shown = {
@@ -325,10 +337,20 @@ def _assistant(m: Message, failed: frozenset[str]) -> list[dict[str, Any]]:
             "arguments": json.dumps(shown) if args is not None else call.arguments,
             "tool_call_id": call.id,
         }
-        parts.append(
-            {**_base(m, "tool_call_message"), "tool_call": wire_call, "tool_calls": [wire_call]}
-        )
+        parts.append({**_base(m, kind), "tool_call": wire_call, "tool_calls": [wire_call]})
     return parts
+
+
+def _approval_response(m: Message) -> dict[str, Any]:
+    """The user's answer to an approval request, in both SDK lines' shapes."""
+    packet = json.loads(m.text)
+    answer = {k: packet[k] for k in ("approve", "reason")}
+    return {
+        **_base(m, "approval_response_message"),
+        "approval_request_id": packet["approval_request_id"],
+        **answer,
+        "approvals": [{"type": "approval", "tool_call_id": packet["tool_call_id"], **answer}],
+    }
 
 
 def delta(message_id: str, field: str, text: str) -> dict[str, Any]:

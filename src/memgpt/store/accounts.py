@@ -59,6 +59,8 @@ class UserTool(BaseModel):
     json_schema: dict[str, Any]
     tags: list[str] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
+    # Agents it is attached to get a requires_approval rule for it (Letta's default).
+    default_requires_approval: bool = False
 
 
 class SourceOwner(BaseModel):
@@ -221,10 +223,12 @@ class AccountStore:
     def save_tool(self, tool: UserTool) -> None:
         self.store._run(
             "INSERT INTO user_tools (id, organization_id, name, description, source_code,"
-            " json_schema, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " json_schema, tags, created_at, default_requires_approval)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
             " description = excluded.description, source_code = excluded.source_code,"
-            " json_schema = excluded.json_schema, tags = excluded.tags",
+            " json_schema = excluded.json_schema, tags = excluded.tags,"
+            " default_requires_approval = excluded.default_requires_approval",
             (
                 tool.id,
                 tool.organization_id,
@@ -234,6 +238,7 @@ class AccountStore:
                 self.store._json(tool.json_schema),
                 self.store._json(tool.tags),
                 self.store._ts(tool.created_at),
+                tool.default_requires_approval,
             ),
         )
 

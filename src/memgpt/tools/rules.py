@@ -102,6 +102,12 @@ class MaxCountPerStepRule(_Rule):
     max_count_limit: int = Field(ge=1)
 
 
+class RequiresApprovalRule(_Rule):
+    """A call to the tool waits for the user's approval before it runs (agent/approval.py)."""
+
+    type: Literal["requires_approval"] = "requires_approval"
+
+
 ToolRule = Annotated[
     TerminalRule
     | RunFirstRule
@@ -110,7 +116,8 @@ ToolRule = Annotated[
     | ChildRule
     | ParentRule
     | ConditionalRule
-    | MaxCountPerStepRule,
+    | MaxCountPerStepRule
+    | RequiresApprovalRule,
     Field(discriminator="type"),
 ]
 
@@ -189,6 +196,9 @@ class Chain:
             and r.tool_name in self.available
             and r.tool_name not in self.calls
         ]
+
+    def requires_approval(self, name: str) -> bool:
+        return self._named(RequiresApprovalRule, name)
 
     def _named(self, kind: type[_Rule], name: str) -> bool:
         return any(isinstance(r, kind) and r.tool_name == name for r in self.rules)

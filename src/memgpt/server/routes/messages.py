@@ -55,22 +55,25 @@ async def _send(
     *,
     stream: bool,
 ):
-    # 404 before a stream starts, not inside it. Checked on the event loop (one indexed
-    # read): a hop to a thread here could let a later request overtake this one.
-    service.owner(p, agent_id)
+    # 404 (or 400 while a call waits for approval) before a stream starts, not inside it.
+    # Checked on the event loop (indexed reads): a hop to a thread here could let a later
+    # request overtake this one.
+    answer, key = body.answer(), key or body.otid()
+    service.check_answer(p, agent_id, answer, key)
     send = partial(
         service.send,
         p,
         agent_id,
-        body.text(),
-        idempotency_key=key or body.otid(),
+        "" if answer else body.text(),
+        idempotency_key=key,
         max_steps=body.max_steps,
+        answer=answer,
     )
 
     def work(on_messages, on_delta=None):
         # The run begins when the message's turn does, so runs list in the order they ran.
         run = runs.start(p, agent_id)
-        return send(on_messages=on_messages, on_delta=on_delta, run_id=run.id)
+        return runs.within(run.id, partial(send, on_messages=on_messages, on_delta=on_delta))
 
     if not stream:
         return await steps.call(agent_id, work)
@@ -114,16 +117,19 @@ async def send_message_async(
     """The run at once; the message is processed in the background (see runs.py)."""
     if body.streaming:
         raise MemGPTError("An async message is not streamed; send it without `streaming`.")
+    answer = body.answer()
+    service.check_answer(p, agent_id, answer)
     runs.admit(p)  # before the run is recorded: a refused message leaves no run behind
     try:
         run = await run_in_threadpool(partial(runs.start, p, agent_id, background=True))
     except BaseException:
         runs.release(p.organization_id)
         raise
-    send = partial(service.send, p, agent_id, body.text(), max_steps=body.max_steps)
+    text = "" if answer else body.text()
+    send = partial(service.send, p, agent_id, text, max_steps=body.max_steps, answer=answer)
 
     def work(on_messages, on_delta=None):
-        return send(run_id=run.id)
+        return runs.within(run.id, send)
 
     runs.in_background(p, run, work)
     return wire.run(run)

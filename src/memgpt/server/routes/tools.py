@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Body, Response
 
+from memgpt.errors import MemGPTError
 from memgpt.server import toolbox
 from memgpt.server.deps import Caller, Limit, Service, ToolRuns, page
-from memgpt.server.requests import CreateTool, RunTool, RunToolFromSource, UpdateTool
+from memgpt.server.requests import (
+    CreateTool,
+    RunTool,
+    RunToolFromSource,
+    ToolApproval,
+    UpdateTool,
+)
 
 router = APIRouter(tags=["tools"])
 
@@ -81,6 +88,25 @@ def attach_tool(agent_id: str, tool_id: str, p: Caller, service: Service) -> dic
 @router.patch("/v1/agents/{agent_id}/tools/detach/{tool_id}")
 def detach_tool(agent_id: str, tool_id: str, p: Caller, service: Service) -> dict[str, Any]:
     toolbox.detach_tool(service, p, agent_id, tool_id)
+    return service.render(p, *service.state(p, agent_id))
+
+
+@router.patch("/v1/agents/{agent_id}/tools/approval/{tool_name}")
+def set_tool_approval(
+    agent_id: str,
+    tool_name: str,
+    p: Caller,
+    service: Service,
+    body: Annotated[ToolApproval | None, Body()] = None,
+    requires_approval: bool | None = None,  # 0.1.x sends it in the query, 1.x in the body
+) -> dict[str, Any]:
+    """Whether the agent's calls to the tool wait for the user's approval."""
+    required = body.requires_approval if body else requires_approval
+    if required is None:
+        raise MemGPTError(
+            "Say whether the tool requires approval: `requires_approval` true or false."
+        )
+    toolbox.set_approval(service, p, agent_id, tool_name, required)
     return service.render(p, *service.state(p, agent_id))
 
 

@@ -259,6 +259,11 @@ _FILE_TEXTS = """
     CREATE INDEX file_texts_name ON file_texts (source_id, name);
 """
 
+# a user tool's calls wait for the user's approval in the agents it is attached to
+_TOOL_APPROVAL = """
+    ALTER TABLE user_tools ADD COLUMN default_requires_approval boolean NOT NULL DEFAULT FALSE;
+"""
+
 STEPS: list[Step] = [
     Step(
         "first schema",
@@ -281,6 +286,7 @@ STEPS: list[Step] = [
     Step.typed("runs and steps", _RUNS),
     Step.typed("mcp servers", _MCP_SERVERS),
     Step.typed("file text for the file tools", _FILE_TEXTS),
+    Step.typed("tools that require approval", _TOOL_APPROVAL),
 ]
 
 

@@ -107,7 +107,7 @@ function reasoning(message) {
   );
 }
 
-function toolCall(message) {
+function toolCall(message, waiting = null) {
   const { name, arguments: args, tool_call_id: callId } = message.tool_call;
   let pretty = args;
   try {
@@ -116,13 +116,13 @@ function toolCall(message) {
     /* the model's raw text: show it as written */
   }
   const badge = MEMORY_EDITS.has(name) ? h("span", { class: "badge edit" }, "memory edit") : null;
-  const result = h("div", { class: "result" }, h("p", { class: "pending" }, "running…"));
+  const result = h("div", { class: "result" }, waiting || h("p", { class: "pending" }, "running…"));
   const el = row(
     message,
     "call",
     h(
       "details",
-      {},
+      waiting ? { open: true } : {},
       h("summary", {}, h("code", {}, `${name}()`), badge),
       h("pre", { class: "args" }, pretty),
       result,
@@ -130,6 +130,29 @@ function toolCall(message) {
   );
   calls.set(callId, result);
   return el;
+}
+
+// A call waiting for the user's approval: it runs, or fails with the reason given, once
+// answered; the buttons go when its result arrives.
+function approvalRequest(message) {
+  const reason = h("input", { type: "text", "aria-label": "Reason", placeholder: "Reason for a denial (optional)" });
+  const answer = (approve) => attempt(() => answerApproval(message.id, approve, reason.value.trim()));
+  const waiting = h(
+    "form",
+    { class: "approval", onsubmit: (e) => e.preventDefault() },
+    h("p", { class: "pending" }, "Waiting for your approval."),
+    h("button", { type: "button", onclick: () => answer(true) }, "Approve"),
+    reason,
+    h("button", { type: "button", onclick: () => answer(false) }, "Deny"),
+  );
+  const el = toolCall(message, waiting);
+  el.querySelector("summary").append(h("span", { class: "badge" }, "needs approval"));
+  return el;
+}
+
+function approvalResponse(message) {
+  const said = message.approve ? "approved the call." : `denied the call${message.reason ? `: ${message.reason}` : "."}`;
+  return row(message, "event approval", h("p", {}, h("strong", {}, "You "), said));
 }
 
 function toolReturn(message) {
@@ -153,6 +176,8 @@ const RENDER = {
   user_message: userMessage,
   reasoning_message: reasoning,
   tool_call_message: toolCall,
+  approval_request_message: approvalRequest,
+  approval_response_message: approvalResponse,
   tool_return_message: toolReturn,
   assistant_message: assistant,
 };
@@ -188,6 +213,17 @@ async function send(text) {
   setBusy(true);
   transcript().querySelector(".empty")?.remove();
   transcript().append(h("article", { class: "msg user" }, h("p", { class: "bubble" }, text)));
+  await exchange(agentId, { messages: [{ role: "user", content: text }], stream_tokens: true });
+}
+
+async function answerApproval(requestId, approve, reason) {
+  setBusy(true);
+  const approval = { type: "approval", approval_request_id: requestId, approve, reason: reason || null };
+  await exchange(app.agent.id, { messages: [approval], stream_tokens: true });
+}
+
+// Stream one request's steps into the transcript, then show it as the listing has it.
+async function exchange(agentId, body) {
   scrollDown();
   say("The agent is thinking…");
   let lastId = null;
@@ -200,9 +236,11 @@ async function send(text) {
   try {
     await stream(
       `/v1/agents/${agentId}/messages/stream`,
-      { messages: [{ role: "user", content: text }], stream_tokens: true },
+      body,
       (event) => {
-        if (event.message_type === "stop_reason" && event.stop_reason !== "end_turn") {
+        if (event.message_type === "stop_reason" && event.stop_reason === "requires_approval") {
+          note("The agent waits for your approval of its call: approve or deny it above.", "event approval");
+        } else if (event.message_type === "stop_reason" && event.stop_reason !== "end_turn") {
           note(`The agent stopped: ${event.stop_reason.replaceAll("_", " ")}.`, "event system_alert");
         } else if (event.message_type === "error_message") {
           note(event.message, "event error");
