@@ -61,10 +61,19 @@ class Screen:
         self.events.append(("spinner", text.plain))
 
 
-def session(client) -> tuple[Session, Screen]:
+class StillLoading(StreamingScripted):
+    """A local model that has not finished loading: `load` waits for it."""
+
+    loaded = False
+
+    def load(self) -> None:
+        self.loaded = True
+
+
+def session(client, llm: ScriptedLLM | None = None) -> tuple[Session, Screen]:
     agent = client.create_agent(
         "sam",
-        llm=StreamingScripted(policy),
+        llm=llm or StreamingScripted(policy),
         embedding=EmbeddingConfig(provider="hash"),
         embedder=HashEmbedder(),
     )
@@ -95,3 +104,16 @@ def test_a_reply_streams_in_the_chat_loop(client) -> None:
     assert len(said) > 1 and said[-1] == "sam: You said: hello there"
     assert all(b.startswith(a) for a, b in zip(said, said[1:], strict=False))  # piece by piece
     assert "thinking: they said hello there" in spinner_lines(screen)
+
+
+def test_the_first_step_says_it_waits_for_the_model_and_the_next_does_not(client) -> None:
+    chat, screen = session(client, StillLoading(policy))
+    chat.greet()
+    assert spinner_lines(screen)[:3] == [
+        "Loading the local models…",
+        "sam is thinking…",
+        "thinking: someone",
+    ]
+    lines = iter(["hello there", "/exit"])
+    chat.loop(lambda: next(lines))
+    assert spinner_lines(screen).count("Loading the local models…") == 1

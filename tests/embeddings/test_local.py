@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from memgpt.embeddings import create_embedder
+from memgpt.embeddings import create_embedder, local
 from memgpt.embeddings.base import Embedder, EmbeddingError
-from memgpt.embeddings.local import INSTALL_HINT, PACKAGE, LocalMiniLM
+from memgpt.embeddings.local import DIM, INSTALL_HINT, PACKAGE, LocalMiniLM
 from memgpt.schemas import EmbeddingConfig
 
 pytestmark = [
@@ -40,7 +41,9 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(cache_dir: Path) -> LocalMiniLM:
-    return LocalMiniLM(cache_dir=cache_dir)
+    embedder = LocalMiniLM(cache_dir=cache_dir)
+    embedder.load()
+    return embedder
 
 
 @pytest.mark.parametrize("case", REFERENCE["cases"], ids=lambda c: c["text"][:24] or "empty")
@@ -85,7 +88,7 @@ def test_graph_is_cached_and_reused(model: LocalMiniLM, cache_dir: Path) -> None
     files = list(cache_dir.glob("*.onnx"))
     assert len(files) == 1
     built_at = files[0].stat().st_mtime_ns
-    LocalMiniLM(cache_dir=cache_dir)
+    LocalMiniLM(cache_dir=cache_dir).load()
     assert [f.stat().st_mtime_ns for f in cache_dir.glob("*.onnx")] == [built_at]
     assert not list(cache_dir.glob("*.partial"))
 
@@ -94,6 +97,7 @@ def test_create_embedder_uses_memgpt_home(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("MEMGPT_HOME", str(tmp_path))
     embedder = create_embedder(EmbeddingConfig(provider="local", model="all-MiniLM-L6-v2"))
     assert isinstance(embedder, LocalMiniLM)
+    embedder.load()
     assert len(list((tmp_path / "models").glob("*.onnx"))) == 1
 
 
@@ -110,3 +114,33 @@ def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(EmbeddingError) as info:
         LocalMiniLM()
     assert str(info.value) == INSTALL_HINT
+
+
+def test_the_model_loads_in_the_background(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making the embedder returns at once (`memgpt run` shows its prompt meanwhile); the
+    first embedding waits for the load."""
+    started, release = threading.Event(), threading.Event()
+    real = local._open
+
+    def slow(*args):
+        started.set()
+        release.wait(30)
+        return real(*args)
+
+    monkeypatch.setattr(local, "_open", slow)
+    embedder = LocalMiniLM(cache_dir=cache_dir)
+    assert started.wait(30) and not embedder.loaded
+    release.set()
+    assert embedder.embed(["hello"]).shape == (1, DIM)
+    assert embedder.loaded
+
+
+def test_a_failed_load_is_told_at_first_use(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local, "ensure_onnx", lambda *a: cache_dir / "missing.onnx")
+    embedder = LocalMiniLM(cache_dir=cache_dir)
+    with pytest.raises(EmbeddingError, match="Could not load the local embedding model"):
+        embedder.embed(["hello"])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import pytest
 
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (memgpt[local])")
 jsonschema = pytest.importorskip("jsonschema")
 
+from memgpt.llm import local  # noqa: E402
 from memgpt.llm.base import ChatMessage, LLMClient, LLMError  # noqa: E402
 from memgpt.llm.local import (  # noqa: E402
     CHAR_RULE,
@@ -134,6 +136,16 @@ def test_the_grammar_writes_json_strings_without_unicode_escapes() -> None:
     schema = json.dumps(call_schema(ECHO, max_tokens=96))
     text = grammar_text(schema)
     assert STOCK_CHAR_RULE not in text and CHAR_RULE in text.splitlines()
+
+
+def test_the_budget_goes_to_the_message_before_the_monologue() -> None:
+    """At the local default budget a reply may run to about 300 characters (it was 116
+    at 1,024 tokens, split evenly with the inner monologue)."""
+    schema = call_schema(FUNCTIONS[:1], max_tokens=2048)
+    props = schema["properties"]["arguments"]["properties"]
+    thoughts, message = props["inner_thoughts"]["maxLength"], props["message"]["maxLength"]
+    assert message >= 300 and thoughts < message
+    assert 4 * (thoughts + message) < 2048
 
 
 def test_the_inner_monologue_is_bounded_as_the_paper_bounds_it() -> None:
@@ -296,10 +308,33 @@ def test_corrupt_file_says_what_to_do(tmp_path) -> None:
 
 
 def test_truncated_gguf_says_what_to_do(client: LocalLlama, tmp_path) -> None:
+    """The file is read in the background: what is wrong with it is told at first use."""
     bad = tmp_path / "cut.gguf"
     bad.write_bytes(client.model_path.read_bytes()[:100_000])
     with pytest.raises(LLMError, match="corrupt or of an unsupported architecture"):
-        LocalLlama(LLMConfig(provider="local", model=str(bad)))
+        LocalLlama(LLMConfig(provider="local", model=str(bad))).count_tokens("hi")
+
+
+def test_the_model_loads_in_the_background(client: LocalLlama, monkeypatch) -> None:
+    """Making the client returns at once (`memgpt run` shows its prompt meanwhile); the
+    first use waits for the load, and a second client of the same model shares it."""
+    started, release = threading.Event(), threading.Event()
+    real = local._new_llama
+
+    def slow(*args):
+        started.set()
+        release.wait(30)
+        return real(*args)
+
+    monkeypatch.setattr(local, "_new_llama", slow)
+    config = LLMConfig(provider="local", model="smollm2", context_window=1536)
+    first = LocalLlama(config)
+    assert started.wait(30) and not first.loaded
+    second = LocalLlama(config)
+    release.set()
+    assert first.count_tokens("MemGPT") == client.count_tokens("MemGPT")
+    assert first.loaded and first.config.context_window == 1536
+    assert second.llama is first.llama
 
 
 @pytest.mark.parametrize("attempt", range(3))

@@ -40,6 +40,16 @@ def test_builtins_resolve_to_their_own_urls_and_keys():
     assert registry.config("local").handle == "local/smollm2"
 
 
+def test_a_local_model_keeps_a_quarter_of_its_window_for_its_reply():
+    """Its grammar sizes a reply to this budget (memgpt.llm.local.call_schema): the hosted
+    default of 1,024 tokens left a local model's message 116 characters."""
+    registry = Providers()
+    assert registry.config("local").max_output_tokens == 2048
+    assert registry.config("local", context_window=2048).max_output_tokens == 512
+    assert registry.config("local", max_output_tokens=1024).max_output_tokens == 1024
+    assert registry.config("openai/gpt-4o-mini").max_output_tokens == 1024
+
+
 def test_unknown_provider_lists_the_known_ones(_home):
     _write(_home, '[providers.gw]\nkind = "openai-compatible"\nbase_url = "http://gw:8000/v1"\n')
     registry = config.load_settings().registry()

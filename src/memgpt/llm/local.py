@@ -6,6 +6,8 @@ writes `{"function": <name>, "arguments": {...}}` and nothing else. Strings get
 a `maxLength` sized to the output budget, because an unbounded string on a small
 model runs until max_tokens and the JSON never closes. The budget is in tokens and a
 string's length in characters, so each character is counted at its worst-case cost.
+
+The model loads in a thread from the moment a client is made (`memgpt.loading`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +32,7 @@ from memgpt.llm.streaming import (
     OnDelta,
     watched_fields,
 )
+from memgpt.loading import in_background
 from memgpt.schemas import LLMConfig, ToolCall, new_id
 
 if TYPE_CHECKING:
@@ -127,13 +131,21 @@ def _check_gguf(path: Path) -> None:
 
 class _LoadedModel:
     """One Llama instance, the lock that serialises its use (it holds one KV cache), the
-    states saved from that cache, and how many cores it may use."""
+    states saved from that cache, how many cores it may use, and its chat template."""
 
     def __init__(self, llama: Llama, path: Path):
         self.llama = llama
         self.lock = threading.Lock()
         self.states = PromptStates(llama, path)
         self.cores = CoreShare()
+        arch = llama.metadata.get("general.architecture", "")
+        # The model's training context; the file may not say.
+        self.context_length = int(llama.metadata.get(f"{arch}.context_length", llama.n_ctx()))
+        template = llama.metadata.get("tokenizer.chat_template", CHATML_TEMPLATE)
+        # A template that never mentions a tool role would print "tool" as a raw role
+        # name the model never saw in training; such results go in as user turns.
+        self.tool_role = re.search(r"""['"]tool['"]""", template) is not None
+        self.formatter = _chat_formatter(llama, template)
         # The tokens of calls the model wrote, by their text. Tokenizing that text again
         # can split it otherwise than the model did, and the next step, which shows the
         # call back, would then read the whole call anew instead of keeping it.
@@ -162,17 +174,34 @@ class _LoadedModel:
             self.llama.n_threads = self.llama.n_threads_batch = threads
 
 
-_models: dict[tuple[str, int], _LoadedModel] = {}
+def _chat_formatter(llama: Llama, template: str) -> Any:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def special_text(token: int) -> str:
+        return "" if token < 0 else llama.detokenize([token], special=True).decode()
+
+    return Jinja2ChatFormatter(
+        template=template,
+        eos_token=special_text(llama.token_eos()),
+        bos_token=special_text(llama.token_bos()),
+    )
+
+
+_models: dict[tuple[str, int], Future[_LoadedModel]] = {}
 _models_lock = threading.Lock()
 
 
-def _load(path: Path, n_ctx: int) -> _LoadedModel:
-    # Shared per (file, context size) so that many agents on one model load it once.
+def _load(path: Path, n_ctx: int) -> Future[_LoadedModel]:
+    """The model, loading in a thread of its own; shared per (file, context size) so that
+    many agents on one model load it once. A load that failed is tried again."""
     key = (str(path.resolve()), n_ctx)
     with _models_lock:
-        if key not in _models:
-            _models[key] = _LoadedModel(_new_llama(path, n_ctx), path)
-        return _models[key]
+        loading = _models.get(key)
+        if loading is None or (loading.done() and loading.exception() is not None):
+            loading = _models[key] = in_background(
+                lambda: _LoadedModel(_new_llama(path, n_ctx), path), "memgpt-load-llm"
+            )
+        return loading
 
 
 def _new_llama(path: Path, n_ctx: int) -> Llama:
@@ -182,7 +211,6 @@ def _new_llama(path: Path, n_ctx: int) -> Llama:
         raise LLMError(
             "Local models need llama-cpp-python; install it with `pip install 'memgpt[local]'`."
         ) from None
-    _check_gguf(path)
     try:
         return Llama(
             model_path=str(path),
@@ -196,12 +224,6 @@ def _new_llama(path: Path, n_ctx: int) -> Llama:
             f"llama.cpp could not load {str(path)!r} ({exc}); the file is corrupt or of an "
             "unsupported architecture, so download it again or choose another GGUF model."
         ) from None
-
-
-def _context_length(llama: Llama, n_ctx: int) -> int:
-    """The model's training context (GGUF metadata), or `n_ctx` when the file does not say."""
-    arch = llama.metadata.get("general.architecture", "")
-    return int(llama.metadata.get(f"{arch}.context_length", n_ctx))
 
 
 # --- function-call grammar -------------------------------------------------------------
@@ -221,13 +243,21 @@ def _bounded(schema: Any, max_chars: int) -> Any:
         out["properties"] = {k: _bounded(v, max_chars) for k, v in schema["properties"].items()}
     types = schema.get("type")
     types = types if isinstance(types, list) else [types]
-    if "string" in types and "enum" not in schema and "const" not in schema:
+    if _free_string(schema):
         out["maxLength"] = min(schema.get("maxLength", max_chars), max_chars)
     if "array" in types:
         out["maxItems"] = min(schema.get("maxItems", MAX_ARRAY_ITEMS), MAX_ARRAY_ITEMS)
     if "object" in types or "properties" in schema:
         out["additionalProperties"] = False
     return out
+
+
+def _free_string(schema: Any) -> bool:
+    """Whether `schema` allows a string of the model's choosing."""
+    if not isinstance(schema, dict) or "enum" in schema or "const" in schema:
+        return False
+    types = schema.get("type")
+    return "string" in (types if isinstance(types, list) else [types])
 
 
 def _size(schema: Any) -> tuple[int, int]:
@@ -268,12 +298,18 @@ def call_schema(functions: list[FunctionSchema], max_tokens: int) -> dict[str, A
         params = fn.get("parameters") or {"type": "object", "properties": {}}
         strings, chars = _size(params)
         chars += len(json.dumps(fn["name"])) + 32  # {"function": ..., "arguments": ...}
-        # Split what is left of the budget evenly between the free strings.
-        per_string = (max_tokens - chars) // (strings * TOKENS_PER_CHAR) if strings else 0
-        arguments = _bounded(params, max(1, min(MAX_STRING_CHARS, per_string)))
-        thoughts = arguments.get("properties", {}).get(THOUGHTS, {})
-        if "maxLength" in thoughts:
-            thoughts["maxLength"] = min(thoughts["maxLength"], MAX_THOUGHT_CHARS)
+        thinks = int(_free_string(params.get("properties", {}).get(THOUGHTS, {})))
+        # What is left of the budget, in characters, is shared between the free strings in
+        # proportion to their caps: the inner monologue (about 50 words) gets less than a
+        # message, so that a reply is not cut short to leave room for thoughts.
+        left = max(0, max_tokens - chars) // TOKENS_PER_CHAR
+        weight = thinks * MAX_THOUGHT_CHARS + (strings - thinks) * MAX_STRING_CHARS
+        share = left / weight if weight else 0.0
+        arguments = _bounded(params, max(1, min(MAX_STRING_CHARS, int(share * MAX_STRING_CHARS))))
+        if thinks:
+            thoughts = arguments["properties"][THOUGHTS]
+            cap = max(1, min(MAX_THOUGHT_CHARS, int(share * MAX_THOUGHT_CHARS)))
+            thoughts["maxLength"] = min(thoughts["maxLength"], cap)
         branches.append(
             {
                 "type": "object",
@@ -361,32 +397,31 @@ class LocalLlama:
 
     def __init__(self, config: LLMConfig):
         self.model_path = resolve_model_path(config.model)
-        self._model = _load(self.model_path, config.context_window)
-        llama = self._model.llama
-        window = min(_context_length(llama, config.context_window), config.context_window)
-        self.config = config.model_copy(update={"context_window": window})
-        self._n_ctx = llama.n_ctx()
+        _check_gguf(self.model_path)  # a wrong file is refused now, not at first use
+        self._asked = config
+        self._loading = _load(self.model_path, config.context_window)
         self.evaluated_tokens = 0  # prompt tokens the last call read anew (the rest was cached)
         self.generated_tokens = 0  # tokens the last call wrote
-        template = llama.metadata.get("tokenizer.chat_template", CHATML_TEMPLATE)
-        # A template that never mentions a tool role would print "tool" as a raw role
-        # name the model never saw in training; such results go in as user turns.
-        self._tool_role = re.search(r"""['"]tool['"]""", template) is not None
-        self._bos_id = llama.token_bos()
-        self._formatter = self._chat_formatter(llama, template)
 
-    @staticmethod
-    def _chat_formatter(llama: Llama, template: str) -> Any:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has finished loading (or failed to); until then, using it waits."""
+        return self._loading.done()
 
-        def special_text(token: int) -> str:
-            return "" if token < 0 else llama.detokenize([token], special=True).decode()
+    def load(self) -> None:
+        """Wait until the model has loaded; LLMError when it cannot be."""
+        self._loading.result()
 
-        return Jinja2ChatFormatter(
-            template=template,
-            eos_token=special_text(llama.token_eos()),
-            bos_token=special_text(llama.token_bos()),
-        )
+    @property
+    def _model(self) -> _LoadedModel:
+        return self._loading.result()
+
+    @functools.cached_property
+    def config(self) -> LLMConfig:
+        """The config asked for, its window no larger than the one the model was trained on
+        (read from the file, so known once the model has loaded)."""
+        window = min(self._model.context_length, self._asked.context_window)
+        return self._asked.model_copy(update={"context_window": window})
 
     @property
     def llama(self) -> Llama:
@@ -409,7 +444,7 @@ class LocalLlama:
         token that ends a turn (which would let them write a system turn of their own).
         The head is tokenized on its own too, so its tokens never depend on what follows.
         """
-        turns, head_text = _template_messages(messages, functions, self._tool_role)
+        turns, head_text = _template_messages(messages, functions, self._model.tool_role)
         texts = [t["content"] for t in turns]
         slotted = [{**t, "content": f"{_SLOT}{i}{_SLOT}"} for i, t in enumerate(turns)]
         prompt = self._render(slotted)
@@ -428,7 +463,8 @@ class LocalLlama:
                 self._model.written.get(text) if turns[int(piece)]["role"] == "assistant" else None
             )
             tokens += written or llama.tokenize(text.encode(), add_bos=False, special=False)
-        if tokens[:2] == [self._bos_id, self._bos_id]:
+        bos = llama.token_bos()
+        if tokens[:2] == [bos, bos]:
             tokens, head = tokens[1:], max(0, head - 1)  # the template already wrote its BOS
         return tokens, head
 
@@ -446,11 +482,12 @@ class LocalLlama:
         text) are handed on token by token as the model writes them."""
         llama = self._model.llama
         tokens, head = self._prompt_tokens(messages, functions)
-        room = min(self.config.max_output_tokens, self._n_ctx - len(tokens))
+        n_ctx = llama.n_ctx()
+        room = min(self.config.max_output_tokens, n_ctx - len(tokens))
         if room < 1:
             raise LLMError(
                 f"The prompt takes {len(tokens)} tokens but the local model's context holds "
-                f"{self._n_ctx}; lower the agent's context window or shorten its memory."
+                f"{n_ctx}; lower the agent's context window or shorten its memory."
             )
         grammar = None
         if functions:
@@ -493,11 +530,11 @@ class LocalLlama:
 
     def render(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> str:
         """The prompt text the model sees for this request (chat template applied)."""
-        return self._render(_template_messages(messages, functions, self._tool_role)[0])
+        return self._render(_template_messages(messages, functions, self._model.tool_role)[0])
 
     def _render(self, turns: list[dict[str, str]]) -> str:
         try:
-            return self._formatter(messages=turns).prompt
+            return self._model.formatter(messages=turns).prompt
         except Exception as exc:  # a Jinja template can raise anything, raise_exception included
             raise LLMError(
                 f"The model's chat template cannot render this conversation ({exc}); use a "

@@ -24,6 +24,11 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 OLLAMA_BASE_URL = "http://localhost:11434/v1"
 LOCAL_DEFAULT_MODEL = "smollm2"  # the packaged SmolLM2-135M
+# A local model's reply is decoded under a grammar sized to its output budget at a
+# worst-case 4 tokens a character (`memgpt.llm.local`): the hosted default of 1,024
+# tokens left a message 116 characters; a quarter of the window (2,048 of 8,192) leaves
+# it 305, and the FIFO queue still half of the window.
+LOCAL_OUTPUT_SHARE = 4
 # Kind -> the backend module (`LLMConfig.provider`) that speaks its wire format.
 KINDS = {
     "openai-compatible": "openai",
@@ -107,6 +112,9 @@ class Providers:
         settings = {k: v for k, v in settings.items() if v is not None}
         if provider.context_window and "context_window" not in settings:
             settings["context_window"] = provider.context_window
+        if provider.backend == "local" and "max_output_tokens" not in settings:
+            window = settings.get("context_window", LLMConfig().context_window)
+            settings["max_output_tokens"] = window // LOCAL_OUTPUT_SHARE
         return LLMConfig(provider=provider.backend, provider_name=name, model=model, **settings)
 
     def provider_of(self, config: LLMConfig) -> Provider:

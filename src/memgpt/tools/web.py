@@ -18,13 +18,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import httpx
-
 from memgpt.ingest.loaders import LoadError, LoadOptions, load_bytes
 from memgpt.tools.base import FunctionContext
 from memgpt.tools.schema import Function, function_from_callable
 
 if TYPE_CHECKING:
+    import httpx
+
     from memgpt.config import Settings
 
 MAX_PAGE_BYTES = 5 * 2**20
@@ -101,6 +101,8 @@ def _pinned(url: httpx.URL, allow_private: bool) -> tuple[httpx.URL, str]:
 
 def fetch(url: str, settings: WebSettings) -> str:
     """The page at `url` as text, following redirects; WebError saying why not."""
+    import httpx  # here: it takes a good part of a second to import, and few agents fetch
+
     deadline = time.monotonic() + TIMEOUT_S
     try:
         current = httpx.URL(url)
@@ -132,6 +134,8 @@ def fetch(url: str, settings: WebSettings) -> str:
 
 
 def _text(url: str, response: httpx.Response, deadline: float) -> str:
+    import httpx
+
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
     ext = LOADABLE.get(kind)
     if ext is None:
@@ -183,6 +187,8 @@ def search(query: str, settings: WebSettings) -> str:
 
 
 def _ask(endpoint: str, params: dict[str, str], headers: dict[str, str]) -> dict:
+    import httpx
+
     try:
         response = httpx.get(
             endpoint,

@@ -24,11 +24,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from usearch.index import Index
 
 from memgpt.private import private_dir
+
+if TYPE_CHECKING:
+    from usearch.index import Index
 
 DEFAULT_DTYPE = "f16"
 DEFAULT_CONNECTIVITY = 16
@@ -70,6 +73,8 @@ class VectorIndex:
             self.load()
 
     def _new(self) -> Index:
+        from usearch.index import Index  # here: opening a store need not import usearch
+
         return Index(ndim=self.dim, metric="cos", **self._params)
 
     def __len__(self) -> int:
@@ -89,6 +94,8 @@ class VectorIndex:
 
     def load(self) -> None:
         """(Re)read the saved file, replacing what is in memory."""
+        from usearch.index import Index
+
         meta = Index.metadata(str(self.path))
         if meta is None:
             raise ValueError(f"{self.path} is not a usearch index file; delete it and rebuild.")
