@@ -29,7 +29,8 @@ from memgpt.llm import create_llm
 from memgpt.llm.base import LLMClient
 from memgpt.memory import archival, recall_embedding
 from memgpt.schemas import AgentState, Block, EmbeddingConfig, LLMConfig, new_id
-from memgpt.store.base import Source, Store, StoreError
+from memgpt.store import Store
+from memgpt.store.base import Source, StoreError
 from memgpt.store.dialects.sqlite import SQLiteStore
 from memgpt.tools import rules
 from memgpt.tools.builtin import builtin, default_names

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from memgpt.bench.common import fresh_schema, throwaway_postgres
-from memgpt.store.base import Store
+from memgpt.store import Store
 from memgpt.store.dialects.sqlite import SQLiteStore
 
 REQUIRED = os.environ.get("MEMGPT_TEST_PG") == "1"

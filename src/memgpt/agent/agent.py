@@ -38,7 +38,8 @@ from memgpt.schemas import (
     new_id,
     utcnow,
 )
-from memgpt.store.base import RunStep, Source, Store
+from memgpt.store import Store
+from memgpt.store.base import RunStep, Source
 from memgpt.tools.base import FunctionContext
 from memgpt.tools.builtin import BUILTIN_FUNCTIONS, default_names
 from memgpt.tools.files import attach_folder, detach_folder

@@ -12,7 +12,7 @@ from __future__ import annotations
 from memgpt.agent import events
 from memgpt.agent.agent import Agent
 from memgpt.schemas import AgentState, Message, Response, sent_texts
-from memgpt.store.base import Store
+from memgpt.store import Store
 
 # What it may do: edit the shared blocks and file into (and search) archival storage.
 FUNCTIONS = [

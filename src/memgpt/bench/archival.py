@@ -55,7 +55,7 @@ import numpy as np
 
 from memgpt.bench.common import drop_schema, fresh_schema, open_bench_store, postgres_target
 from memgpt.schemas import AgentState, Block, Passage
-from memgpt.store.base import Store
+from memgpt.store import Store
 from memgpt.store.indexes.hnsw import DEFAULT_EXPANSION_SEARCH
 
 NOISE = 0.25

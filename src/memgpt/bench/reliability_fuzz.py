@@ -39,7 +39,7 @@ from memgpt.errors import MemGPTError
 from memgpt.llm import parse_model_string
 from memgpt.server.app import create_app
 from memgpt.server.settings import ServerSettings
-from memgpt.store.base import Store
+from memgpt.store import Store
 
 REQUEST_TIMEOUT_S = 30.0  # a request this slow counts as never answered
 TOOL = 'def fuzz_echo(text: str) -> str:\n    """Echo the text."""\n    return text\n'

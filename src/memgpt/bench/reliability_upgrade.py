@@ -36,7 +36,7 @@ from memgpt.schemas import (
     StopReason,
     ToolCall,
 )
-from memgpt.store.base import Store
+from memgpt.store import Store
 from memgpt.store.dialects.sqlite import SQLiteStore, ts
 from memgpt.store.migrations import migrate_sqlite, scripts
 from memgpt.store.sql.store import searchable_text

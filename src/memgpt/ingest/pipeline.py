@@ -26,7 +26,8 @@ from memgpt.ingest.loaders import LoadedDocument, LoadError, LoadOptions, iter_f
 from memgpt.ingest.progress import LoadProgress, NoProgress
 from memgpt.llm.tokens import estimate_tokens
 from memgpt.schemas import Passage
-from memgpt.store.base import Source, SourceFile, Store
+from memgpt.store import Store
+from memgpt.store.base import Source, SourceFile
 
 # Counted with estimate_tokens, which over-counts word pieces on English, so 200 stays
 # under MiniLM's 256-piece input limit and nothing is truncated away before embedding.

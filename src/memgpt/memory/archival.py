@@ -10,7 +10,8 @@ from memgpt.embeddings.base import Embedder
 from memgpt.errors import MemGPTError
 from memgpt.memory.recall import PAGE_SIZE, SearchError, check_search, page_header, query_vector
 from memgpt.schemas import AgentState, EmbeddingConfig, Passage
-from memgpt.store.base import ArchivalFilter, ArchivalHit, Source, Store
+from memgpt.store import Store
+from memgpt.store.base import ArchivalFilter, ArchivalHit, Source
 
 
 def make_passage(

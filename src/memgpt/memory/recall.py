@@ -13,7 +13,7 @@ import numpy as np
 
 from memgpt.embeddings.base import Embedder
 from memgpt.schemas import Message, inner_thoughts, sent_texts
-from memgpt.store.base import Store
+from memgpt.store import Store
 
 PAGE_SIZE = 5
 

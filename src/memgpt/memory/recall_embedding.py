@@ -23,7 +23,7 @@ from collections.abc import Callable
 from functools import partial
 
 from memgpt.embeddings.base import Embedder
-from memgpt.store.base import Store
+from memgpt.store import Store
 from memgpt.store.sql.store import searchable_text
 
 log = logging.getLogger(__name__)

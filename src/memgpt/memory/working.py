@@ -7,7 +7,7 @@ and every accepted edit is returned as a `BlockEdit` for the history.
 from __future__ import annotations
 
 from memgpt.schemas import AgentState, Block, BlockEdit, utcnow
-from memgpt.store.base import Store
+from memgpt.store import Store
 
 
 class MemoryEditError(Exception):

@@ -43,8 +43,8 @@ from memgpt.server.service import AgentService, ConflictError, ModelCallError, N
 from memgpt.server.settings import ServerSettings
 from memgpt.server.sources import SourceService
 from memgpt.server.steps import StepRunner
+from memgpt.store import Store
 from memgpt.store.accounts import accounts_for
-from memgpt.store.base import Store
 from memgpt.tools import sandbox
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from memgpt.schemas import AgentState, Message
 from memgpt.server.auth import Principal
 from memgpt.server.requests import CreateAgent
 from memgpt.server.service import AgentService, ConflictError
+from memgpt.store import Store
 from memgpt.store.accounts import AgentOwner, UserTool
-from memgpt.store.base import Store
 
 # A batch is a few milliseconds of writing here (about 0.14 ms a message). The pause after
 # it lets other writers in: this process's queue on the store's lock, another process's

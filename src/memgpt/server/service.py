@@ -47,8 +47,8 @@ from memgpt.server.models import ModelChoice, ModelChoiceError
 from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock, UpdateMessage
 from memgpt.server.scheduler import Background
 from memgpt.server.settings import ServerSettings
+from memgpt.store import Store
 from memgpt.store.accounts import AccountStore, AgentOwner
-from memgpt.store.base import Store
 from memgpt.store.mcp_servers import McpServer, McpServerStore
 from memgpt.tools import rules
 from memgpt.tools.builtin import builtin, default_names

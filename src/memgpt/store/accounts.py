@@ -18,9 +18,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from memgpt.schemas import new_id, utcnow
-from memgpt.store.base import Store, StoreError
+from memgpt.store import Store
+from memgpt.store.base import StoreError
 from memgpt.store.sql.seam import Row
-from memgpt.store.sql.store import SQLStore
 
 KEY_PREFIX = "sk-memgpt-"
 # The organization and user key-less requests act as (`memgpt server --no-auth`). They
@@ -109,7 +109,7 @@ def _sha256(text: str) -> str:
 class AccountStore:
     """Accounts in the agent store's database, on its connections and transactions."""
 
-    def __init__(self, store: SQLStore):
+    def __init__(self, store: Store):
         self.store = store
 
     def _now(self):
@@ -135,14 +135,7 @@ class AccountStore:
 
     def get_user(self, user_id: str) -> User | None:
         row = self.store._one("SELECT * FROM users WHERE id = ?", (user_id,))
-        if row is None:
-            return None
-        return User(
-            id=row["id"],
-            organization_id=row["organization_id"],
-            name=row["name"],
-            created_at=self.store._from_ts(row["created_at"]),
-        )
+        return self.store._record(User, row) if row else None
 
     def ensure_organization(self, org_id: str, name: str) -> None:
         """Create the organization with this id unless it exists (the local one)."""
@@ -261,14 +254,7 @@ class AccountStore:
         )
 
     def _tool(self, row: Row) -> UserTool:
-        return UserTool(
-            **{
-                **dict(row),
-                "json_schema": self.store._from_json(row["json_schema"]),
-                "tags": self.store._from_json(row["tags"]),
-                "created_at": self.store._from_ts(row["created_at"]),
-            }
-        )
+        return self.store._record(UserTool, row, json=("json_schema", "tags"))
 
     def get_tool(self, organization_id: str, id_or_name: str) -> UserTool | None:
         row = self.store._one(
@@ -353,13 +339,7 @@ class AccountStore:
         )
 
     def _uploaded_file(self, row: Row) -> UploadedFile:
-        return UploadedFile(
-            **{
-                **dict(row),
-                "created_at": self.store._from_ts(row["created_at"]),
-                "updated_at": self.store._from_ts(row["updated_at"]),
-            }
-        )
+        return self.store._record(UploadedFile, row, times=("created_at", "updated_at"))
 
     def uploaded_file(self, source_id: str, file_id: str) -> UploadedFile | None:
         row = self.store._one(
@@ -382,6 +362,4 @@ def _agent_owner(row: Row) -> AgentOwner:
 
 def accounts_for(store: Store) -> AccountStore:
     """The account store living beside `store`."""
-    if isinstance(store, SQLStore):
-        return AccountStore(store)
-    raise StoreError(f"The server has no account storage for {type(store).__name__} yet.")
+    return AccountStore(store)

@@ -73,16 +73,8 @@ class McpServerStore:
             )
 
     def _server(self, row: Row) -> McpServer:
-        s = self.store
-        return McpServer(
-            **{
-                **dict(row),
-                "args": s._from_json(row["args"]),
-                "headers": s._from_json(row["headers"]),
-                "tools": s._from_json(row["tools"]),
-                "tools_at": s._from_ts(row["tools_at"]) if row["tools_at"] else None,
-                "created_at": s._from_ts(row["created_at"]),
-            }
+        return self.store._record(
+            McpServer, row, times=("tools_at", "created_at"), json=("args", "headers", "tools")
         )
 
     def get(self, organization_id: str, id_or_name: str) -> McpServer | None:

@@ -17,7 +17,7 @@ from memgpt.embeddings.base import Embedder
 from memgpt.llm.tokens import estimate_tokens
 from memgpt.memory import archival, recall, working
 from memgpt.schemas import AgentState, BlockEdit, Passage, utcnow
-from memgpt.store.base import Store
+from memgpt.store import Store
 from memgpt.tools.schema import Function, function_from_callable
 
 if TYPE_CHECKING:

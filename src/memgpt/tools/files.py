@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 from memgpt.memory import archival, files
 from memgpt.memory.recall import check_search
 from memgpt.schemas import AgentState
-from memgpt.store.base import ArchivalFilter, FileText, Source, Store
+from memgpt.store import Store
+from memgpt.store.base import ArchivalFilter, FileText, Source
 from memgpt.tools.base import FunctionContext
 from memgpt.tools.schema import Function, function_from_callable
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,10 +175,6 @@ class PostgresStore(
         )
 
     # cross-process per-agent lock
-
-    def agent_lock(self, agent_id: str) -> AbstractContextManager[None]:
-        """Hold the agent across every process using this database, until the block ends."""
-        return self._agent_locks.hold(agent_id)
 
     def _advisory_lock(self, agent_id: str) -> Release:
         # A session-level lock on a connection of its own: it must outlive the transactions

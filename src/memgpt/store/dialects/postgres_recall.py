@@ -32,7 +32,7 @@ class PostgresRecall(Seam):
     ) -> tuple[list[Message], int]:
         """See `Store.search_messages`: ts_rank plays BM25's part, within the same budget,
         and matches are counted among the agent's own messages (the GIN index and the
-        agent's rows are read together, unlike SQLite's index of every agent)."""
+        agent's rows are read together)."""
         words = search_words(query)
         # Each word goes through plainto_tsquery as a bound parameter, so SQL and tsquery
         # syntax in the search text are plain words. Its tsquery comes back as text and

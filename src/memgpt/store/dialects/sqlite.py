@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -121,10 +121,6 @@ class SQLiteStore(SQLiteRecall, SQLiteArchival, SQLiteMessageVectors, RecallVect
                 yield
         finally:
             conn.execute("PRAGMA synchronous = FULL")
-
-    def agent_lock(self, agent_id: str) -> AbstractContextManager[None]:
-        """Hold the agent against every other process using this database file."""
-        return self._agent_locks.hold(agent_id)
 
     def _try_lock(self, name: str) -> Release | None:
         return try_file_lock(self._locks_dir, name)

@@ -159,17 +159,5 @@ class BlocksSQL(Seam):
 
     def block_history(self, block_id: str) -> list[BlockEdit]:
         """The block's edits, oldest first, whichever agent (or the user) made them."""
-        return [
-            BlockEdit(
-                block_id=r["block_id"],
-                agent_id=r["agent_id"],
-                label=r["label"],
-                old_value=r["old_value"],
-                new_value=r["new_value"],
-                actor=r["actor"],
-                created_at=self._from_ts(r["created_at"]),
-            )
-            for r in self._query(
-                "SELECT * FROM block_edits WHERE block_id = ? ORDER BY pk", (block_id,)
-            )
-        ]
+        rows = self._query("SELECT * FROM block_edits WHERE block_id = ? ORDER BY pk", (block_id,))
+        return [self._record(BlockEdit, r) for r in rows]

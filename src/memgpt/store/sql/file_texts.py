@@ -17,6 +17,8 @@ class FileTextsSQL(Seam):
             )
 
     def agent_files(self, agent_id: str, name: str | None = None) -> list[FileText]:
+        """The texts of the files in the agent's attached sources (only those called `name`
+        when given), by source attached and name; a name loaded again is its newest text."""
         where, params = ("AND t.name = ?", (name,)) if name is not None else ("", ())
         rows = self._query(
             "SELECT t.source_id, t.name, t.text FROM agent_sources a"

@@ -127,6 +127,9 @@ class RunsSQL(Seam):
     def set_run_status(
         self, run_id: str, status: RunStatus, stop_reason: str | None = None
     ) -> bool:
+        """Move a run that has not ended to `status`; False when it had already ended (or
+        had that status: a run started in its turn begins running, and is not written
+        again)."""
         ended = status in _ENDED
         with self.unsynced_transaction():
             changed = self._run(

@@ -18,13 +18,20 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from pydantic import BaseModel
+
+from memgpt.store.agent_locks import AgentLocks
+
+if TYPE_CHECKING:
+    from memgpt.schemas import Message
 
 Owner = tuple[str, str]  # ("agent_id" | "source_id", id): whose passages
 Row = Any  # a row read by column name: sqlite3.Row, or psycopg's dict row
 Ranking = list[tuple[int, float]]  # (passage pk, score), best first
+Model = TypeVar("Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,12 @@ class Seam(ABC):
     # Appended to a SELECT to lock its rows until the transaction ends; SQLite's
     # BEGIN IMMEDIATE already holds the one write lock.
     _for_update = ""
+    _agent_locks: AgentLocks  # lock files on SQLite, advisory locks on PostgreSQL
+
+    def agent_lock(self, agent_id: str) -> AbstractContextManager[None]:
+        """Hold the agent against every other process using this store (reentrant); the
+        agent loop holds it for a whole event, LLM calls included."""
+        return self._agent_locks.hold(agent_id)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -126,6 +139,19 @@ class Seam(ABC):
     @abstractmethod
     def _vector(self, embedding: list[float] | None) -> Any: ...
 
+    def _record(
+        self, model: type[Model], row: Row, *, times: tuple = ("created_at",), json: tuple = ()
+    ) -> Model:
+        """The model whose fields are the row's columns (others ignored), reading the
+        timestamp and JSON ones as stored."""
+        values = dict(row)
+        for name in times:
+            if values[name] is not None:
+                values[name] = self._from_ts(values[name])
+        for name in json:
+            values[name] = self._from_json(values[name])
+        return model(**values)
+
     @abstractmethod
     def _any(self, column: str, values: list) -> tuple[str, list]:
         """A clause true where `column` is one of `values`, and its parameters."""
@@ -135,6 +161,20 @@ class Seam(ABC):
         """A clause true for a passage `p` carrying any of `tags`, and its parameters."""
 
     # full text and vector indexes
+
+    @abstractmethod
+    def search_messages(
+        self, agent_id: str, query: str, limit: int, offset: int = 0
+    ) -> tuple[list[Message], int]:
+        """A page of the agent's messages with any of the query's words, and how many there
+        are, up to `search_count_limit` (a total above it means "more than that").
+        Searchable text only: the user's words, the agent's thoughts and replies.
+
+        Best first by BM25, over the words `ranked_words` keeps within `search_budget`
+        matches (counted where the store's search reads them). When every word is more
+        common than that (or the rarer ones find none of this agent's messages), the
+        newest of at most `search_budget` + 1 matches come first instead.
+        """
 
     @abstractmethod
     def _add_messages(self, rows: list[tuple]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from memgpt.schemas import EmbeddingConfig, Passage
+from memgpt.schemas import Passage
 from memgpt.store.base import Source, SourceFile, StoreError
 from memgpt.store.sql.archival import chunks
 from memgpt.store.sql.file_texts import FileTextsSQL
@@ -14,13 +14,7 @@ from memgpt.store.sql.seam import Row
 
 class SourcesSQL(FileTextsSQL):
     def _source(self, row: Row) -> Source:
-        return Source(
-            id=row["id"],
-            name=row["name"],
-            description=row["description"],
-            embedding=EmbeddingConfig.model_validate(self._from_json(row["embedding"])),
-            created_at=self._from_ts(row["created_at"]),
-        )
+        return self._record(Source, row, json=("embedding",))
 
     def create_source(self, source: Source) -> None:
         taken = StoreError(f"A source named {source.name!r} already exists; pick another name.")
@@ -120,18 +114,7 @@ class SourcesSQL(FileTextsSQL):
         rows = self._query(
             "SELECT * FROM source_files WHERE source_id = ? ORDER BY pk", (source_id,)
         )
-        return [
-            SourceFile(
-                source_id=r["source_id"],
-                path=r["path"],
-                sha256=r["sha256"],
-                status=r["status"],
-                passages=r["passages"],
-                error=r["error"],
-                loaded_at=self._from_ts(r["loaded_at"]),
-            )
-            for r in rows
-        ]
+        return [self._record(SourceFile, r, times=("loaded_at",)) for r in rows]
 
     def attach_source(self, agent_id: str, source_id: str) -> None:
         self._run(

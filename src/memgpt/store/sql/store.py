@@ -46,7 +46,7 @@ def _timed(state: AgentState) -> int:
 
 
 class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL, RunsSQL):
-    search_budget = SEARCH_BUDGET
+    search_budget = SEARCH_BUDGET  # tests lower these two
     search_count_limit = SEARCH_COUNT_LIMIT
 
     # agents
@@ -192,6 +192,7 @@ class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL, RunsSQL):
         return row["messages"] if row else 0
 
     def last_seq(self, agent_id: str) -> int:
+        """The newest message's sequence number (0 for none): cheap, to notice new writes."""
         row = self._one(
             "SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE agent_id = ?", (agent_id,)
         )
@@ -206,6 +207,7 @@ class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL, RunsSQL):
         ]
 
     def message_seq(self, agent_id: str, message_id: str) -> int | None:
+        """The message's sequence number in the agent's history (None: no such message)."""
         row = self._one(
             "SELECT seq FROM messages WHERE agent_id = ? AND id = ?", (agent_id, message_id)
         )
