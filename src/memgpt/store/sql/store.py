@@ -13,7 +13,6 @@ from datetime import datetime
 from memgpt.schemas import (
     AgentState,
     Message,
-    ToolCall,
     inner_thoughts,
     sent_texts,
 )
@@ -151,19 +150,7 @@ class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL, RunsSQL):
             self._add_messages(rows)
 
     def _message(self, row: Row) -> Message:
-        return Message(
-            id=row["id"],
-            agent_id=row["agent_id"],
-            seq=row["seq"],
-            role=row["role"],
-            event=row["event"],
-            text=row["text"],
-            tool_calls=[ToolCall(**c) for c in self._from_json(row["tool_calls"])],
-            tool_call_id=row["tool_call_id"],
-            name=row["name"],
-            created_at=self._from_ts(row["created_at"]),
-            in_context=bool(row["in_context"]),
-        )
+        return self._record(Message, row, json=("tool_calls",))
 
     def context_messages(self, agent_id: str) -> list[Message]:
         # `= TRUE`, not a bound value: PostgreSQL's partial index is on `WHERE in_context`.
