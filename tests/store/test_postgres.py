@@ -213,3 +213,14 @@ def test_memgpt_pg_uri_picks_postgresql(uri, monkeypatch, tmp_path):
     explicit = MemGPT(tmp_path / "m.db")  # a path given is a SQLite file still
     assert not isinstance(explicit.store, PostgresStore)
     explicit.close()
+
+
+def test_a_search_just_after_a_load_reads_the_full_text_index(pg):
+    """GIN's pending list held a fresh load's words: the planner priced the index above a
+    scan of every passage (14 ms against 0.2 ms for one word at 10k passages)."""
+    state = new_agent(pg)
+    common = " ".join(f"w{k}" for k in range(30))
+    pg.insert_passages(state.id, [Passage(text=f"{common} rare{i}") for i in range(2000)])
+    pg._run("ANALYZE passages")
+    plan = pg._query("EXPLAIN SELECT pk FROM passages WHERE body @@ 'rare7'::tsquery")
+    assert "passages_body" in "\n".join(next(iter(r.values())) for r in plan)

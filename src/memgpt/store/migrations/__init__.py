@@ -296,6 +296,7 @@ STEPS: list[Step] = [
     # PostgreSQL counts and ranks within the agent's rows (ts_rank has no corpus statistics)
     Step("recall ranked by the agent's own statistics", sqlite.RECALL_BY_AGENT, None),
     Step("recall's full-text index without a pending list", None, postgres.RECALL_GIN_DIRECT),
+    Step("archival full text queue kept short", None, postgres.PASSAGES_BODY_SHORT_QUEUE),
 ]
 
 
