@@ -102,7 +102,7 @@ class Turn:
     last: bool  # the chain's bound allows no step after it
 
 
-class Agent(ConversationActions):
+class Agent(ConversationActions, approval.Approvals):
     def __init__(
         self,
         state: AgentState,
@@ -173,41 +173,6 @@ class Agent(ConversationActions):
             if approval.pending(self.queue):
                 return None  # nothing is processed until the user answers
             return self.process(events.heartbeat(events.TIMED_HEARTBEAT))
-
-    def pending_approval(self) -> Message | None:
-        """The assistant message whose call waits for the user's approval, if one does."""
-        with self._exclusive():
-            self._reload()
-            return approval.pending(self.queue)
-
-    def approve(
-        self,
-        on_step: Callable[[list[Message]], None] | None = None,
-        on_delta: OnStepDelta | None = None,
-    ) -> Response:
-        """Run the call waiting for approval; the chain goes on from its result."""
-        return self._answer(True, None, on_step, on_delta)
-
-    def deny(
-        self,
-        reason: str | None = None,
-        on_step: Callable[[list[Message]], None] | None = None,
-        on_delta: OnStepDelta | None = None,
-    ) -> Response:
-        """Refuse the call waiting for approval: the model sees it failed, with `reason`."""
-        return self._answer(False, reason, on_step, on_delta)
-
-    def _answer(
-        self,
-        approve: bool,
-        reason: str | None,
-        on_step: Callable[[list[Message]], None] | None,
-        on_delta: OnStepDelta | None,
-    ) -> Response:
-        waiting = self.pending_approval()
-        request_id = waiting.id if waiting else ""  # none waiting: process says so
-        answer = approval.Answer(request_id=request_id, approve=approve, reason=reason)
-        return self.process(None, on_step, on_delta, answer=answer)
 
     def login(self) -> Response:
         return self.process(events.login())
@@ -393,20 +358,6 @@ class Agent(ConversationActions):
         return FunctionContext(
             self.state, self.store, self.embedder, messenger=self.messenger, count=self._count
         )
-
-    def _needs_approval(self, call: ToolCall, chain: Chain) -> bool:
-        """Whether the call is one the rules allow now and put to the user first; a call
-        that would fail anyway (unknown, refused, bad arguments) fails as usual."""
-        function = self.functions.get(call.name)
-        if function is None or not chain.requires_approval(call.name):
-            return False
-        if call.name not in chain.allowed():
-            return False
-        try:
-            function.parse(call.arguments)
-        except ArgumentError:
-            return False
-        return True
 
     def _stop_after(
         self,

@@ -13,11 +13,18 @@ the model sees the result, not the answer).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from memgpt.errors import MemGPTError
-from memgpt.schemas import EventType, Message, ToolCall
+from memgpt.schemas import EventType, Message, Response, ToolCall
+from memgpt.tools.schema import ArgumentError
+
+if TYPE_CHECKING:
+    from memgpt.agent.agent import OnStepDelta
+    from memgpt.tools.rules import Chain
 
 DENIED = "Error: request to call tool denied. User reason: {}"  # Letta's words
 
@@ -87,3 +94,56 @@ def response_event(waiting: Message, answer: Answer) -> Message:
 
 def denied(answer: Answer) -> str:
     return DENIED.format(answer.reason or "none given")
+
+
+class Approvals:
+    """Mixed into `Agent`: the user's side of approval, and which calls wait for it."""
+
+    def pending_approval(self) -> Message | None:
+        """The assistant message whose call waits for the user's approval, if one does."""
+        with self._exclusive():
+            self._reload()
+            return pending(self.queue)
+
+    def approve(
+        self,
+        on_step: Callable[[list[Message]], None] | None = None,
+        on_delta: OnStepDelta | None = None,
+    ) -> Response:
+        """Run the call waiting for approval; the chain goes on from its result."""
+        return self._answer(True, None, on_step, on_delta)
+
+    def deny(
+        self,
+        reason: str | None = None,
+        on_step: Callable[[list[Message]], None] | None = None,
+        on_delta: OnStepDelta | None = None,
+    ) -> Response:
+        """Refuse the call waiting for approval: the model sees it failed, with `reason`."""
+        return self._answer(False, reason, on_step, on_delta)
+
+    def _answer(
+        self,
+        approve: bool,
+        reason: str | None,
+        on_step: Callable[[list[Message]], None] | None,
+        on_delta: OnStepDelta | None,
+    ) -> Response:
+        waiting = self.pending_approval()
+        request_id = waiting.id if waiting else ""  # none waiting: process says so
+        answer = Answer(request_id=request_id, approve=approve, reason=reason)
+        return self.process(None, on_step, on_delta, answer=answer)
+
+    def _needs_approval(self, call: ToolCall, chain: Chain) -> bool:
+        """Whether the call is one the rules allow now and put to the user first; a call
+        that would fail anyway (unknown, refused, bad arguments) fails as usual."""
+        function = self.functions.get(call.name)
+        if function is None or not chain.requires_approval(call.name):
+            return False
+        if call.name not in chain.allowed():
+            return False
+        try:
+            function.parse(call.arguments)
+        except ArgumentError:
+            return False
+        return True
