@@ -32,7 +32,9 @@ def policy(messages, functions):
                 query="sister Ines born",
                 request_heartbeat=True,
             )
-        return call("send_message", message="Noted.")
+        # Not "Noted.": the hash embedder puts "noted" in the same slot as a word of the
+        # question, and 200 replies alike would be the vector side's best matches.
+        return call("send_message", message="Understood.")
     if last.get("type") == "system_alert":
         return call(
             "archival_memory_insert", "save before eviction", content="User has a sister, Ines."
