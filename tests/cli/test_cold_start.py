@@ -20,7 +20,8 @@ HEAVY = ["pypdf", "mcp", "httpx", "usearch", "llama_cpp", "onnxruntime"]
 @pytest.mark.parametrize(
     ("module", "heavy"),
     [(m, h) for m in ("memgpt.cli.session", "memgpt.server.app") for h in HEAVY]
-    + [("memgpt.server.app", "rich")],  # the server draws no progress bars
+    # The server draws no progress bars, and reads agent files only to import or export.
+    + [("memgpt.server.app", "rich"), ("memgpt.server.app", "memgpt.server.agentfile")],
 )
 def test_starting_does_not_import(module: str, heavy: str) -> None:
     code = f"import sys, {module}; print({heavy!r} in sys.modules)"

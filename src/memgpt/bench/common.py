@@ -16,7 +16,7 @@ import sys
 import tempfile
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,19 @@ def percentile(values: Sequence[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return float(ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1])
+
+
+def bytecode_cache(env: Mapping[str, str], cache: str | Path) -> dict[str, str]:
+    """`env` for a child Python that keeps the modules it compiles in `cache`.
+
+    A timed start then reads bytecode as an installed memgpt does (pip compiles at install,
+    Python caches at first import), rather than compiling a checkout's modules again at
+    every start because PYTHONDONTWRITEBYTECODE is set or its caches are stale. Start the
+    child once untimed to fill the cache.
+    """
+    env = {**env, "PYTHONPYCACHEPREFIX": str(cache)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def data_dir(explicit: str | None) -> Path:

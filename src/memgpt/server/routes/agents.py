@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from memgpt.server import agentfile, wire
+from memgpt.server import wire
 from memgpt.server.auth import Principal
 from memgpt.server.deps import Caller, Imports, Limit, Service
 from memgpt.server.requests import CreateAgent, UpdateAgent, clean_text
@@ -68,6 +68,8 @@ def _import(
         raise HTTPException(
             400, "The agent file is not JSON; upload a .af file exported by memgpt."
         ) from None
+    from memgpt.server import agentfile  # its file schema is built only for imports and exports
+
     return agentfile.import_file(service, p, data, name=name, model=model)
 
 
@@ -96,4 +98,6 @@ def agent_usage(agent_id: str, p: Caller, service: Service) -> dict[str, Any]:
 
 @router.get("/{agent_id}/export")
 def export_agent(agent_id: str, p: Caller, service: Service) -> dict[str, Any]:
+    from memgpt.server import agentfile
+
     return agentfile.export(service, p, agent_id)
