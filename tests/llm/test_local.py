@@ -11,15 +11,10 @@ import pytest
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (memgpt[local])")
 jsonschema = pytest.importorskip("jsonschema")
 
-from memgpt.llm import local  # noqa: E402
+from memgpt.llm import local_model  # noqa: E402
 from memgpt.llm.base import ChatMessage, LLMClient, LLMError  # noqa: E402
-from memgpt.llm.local import (  # noqa: E402
-    CHAR_RULE,
-    STOCK_CHAR_RULE,
-    LocalLlama,
-    call_schema,
-    grammar_text,
-)
+from memgpt.llm.grammar import CHAR_RULE, STOCK_CHAR_RULE, call_schema, grammar_text  # noqa: E402
+from memgpt.llm.local import LocalLlama  # noqa: E402
 from memgpt.llm.prompt_states import PromptStates  # noqa: E402
 from memgpt.schemas import LLMConfig, ToolCall  # noqa: E402
 
@@ -319,14 +314,14 @@ def test_the_model_loads_in_the_background(client: LocalLlama, monkeypatch) -> N
     """Making the client returns at once (`memgpt run` shows its prompt meanwhile); the
     first use waits for the load, and a second client of the same model shares it."""
     started, release = threading.Event(), threading.Event()
-    real = local._new_llama
+    real = local_model._new_llama
 
     def slow(*args):
         started.set()
         release.wait(30)
         return real(*args)
 
-    monkeypatch.setattr(local, "_new_llama", slow)
+    monkeypatch.setattr(local_model, "_new_llama", slow)
     config = LLMConfig(provider="local", model="smollm2", context_window=1536)
     first = LocalLlama(config)
     assert started.wait(30) and not first.loaded
