@@ -59,8 +59,12 @@ def _template_messages(
     system, rest = leading_system(messages)
     if functions:
         # Right after the instructions, ahead of the working context, so that a memory
-        # edit leaves the cached prefix of instructions and schemas as it is.
-        listing = "\n".join(json.dumps(f, ensure_ascii=False) for f in functions)
+        # edit leaves the cached prefix of instructions and schemas as it is. Compact, as
+        # the model writes its call: ~8% fewer tokens than spaced JSON, which is what the
+        # context compiler counts (`functions_tokens`), so the count stays an upper bound.
+        listing = "\n".join(
+            json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in functions
+        )
         system.insert(1, CALL_INSTRUCTION + listing)
     head = "\n\n".join(system[:2]) if functions else ""
     # One system turn: many models' templates accept no second one.

@@ -8,9 +8,10 @@ about the chosen token alone, and only if the grammar refuses it samples again w
 grammar applied to every candidate first. The model's choice mostly fits (the grammar
 forces what the instructions show), so most tokens cost one check instead of 49k.
 
-Sampling this way draws a token the grammar allows with the same probability as
-constraining first (a refused draw is redrawn from the allowed ones, in proportion), and
-greedy decoding picks the same token either way.
+A refused draw is redrawn from the allowed tokens in proportion, so each allowed token
+comes out as likely as with the grammar first, except that top-k and top-p cut the first
+draw from all candidates rather than the allowed ones; greedy decoding picks the same
+token either way.
 
 Imported only where a model loads: it imports llama_cpp.
 """
