@@ -11,17 +11,14 @@ import pytest
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (memgpt[local])")
 jsonschema = pytest.importorskip("jsonschema")
 
-from memgpt.llm import local  # noqa: E402
+from memgpt.agent.context import functions_tokens, message_tokens  # noqa: E402
+from memgpt.llm import local_model  # noqa: E402
 from memgpt.llm.base import ChatMessage, LLMClient, LLMError  # noqa: E402
-from memgpt.llm.local import (  # noqa: E402
-    CHAR_RULE,
-    STOCK_CHAR_RULE,
-    LocalLlama,
-    call_schema,
-    grammar_text,
-)
+from memgpt.llm.grammar import CHAR_RULE, STOCK_CHAR_RULE, call_schema, grammar_text  # noqa: E402
+from memgpt.llm.local import LocalLlama  # noqa: E402
 from memgpt.llm.prompt_states import PromptStates  # noqa: E402
 from memgpt.schemas import LLMConfig, ToolCall  # noqa: E402
+from memgpt.tools.base import BASE_FUNCTIONS  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -319,14 +316,14 @@ def test_the_model_loads_in_the_background(client: LocalLlama, monkeypatch) -> N
     """Making the client returns at once (`memgpt run` shows its prompt meanwhile); the
     first use waits for the load, and a second client of the same model shares it."""
     started, release = threading.Event(), threading.Event()
-    real = local._new_llama
+    real = local_model._new_llama
 
     def slow(*args):
         started.set()
         release.wait(30)
         return real(*args)
 
-    monkeypatch.setattr(local, "_new_llama", slow)
+    monkeypatch.setattr(local_model, "_new_llama", slow)
     config = LLMConfig(provider="local", model="smollm2", context_window=1536)
     first = LocalLlama(config)
     assert started.wait(30) and not first.loaded
@@ -356,3 +353,19 @@ def test_a_streamed_call_hands_on_its_text_as_it_is_written(
         tokens = len(llama.tokenize(text.encode(), add_bos=False, special=False))
         assert len([t for f, t in pieces if f == field]) >= min(tokens, 2)
     assert reply.completion_tokens and reply.prompt_tokens
+
+
+def test_the_prompt_fits_what_the_context_compiler_counted(client: LocalLlama) -> None:
+    """DESIGN invariant 1 for the embedded model: a new agent's first request (instructions,
+    working context, one event) with the default functions is no longer than the context
+    compiler's count of it; the listing in spaced JSON once took 11 tokens more."""
+    functions = [f.schema() for f in BASE_FUNCTIONS.values()]
+    messages = [
+        ChatMessage(role="system", content="You are Sam, a friendly assistant with a memory."),
+        memory("Ada likes chess."),
+        ChatMessage(role="user", content='{"type": "user_message", "message": "Hi!"}'),
+    ]
+    count = client.count_tokens
+    counted = sum(message_tokens(m, count) for m in messages) + functions_tokens(functions, count)
+    tokens, _ = client._prompt_tokens(messages, functions)
+    assert len(tokens) <= counted

@@ -41,7 +41,7 @@ def test_builtins_resolve_to_their_own_urls_and_keys():
 
 
 def test_a_local_model_keeps_a_quarter_of_its_window_for_its_reply():
-    """Its grammar sizes a reply to this budget (memgpt.llm.local.call_schema): the hosted
+    """Its grammar sizes a reply to this budget (memgpt.llm.grammar.call_schema): the hosted
     default of 1,024 tokens left a local model's message 116 characters."""
     registry = Providers()
     assert registry.config("local").max_output_tokens == 2048

@@ -50,7 +50,7 @@ def measure(
 ) -> dict[str, Any]:
     """Median tokens/s for prompt processing and generation, and seconds per function call."""
     # The call budget is separate from gen_tokens: below about 100 tokens the JSON
-    # structure leaves the strings almost no room (see memgpt.llm.local.call_schema).
+    # structure leaves the strings almost no room (see memgpt.llm.grammar.call_schema).
     client = LocalLlama(LLMConfig(provider="local", model=model, max_output_tokens=CALL_TOKENS))
     llama = client.llama
     filler = llama.tokenize(FILLER.encode(), add_bos=False)

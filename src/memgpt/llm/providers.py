@@ -25,7 +25,7 @@ ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 OLLAMA_BASE_URL = "http://localhost:11434/v1"
 LOCAL_DEFAULT_MODEL = "smollm2"  # the packaged SmolLM2-135M
 # A local model's reply is decoded under a grammar sized to its output budget at a
-# worst-case 4 tokens a character (`memgpt.llm.local`): the hosted default of 1,024
+# worst-case 4 tokens a character (`memgpt.llm.grammar`): the hosted default of 1,024
 # tokens left a message 116 characters; a quarter of the window (2,048 of 8,192) leaves
 # it 305, and the FIFO queue still half of the window.
 LOCAL_OUTPUT_SHARE = 4
