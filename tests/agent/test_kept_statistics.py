@@ -57,12 +57,12 @@ def test_each_step_reads_only_the_result_and_the_new_event(opener):
     events = [json.loads(m.content) for m in prompts[-1] if m.role == "user"]
     shown = [e["memory_statistics"] for e in events]
     assert len(set(shown)) == len(shown) == len(prompts)
-    assert shown[0].startswith("1 messages in recall storage, 0 passages in archival storage")
+    assert shown[0].startswith("1 messages in recall, 0 passages in archival")
 
     # They are the model's view only: recall text, search and the API's text stay as sent.
     stored = client.store.list_messages(agent.id, limit=100)
     assert stored[0].text == "Let me tell you about figs."
     assert stored[0].memory_statistics == shown[0]
     assert all(m.memory_statistics is None for m in stored if m.role != "user")
-    assert client.store.search_messages(agent.id, "storage", 10)[1] == 0
+    assert client.store.search_messages(agent.id, "recall", 10)[1] == 0
     client.close()

@@ -49,7 +49,7 @@ def test_main_context_runs_from_stable_to_volatile(make_agent):
     newest = json.loads(queue[-1].content)
     assert newest["message"] == "hello there"
     assert list(newest)[-1] == "memory_statistics"  # the only text that changes every step
-    assert newest["memory_statistics"].startswith("1 messages in recall storage")
+    assert newest["memory_statistics"].startswith("1 messages in recall, 0 passages")
     assert list(agent.compile().sections) == SECTIONS
 
 

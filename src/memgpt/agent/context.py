@@ -56,11 +56,12 @@ class MainContext:
 
 
 def memory_statistics(state: AgentState, recall_count: int, archival_count: int) -> str:
-    # Short: every event in the queue keeps a copy. The instructions name the search functions.
-    edited = state.memory_edited_at.strftime("%Y-%m-%d %H:%M UTC")
+    # Short: every event in the queue keeps a copy (about 32 tokens on SmolLM2, 53 before).
+    # The instructions name the search functions; the events' times say UTC.
+    edited = state.memory_edited_at.strftime("%Y-%m-%d %H:%M")
     return (
-        f"{recall_count} messages in recall storage, {archival_count} passages in archival "
-        f"storage; working context last edited {edited}."
+        f"{recall_count} messages in recall, {archival_count} passages in archival, "
+        f"working context edited {edited}"
     )
 
 
