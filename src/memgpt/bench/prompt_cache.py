@@ -5,7 +5,8 @@ prompt should repeat the previous step's up to its newest messages. Over a
 scripted conversation (the synthetic generator's user; a scripted agent that
 edits memory, searches and inserts among its replies, in a window small enough
 to evict) this reports the share of each request's tokens that is a prefix of
-the request before it. Then, on the embedded model (unless `--no-local`), the
+the request before it, and the tokens a cache holding that request and the reply
+the model wrote to it still reads. Then, on the embedded model (unless `--no-local`), the
 same user turns with the model choosing: prompt tokens evaluated per step (the
 rest came from llama.cpp's cache) and wall time per turn, including the first
 turn of a second agent.
