@@ -59,7 +59,10 @@ Role = Literal["user", "assistant", "tool"]
 class Message(BaseModel):
     """One entry of recall storage; those still in the FIFO queue have `in_context` set.
 
-    - role "user": an event (`event` says which), `text` is its content.
+    - role "user": an event (`event` says which), `text` is its content, and
+      `memory_statistics` the statistics it was first shown with as the newest packet
+      (None for events stored before they were kept): shown with them from then on, the
+      prompt repeats the previous step's up to the model's reply (DESIGN invariant 7).
     - role "assistant": `text` is the inner monologue, `tool_calls` the function call.
     - role "tool": the result of the call `tool_call_id`, `text` is the packed result.
     """
@@ -75,6 +78,7 @@ class Message(BaseModel):
     name: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     in_context: bool = True
+    memory_statistics: str | None = None
 
 
 class Block(BaseModel):

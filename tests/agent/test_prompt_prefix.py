@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import statistics
+from datetime import timedelta
 
-from memgpt.agent.context import functions_tokens, message_tokens
+from memgpt.agent.context import functions_tokens, message_tokens, to_chat
 from memgpt.bench.prompt_cache import prefix_share, request_text
 from memgpt.embeddings.hash import HashEmbedder
 from memgpt.llm.openai_compat import OpenAIChat
@@ -48,7 +49,7 @@ def test_main_context_runs_from_stable_to_volatile(make_agent):
     newest = json.loads(queue[-1].content)
     assert newest["message"] == "hello there"
     assert list(newest)[-1] == "memory_statistics"  # the only text that changes every step
-    assert "1 messages in recall storage" in newest["memory_statistics"]
+    assert newest["memory_statistics"].startswith("1 messages in recall, 0 passages")
     assert list(agent.compile().sections) == SECTIONS
 
 
@@ -61,6 +62,21 @@ def test_sections_add_up_to_what_is_sent(make_agent):
     for context in views:
         assert context.total == sent_tokens(agent, context)
         assert context.sections["memory_statistics"] > 0
+
+
+def test_a_newest_event_that_kept_statistics_shows_the_current_ones(make_agent):
+    agent, _ = make_agent([])  # no replies: the model call fails, the event is stored alone
+    agent.send("hello there")
+    kept = agent.queue[-1].memory_statistics
+    assert kept is not None
+    agent.state.memory_edited_at += timedelta(hours=1)
+    context = agent.compile()
+    newest = json.loads(context.messages[-1].content)
+    assert newest["memory_statistics"] != kept and newest["message"] == "hello there"
+    assert context.total == sent_tokens(agent, context)
+    # The queue counts the event as it is without statistics; the statistics count theirs.
+    bare = to_chat(agent.queue[-1].model_copy(update={"memory_statistics": None}))
+    assert context.sections["queue"] == message_tokens(bare, agent.llm.count_tokens)
 
 
 def tool_call(name: str, **arguments: object) -> dict:
@@ -120,9 +136,10 @@ def test_each_step_repeats_the_previous_prompt(client, fake_openai):
         old, new = before["messages"], after["messages"]
         if change:
             continue  # what follows the instructions changed: the prefix breaks there, once
-        # Everything the last request held, less its statistics, comes back unchanged ...
-        assert new[: len(old)] == [*old[:-1], without_statistics(old[-1])]
-        # ... so the tokens no cache has seen are the new messages and the statistics.
+        # Everything the last request held comes back unchanged, its newest event's
+        # statistics included ...
+        assert new[: len(old)] == old
+        # ... so the tokens no cache has seen are the new messages.
         text = [request_text(r["messages"], r["tools"]) for r in (before, after)]
         shares.append(prefix_share(*text, estimate_tokens))
         searched = any(
@@ -140,9 +157,3 @@ def test_each_step_repeats_the_previous_prompt(client, fake_openai):
     # page of results is a larger share now that recall search fuses meaning with words:
     # a page is full whenever any message is embedded.
     assert statistics.median(shares) >= 0.9, shares
-
-
-def without_statistics(message: dict) -> dict:
-    packet = json.loads(message["content"])
-    del packet["memory_statistics"]
-    return {**message, "content": json.dumps(packet, ensure_ascii=False)}

@@ -173,6 +173,8 @@ def test_prompt_cache_layout(tmp_path):
     # Only a memory edit or an eviction may break the prefix, and only once each.
     assert layout["prefix_share_median"] >= 0.9 and layout["prefix_share_min_otherwise"] >= 0.9
     assert layout["requests_below_90pct"] <= layout["after_edit_or_eviction"]
+    assert len(layout["unread_tokens"]) == len(layout["prefix_share"])
+    assert all(n > 0 for n in layout["unread_tokens"])  # each request adds messages
     assert "embedded" not in result
 
 

@@ -24,12 +24,10 @@ def main() -> None:
 
     def policy(messages, functions):
         time.sleep(0.03)  # the LLM call: the other agent edits meanwhile
-        event = next(
-            packed["message"]
-            for m in reversed(messages)
-            if m.role == "user" and (packed := json.loads(m.content))["type"] == "user_message"
-        )
-        return call("core_memory_append", label="facts", content=event)
+        packet = json.loads(messages[-1].content)
+        if packet["type"] != "user_message":  # a memory-pressure alert: nothing to append
+            return call("send_message", message="ok")
+        return call("core_memory_append", label="facts", content=packet["message"])
 
     agent = client.get_agent(name, llm=ScriptedLLM(policy), embedder=HashEmbedder())
     print("READY", flush=True)

@@ -16,6 +16,7 @@ from memgpt.store.dialects.postgres import PostgresStore
 from memgpt.store.migrations import STEPS, scripts
 from memgpt.store.sql import archival
 from tests.store.backends import fresh_uri
+from tests.store.test_migrations import OLD_MESSAGE_COLUMNS
 
 pytestmark = pytest.mark.postgres
 DIM = 16
@@ -81,7 +82,14 @@ def test_upgrade_from_an_older_schema_keeps_everything(uri, monkeypatch):
             " VALUES (?, 'human', 'v', 5000, '', 0)",
             (state.id,),
         )
-    old.append_messages(state.id, [events.user_message(f"m{i}") for i in range(5)])
+    for seq in range(1, 6):
+        m = events.user_message(f"m{seq - 1}")
+        old._run(
+            f"INSERT INTO messages ({OLD_MESSAGE_COLUMNS}, body)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?, to_tsvector('memgpt', ?))",
+            (m.id, state.id, seq, m.role, m.event, m.text, old._json([]), None, None,
+             old._ts(m.created_at), True, m.text),
+        )  # fmt: skip
     old.close()
     assert schema_version(uri) == 1
     monkeypatch.undo()

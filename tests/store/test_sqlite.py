@@ -14,7 +14,7 @@ from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store.base import StoreError
 from memgpt.store.dialects.sqlite import SQLiteStore
 from memgpt.store.migrations import STEPS, scripts
-from memgpt.store.sql.store import MESSAGE_COLUMNS
+from tests.store.test_migrations import OLD_MESSAGE_COLUMNS
 
 
 def new_agent(name="a") -> AgentState:
@@ -100,7 +100,7 @@ def test_upgrade_from_an_older_schema_keeps_everything_and_counts_it(tmp_path, m
     )
     for seq in range(1, 6):  # the full-text index's rowid was the message's pk
         pk = old._execute(
-            f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO messages ({OLD_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (f"m{seq}", state.id, seq, "user", None, f"m{seq} said", "[]", None, None,
              "2024-01-01T00:00:00.000000Z", 1),
         ).lastrowid  # fmt: skip

@@ -218,6 +218,7 @@ class Agent(ConversationActions, approval.Approvals):
                 if answer is None or step > 1:  # the user's answer is a step of its own
                     try:
                         context = self._fit_main_context(pending)
+                        self._keep_statistics(pending, context.statistics)
                         reply = self._ask(context.messages, message_id, on_delta, chain.allowed())
                     except (LLMError, ContextTooSmallError) as exc:
                         ctx = FunctionContext(self.state, self.store, self.embedder)
@@ -516,6 +517,14 @@ class Agent(ConversationActions, approval.Approvals):
             chat = to_chat(message)
             self._chats[message.id] = chat, message_tokens(chat, self.llm.count_tokens)
         return self._chats[message.id]
+
+    def _keep_statistics(self, pending: list[Message], statistics: str) -> None:
+        """The newest event keeps the statistics it is shown with, and is stored with them
+        in the step's commit: shown with them at every later step, the next prompt repeats
+        this one up to the model's reply (invariant 7)."""
+        if pending and pending[-1].role == "user":
+            pending[-1].memory_statistics = statistics
+            self._chats.pop(pending[-1].id, None)  # counted without them
 
     def _tokens(self, message: Message) -> int:
         return self._chat(message)[1]

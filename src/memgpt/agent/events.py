@@ -47,13 +47,15 @@ NO_FUNCTION_CALLED = (
 )
 
 
-def pack(message: Message) -> str:
-    """The content the model sees for an event."""
+def pack(message: Message, statistics: str | None = None) -> str:
+    """The content of an event's packet; the model's also carries memory `statistics`."""
     packet = {
         "type": str(message.event),
         "time": message.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
     }
     packet["message" if message.event == EventType.USER_MESSAGE else "text"] = message.text
+    if statistics is not None:
+        packet["memory_statistics"] = statistics
     return json.dumps(packet, ensure_ascii=False)
 
 

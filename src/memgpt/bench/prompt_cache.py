@@ -5,7 +5,8 @@ prompt should repeat the previous step's up to its newest messages. Over a
 scripted conversation (the synthetic generator's user; a scripted agent that
 edits memory, searches and inserts among its replies, in a window small enough
 to evict) this reports the share of each request's tokens that is a prefix of
-the request before it. Then, on the embedded model (unless `--no-local`), the
+the request before it, and the tokens a cache holding that request and the reply
+the model wrote to it still reads. Then, on the embedded model (unless `--no-local`), the
 same user turns with the model choosing: prompt tokens evaluated per step (the
 rest came from llama.cpp's cache) and wall time per turn, including the first
 turn of a second agent.
@@ -28,6 +29,12 @@ from memgpt.llm.scripted import ScriptedLLM, call
 def prefix_share(previous: str, current: str, count: Callable[[str], int]) -> float:
     """The share of `current`'s tokens that lie in its common prefix with `previous`."""
     return count(os.path.commonprefix([previous, current])) / max(1, count(current))
+
+
+def unread_tokens(held: str, current: str, count: Callable[[str], int]) -> int:
+    """The tokens of `current` after its common prefix with `held`: what a prefix cache
+    holding `held` still has to read."""
+    return count(current) - count(os.path.commonprefix([held, current]))
 
 
 def request_text(messages: list[dict[str, Any]], functions: list[FunctionSchema]) -> str:
@@ -66,7 +73,7 @@ def layout(model: str | None, user_turns: list[str], window: int) -> dict[str, A
         for text in user_turns:
             agent.send(text)
         evicted = bool(agent.state.summary)
-    shares, broken, previous, evicting = [], [], None, False
+    shares, unread, broken, previous, evicting = [], [], [], None, False
     for messages, functions in llm.requests:
         if not functions:  # the summarizer: an eviction is under way
             evicting = True
@@ -74,10 +81,16 @@ def layout(model: str | None, user_turns: list[str], window: int) -> dict[str, A
         text = request_text([m.model_dump() for m in messages], functions)
         if previous is not None:
             shares.append(round(prefix_share(previous[1], text, counter.count_tokens), 3))
+            # llama.cpp holds the last prompt and the reply it wrote to it: reading only
+            # what is new takes the reply shown back exactly where it was written.
+            reply = messages[len(previous[0]) : len(previous[0]) + 1]
+            held = request_text([m.model_dump() for m in [*previous[0], *reply]], functions)
+            unread.append(unread_tokens(held, text, counter.count_tokens))
             # A memory edit or an eviction changes what follows the instructions, once.
             broken.append(evicting or messages[:2] != previous[0][:2])
         previous, evicting = (messages, text), False
     steady = [s for s, b in zip(shares, broken, strict=True) if not b]
+    steady_unread = [n for n, b in zip(unread, broken, strict=True) if not b]
     return {
         "tokenizer": f"{counter.config.provider}/{counter.config.model}",
         "context_window": window,
@@ -88,6 +101,10 @@ def layout(model: str | None, user_turns: list[str], window: int) -> dict[str, A
         "after_edit_or_eviction": sum(broken),
         "prefix_share_min_otherwise": min(steady, default=None),
         "requests_below_90pct": sum(s < 0.9 for s in shares),
+        # what a cache holding the last request and its reply still reads: ideally the
+        # function's result and the new event
+        "unread_tokens": unread,
+        "unread_tokens_median_otherwise": common.median(steady_unread),
     }
 
 
@@ -162,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.no_local:
         result["embedded"] = embedded(user_turns[: args.local_turns or args.turns])
-    rows = [(k, v) for k, v in result["layout"].items() if k != "prefix_share"]
+    rows = [(k, v) for k, v in result["layout"].items() if not isinstance(v, list)]
     rows += [(k, v) for k, v in result.get("embedded", {}).items() if not isinstance(v, list)]
     common.emit(result, rows, ["figure", "value"])
     return 0

@@ -20,7 +20,7 @@ class PostgresRecall(Seam):
     def _add_messages(self, rows: list[tuple]) -> None:
         self._run_many(
             f"INSERT INTO messages ({MESSAGE_COLUMNS}, body) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, to_tsvector('memgpt', ?))",
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, to_tsvector('memgpt', ?))",
             rows,
         )
 

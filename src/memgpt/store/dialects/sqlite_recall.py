@@ -79,7 +79,7 @@ class SQLiteRecall(Seam):
         numbers: dict[str, int] = {}
         for row in rows:
             self._run(
-                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 row[:-1],
             )
             agent_id, seq, body = row[1], row[2], row[-1]

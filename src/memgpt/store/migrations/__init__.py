@@ -297,6 +297,11 @@ STEPS: list[Step] = [
     Step("recall ranked by the agent's own statistics", sqlite.RECALL_BY_AGENT, None),
     Step("recall's full-text index without a pending list", None, postgres.RECALL_GIN_DIRECT),
     Step("archival full text queue kept short", None, postgres.PASSAGES_BODY_SHORT_QUEUE),
+    # the statistics an event was first shown with, so later prompts show it unchanged
+    Step.typed(
+        "memory statistics kept with each event",
+        "ALTER TABLE messages ADD COLUMN memory_statistics text;",
+    ),
 ]
 
 

@@ -25,7 +25,8 @@ from memgpt.store.sql.seam import Row
 from memgpt.store.sql.sources import SourcesSQL
 
 MESSAGE_COLUMNS = (
-    "id, agent_id, seq, role, event, text, tool_calls, tool_call_id, name, created_at, in_context"
+    "id, agent_id, seq, role, event, text, tool_calls, tool_call_id, name, created_at, in_context,"
+    " memory_statistics"
 )
 _NEWEST = 2**62  # past any seq: "before nothing" in keyed paging
 
@@ -144,6 +145,7 @@ class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL, RunsSQL):
                         message.name,
                         self._ts(message.created_at),
                         message.in_context,
+                        message.memory_statistics,
                         searchable_text(message),
                     )
                 )
