@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from memgpt.memory import archival, recall
+from memgpt.memory import archival, recall, relevance
 from memgpt.memory.recall import SearchError
 from memgpt.store.fusion import fuse
 from memgpt.store.sql.archival import CANDIDATE_DEPTH
@@ -255,7 +255,8 @@ def test_paging_embeds_the_query_once(agent):
     calls.clear()
     for page in range(3):
         archival.search(agent.store, agent.embedder, agent.id, "herons nesting", page)
-    assert calls == [["herons nesting"]]
+    # and the relevance floor's probes, once per embedder
+    assert calls == [["herons nesting"], relevance.probes()]
 
 
 @pytest.mark.parametrize("search", ["recall", "archival"])
