@@ -4,11 +4,14 @@ passage's pk is never given to another passage."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
 from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store.dialects.sqlite import SQLiteStore
+from memgpt.store.indexes import text
 
 
 @pytest.fixture
@@ -87,7 +90,9 @@ def test_a_lost_or_corrupt_index_is_rebuilt_from_sqlite(tmp_path):
     reopened.close()
 
 
-def test_the_single_index_of_older_versions_is_replaced_by_one_per_owner(tmp_path):
+def test_the_single_index_of_older_versions_is_replaced_by_one_per_owner(
+    tmp_path, monkeypatch, caplog
+):
     path = tmp_path / "m.db"
     store = SQLiteStore(path)
     a = agent(store)
@@ -99,10 +104,12 @@ def test_the_single_index_of_older_versions_is_replaced_by_one_per_owner(tmp_pat
         (old / name).write_text("{}")
     store = SQLiteStore(path)
     assert not any(f.is_file() for f in old.iterdir())
-    started, done = [], []
-    store.text_index.sync([("agent_id", a)], started.append, done.append)
-    assert started == [20] and sum(done) == 20
-    assert len(text_hits(store, a, "walrus")) == 10
+    monkeypatch.setattr(text, "_BATCH", 8)
+    with caplog.at_level(logging.INFO, logger=text.__name__):
+        assert len(text_hits(store, a, "walrus")) == 10
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Full-text index of {a}: {done} of 20 passages" for done in (8, 16, 20)
+    ]
     store.close()
 
 

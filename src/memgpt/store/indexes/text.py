@@ -24,8 +24,8 @@ one lost to a crash only leaves a document whose pk the store's join on `passage
 drops. An index that cannot be opened, or that holds pks the database does not
 have, is rebuilt. Writers in other processes are kept apart by a lock file. The
 single index of older versions (files directly in `<db>.text/`) is removed when the
-store opens; each owner's index is then built on its first search, or all at once
-by `rebuild`, with progress.
+store opens; each owner's index is then built on its first search (or by
+`flush_index`), logging its progress.
 """
 
 from __future__ import annotations
@@ -154,20 +154,11 @@ class OwnerText:
 
     # keeping up with SQLite
 
-    def pending(self) -> int:
-        """How many of the owner's passages the index lacks."""
-        self._open()
-        return (
-            self._conn()
-            .execute(
-                f"SELECT COUNT(*) FROM passages WHERE {self._where} AND pk > ?",
-                (self._owner_id, self._max_pk),
-            )
-            .fetchone()[0]
-        )
+    def sync(self) -> None:
+        """Index the passages above the watermark; rebuild if the index is ahead of SQLite.
 
-    def sync(self, progress: Callable[[int], None] | None = None) -> None:
-        """Index the passages above the watermark; rebuild if the index is ahead of SQLite."""
+        A long catch-up (a bulk load, an upgrade from the single index) logs its progress.
+        """
         self._open()
         db_max = self._db_max_pk()
         if db_max == self._max_pk:
@@ -178,16 +169,22 @@ class OwnerText:
                 writer.delete_all_documents()
                 indexed = 0
                 self.rebuilt = True
+            where, params = f"{self._where} AND pk > ?", (self._owner_id, indexed)
+            total = self._conn().execute(f"SELECT COUNT(*) FROM passages WHERE {where}", params)
+            total = total.fetchone()[0]
             rows = self._conn().execute(
-                f"SELECT pk, text FROM passages WHERE {self._where} AND pk > ? ORDER BY pk",
-                (self._owner_id, indexed),
+                f"SELECT pk, text FROM passages WHERE {where} ORDER BY pk", params
             )
+            done = 0
             while batch := rows.fetchmany(_BATCH):
                 for pk, text in batch:
                     length = len(self._analyzer.analyze(text))
                     writer.add_document(tantivy.Document(pk=pk, length=length, text=text))
-                if progress is not None:
-                    progress(len(batch))
+                done += len(batch)
+                if total > _BATCH:
+                    log.info(
+                        "Full-text index of %s: %d of %d passages", self._owner_id, done, total
+                    )
 
     def forget(self, pks: list[int]) -> None:
         """Remove deleted passages from the index."""
@@ -262,20 +259,11 @@ class TextIndex:
         with self._lock:
             return self._get(owner)
 
-    def sync(
-        self,
-        owners: list[Owner],
-        started: Callable[[int], None] | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> None:
-        """Bring the owners' indexes up to date now (after a bulk load, or an upgrade):
-        `started` gets how many passages are to index, `progress` each batch's size."""
+    def sync(self, owners: list[Owner]) -> None:
+        """Bring the owners' indexes up to date now (after a bulk load)."""
         with self._lock:
-            indexes = [self._get(o) for o in owners]
-            if started is not None:
-                started(sum(ix.pending() for ix in indexes))
-            for ix in indexes:
-                ix.sync(progress)
+            for owner in owners:
+                self._get(owner).sync()
 
     def forget(self, owner: Owner, pks: list[int]) -> None:
         with self._lock:
