@@ -155,7 +155,7 @@ def recall_questions(
                 {
                     "kind": question.kind,
                     "text": [m.id for m in text],
-                    "vector": [i for i, s in vector if s >= least],
+                    "vector": [i for i, s in vector if s > least],
                     "vector_no_floor": [i for i, _ in vector],
                     "store_hybrid": [m.id for m in hybrid],
                     "store_hybrid_no_floor": [m.id for m in unfloored],
@@ -194,7 +194,7 @@ def archival_questions(
             {
                 "kind": question.kind,
                 "text": [h.passage.id for h in text],
-                "vector": [p.id for p, s in vector if s >= least],
+                "vector": [p.id for p, s in vector if s > least],
                 "vector_no_floor": [p.id for p, _ in vector],
                 "evidence": set(question.evidence),
             }
