@@ -13,8 +13,10 @@ agent's ranking move with every other agent's and source's passages (and told it
 through the ranking, what they hold). An agent's scope is searched by merging its
 owners' indexes with the scope's own statistics (`scope_bm25.py`). The alternative,
 one index with the scope's statistics counted under an owner filter, pays for every
-query word a count of its postings in scope (tens of milliseconds for a common word
-at a million passages) and loses block-max WAND, which an owner filter defeats.
+query's words a count of their postings in scope (2.8 ms p50 for 3 words with 100,000
+passages in each of two owners, load ~10; it grows with the postings), still scores
+with the whole index's average length (so it needs the same rescoring), and an owner
+with passages alone (the common case) loses tantivy's plain search, 0.3 ms p50.
 
 An owner's index covers its passages up to its largest pk, and it is brought up to
 date from SQLite before a search whenever the database has that owner's passages
