@@ -289,15 +289,15 @@ class TextIndex:
         terms = self.terms(query)
         if not terms or not owners:
             return []
-        with self._lock:
+        with self._lock:  # searching needs no lock: other agents' searches run meanwhile
             indexes = [self._get(o) for o in owners]
             for ix in indexes:
                 ix.sync()
             parts = [(ix, ix.statistics(terms)) for ix in indexes]
-            parts = [(ix, stats) for ix, stats in parts if stats.documents]
-            if len(parts) == 1:  # the owner's own statistics are the scope's
-                return parts[0][0].search(dict.fromkeys(terms, 1.0), k)
-            return scope_top([(ix.search, stats) for ix, stats in parts], k, self._tokens_of)
+        parts = [(ix, stats) for ix, stats in parts if stats.documents]
+        if len(parts) == 1:  # the owner's own statistics are the scope's
+            return parts[0][0].search(dict.fromkeys(terms, 1.0), k)
+        return scope_top([(ix.search, stats) for ix, stats in parts], k, self._tokens_of)
 
     def _tokens_of(self, pks: list[int]) -> dict[int, list[str]]:
         rows = self._conn().execute(
