@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from memgpt.memory import archival, recall
+from memgpt.memory import archival, recall, relevance
 from memgpt.memory.recall import SearchError
 from memgpt.store.fusion import fuse
 from memgpt.store.sql.archival import CANDIDATE_DEPTH
@@ -28,7 +28,9 @@ def test_search_finds_the_closest_passage_first(agent):
     result = archival.search(agent.store, agent.embedder, agent.id, "capital of France")
     rows = json.loads(result.split("\n", 1)[1])
     assert rows[0]["text"] == "The capital of France is Paris"
-    assert rows[0]["score"] >= rows[1]["score"]
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    # Sharing no word, and so no hashed feature, a passage is no nearer than gibberish.
+    assert "Bananas are yellow" not in {r["text"] for r in rows}
 
 
 def test_pagination_and_delete(agent):
@@ -255,7 +257,8 @@ def test_paging_embeds_the_query_once(agent):
     calls.clear()
     for page in range(3):
         archival.search(agent.store, agent.embedder, agent.id, "herons nesting", page)
-    assert calls == [["herons nesting"]]
+    # and the relevance floor's probes, once per embedder
+    assert calls == [["herons nesting"], relevance.probes()]
 
 
 @pytest.mark.parametrize("search", ["recall", "archival"])

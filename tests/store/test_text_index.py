@@ -4,11 +4,14 @@ passage's pk is never given to another passage."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
 from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store.dialects.sqlite import SQLiteStore
+from memgpt.store.indexes import text
 
 
 @pytest.fixture
@@ -79,14 +82,35 @@ def test_a_lost_or_corrupt_index_is_rebuilt_from_sqlite(tmp_path):
     store.insert_passages(a, [Passage(text=f"walrus number {i}") for i in range(20)])
     store.flush_index()
     store.close()
-    text_dir = path.with_name(path.name + ".text")
-    for f in text_dir.iterdir():
-        if f.name == "meta.json":
-            f.write_text("{ not json")
+    meta = path.with_name(path.name + ".text") / a / "meta.json"
+    meta.write_text("{ not json")
     reopened = SQLiteStore(path)
     assert len(text_hits(reopened, a, "walrus")) == 10
-    assert reopened.text_index.rebuilt
+    assert reopened.text_index.owner(("agent_id", a)).rebuilt
     reopened.close()
+
+
+def test_the_single_index_of_older_versions_is_replaced_by_one_per_owner(
+    tmp_path, monkeypatch, caplog
+):
+    path = tmp_path / "m.db"
+    store = SQLiteStore(path)
+    a = agent(store)
+    store.insert_passages(a, [Passage(text=f"walrus number {i}") for i in range(20)])
+    store.close()
+    old = path.with_name(path.name + ".text")
+    old.mkdir(exist_ok=True)
+    for name in ("meta.json", "0123.idx", ".managed.json"):
+        (old / name).write_text("{}")
+    store = SQLiteStore(path)
+    assert not any(f.is_file() for f in old.iterdir())
+    monkeypatch.setattr(text, "_BATCH", 8)
+    with caplog.at_level(logging.INFO, logger=text.__name__):
+        assert len(text_hits(store, a, "walrus")) == 10
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Full-text index of {a}: {done} of 20 passages" for done in (8, 16, 20)
+    ]
+    store.close()
 
 
 def test_an_index_ahead_of_the_database_is_rebuilt(tmp_path):

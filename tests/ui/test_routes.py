@@ -101,6 +101,20 @@ def test_recall_by_text_and_date_range(http, agent):
     assert http.get(recall, params=past).json()["total"] == 0
 
 
+def test_recall_by_words_is_also_by_meaning_as_conversation_search(http, agent):
+    for text in ("apples are red", "we were there"):
+        http.post(f"/v1/agents/{agent}/messages", json={"input": text})
+    recall = f"/v1/agents/{agent}/recall"
+    # "were" is a stopword: by words, "kiwis were" looks for kiwis alone and finds none,
+    # while the (hashed) meaning of "were" is near "we were there".
+    deadline = datetime.now(UTC) + timedelta(seconds=20)
+    while not (found := http.get(recall, params={"query": "kiwis were"}).json())["results"]:
+        assert datetime.now(UTC) < deadline  # the messages are embedded behind the step
+        time.sleep(0.05)
+    assert found["results"][0]["text"] in ("we were there", "echo: we were there")
+    assert "apples are red" not in {r["text"] for r in found["results"]}
+
+
 def test_archival_hybrid_search_reports_scores(http, agent):
     http.post(f"/v1/agents/{agent}/messages", json={"input": "archive the vault opens at noon"})
     search = f"/v1/agents/{agent}/archival-memory/hybrid-search"

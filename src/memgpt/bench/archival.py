@@ -43,6 +43,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -392,9 +393,7 @@ def run(
             drop_schema(database)
         for path in workdir.glob(f"bench-{n}.db*"):
             if path.is_dir():
-                for f in path.iterdir():
-                    f.unlink()
-                path.rmdir()
+                shutil.rmtree(path)  # the index folders: <db>.text/ holds one folder per owner
             else:
                 path.unlink()
 

@@ -33,10 +33,13 @@ from pathlib import Path
 import numpy as np
 
 from memgpt.bench import common, multi_session, synthetic
+from memgpt.memory import relevance
 from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store.fusion import FUSION, Fusion, fuse
 
 KS = (1, 5, 10)
+# Queries that mean nothing: what the relevance floor should leave few results for.
+NONSENSE = ["xyzzy qwerty", "asdf jkl", "zxcv bnm qwop", "blorf snark", "qqq zzz www"]
 DEPTH = 100  # candidates per ranking, as the store's own fusion uses
 DOC_KINDS = ("lexical", "paraphrase")
 # The grid of `--sweep`: floor 1 is weighted RRF without the agreement gate, and
@@ -103,10 +106,28 @@ def embed(embedder, name: str, texts: list[str], cache: Path | None) -> np.ndarr
     return vectors
 
 
-def recall_questions(store, embed_texts, histories: list[multi_session.History]) -> list[dict]:
+def nonsense(store, embedder, agent_id: str, vectors: np.ndarray, kind: relevance.Kind) -> dict:
+    """How many results meaningless queries get, with the relevance floor and without."""
+    least = relevance.floor(store, embedder, agent_id, kind)
+    counts: dict[str, list[int]] = {"floor": [], "no_floor": []}
+    for text, vector in zip(NONSENSE, vectors, strict=True):
+        for name, floor in (("floor", least), ("no_floor", None)):
+            if kind == "recall":
+                total = store.search_recall(agent_id, text, vector, 5, floor=floor)[1]
+            else:
+                total = store.search_archival(agent_id, text, vector, 5, floor=floor)[1]
+            counts[name].append(total)
+    return counts
+
+
+def recall_questions(
+    store, embed_texts, embedder, histories: list[multi_session.History]
+) -> tuple[list[dict], dict]:
     """Each conversation question with its text and vector rankings (best first) and its
-    evidence, as message ids."""
+    evidence, as message ids; and how many results meaningless queries get."""
     out = []
+    junk: dict[str, list[int]] = {"floor": [], "no_floor": []}
+    junk_vectors = embed_texts(NONSENSE)
     for c, history in enumerate(histories):
         agent_id = new_agent(store, f"recall-{c}")
         store.append_messages(agent_id, common.as_messages(agent_id, history.turns))
@@ -122,29 +143,36 @@ def recall_questions(store, embed_texts, histories: list[multi_session.History])
             agent_id, list(zip(ids, vectors, strict=True)), store.last_seq(agent_id)
         )
         queries = embed_texts([q.text for q in history.questions])
+        least = relevance.floor(store, embedder, agent_id, "recall")
+        for name, counts in nonsense(store, embedder, agent_id, junk_vectors, "recall").items():
+            junk[name] += counts
         for question, query in zip(history.questions, queries, strict=True):
             text = store.search_messages(agent_id, question.text, DEPTH)[0]
             vector = store.recall_vector_ranking(agent_id, query, DEPTH)
-            hybrid = store.search_recall(agent_id, question.text, query, DEPTH)[0]
+            hybrid = store.search_recall(agent_id, question.text, query, DEPTH, floor=least)[0]
+            unfloored = store.search_recall(agent_id, question.text, query, DEPTH)[0]
             out.append(
                 {
                     "kind": question.kind,
                     "text": [m.id for m in text],
-                    "vector": [i for i, _ in vector],
+                    "vector": [i for i, s in vector if s > least],
+                    "vector_no_floor": [i for i, _ in vector],
                     "store_hybrid": [m.id for m in hybrid],
+                    "store_hybrid_no_floor": [m.id for m in unfloored],
                     "evidence": {common.message_id(agent_id, e) for e in question.evidence},
                     "answer": question.answer,
                     "dates": dates,
                 }
             )
-    return out
+    return out, junk
 
 
 def archival_questions(
-    store, embed_texts, docs: list[synthetic.Document], questions
-) -> tuple[list[dict], dict]:
-    """Each document question with its text and vector rankings (best first), and the
-    store's own hybrid ranking's recall per kind."""
+    store, embed_texts, embedder, docs: list[synthetic.Document], questions
+) -> tuple[list[dict], dict, dict]:
+    """Each document question with its text and vector rankings (best first), the
+    store's own hybrid ranking's recall per kind (with the relevance floor and without),
+    and how many results meaningless queries get."""
     agent_id = new_agent(store, "archival")
     vectors = embed_texts([d.text for d in docs])
     store.insert_passages(
@@ -156,28 +184,35 @@ def archival_questions(
     )
     store.flush_index()
     queries = embed_texts([q.text for _, q in questions])
-    out, hybrid = [], []
+    least = relevance.floor(store, embedder, agent_id, "archival")
+    junk = nonsense(store, embedder, agent_id, embed_texts(NONSENSE), "archival")
+    out, hybrid = [], {"hybrid": [], "hybrid_no_floor": []}
     for (_doc, question), query in zip(questions, queries, strict=True):
         text = store.search_archival(agent_id, question.text, None, DEPTH)[0]
+        vector = store.search_passages(agent_id, query, DEPTH)
         out.append(
             {
                 "kind": question.kind,
                 "text": [h.passage.id for h in text],
-                "vector": [p.id for p, _ in store.search_passages(agent_id, query, DEPTH)],
+                "vector": [p.id for p, s in vector if s > least],
+                "vector_no_floor": [p.id for p, _ in vector],
                 "evidence": set(question.evidence),
             }
         )
-        hybrid.append(
-            [h.passage.id for h in store.search_archival(agent_id, question.text, query, DEPTH)[0]]
-        )
+        for name, floor in (("hybrid", least), ("hybrid_no_floor", None)):
+            found = store.search_archival(agent_id, question.text, query, DEPTH, floor=floor)[0]
+            hybrid[name].append([h.passage.id for h in found])
     store_hybrid = {
-        kind: recall_at(
-            [r for r, q in zip(hybrid, out, strict=True) if q["kind"] == kind],
-            [q["evidence"] for q in out if q["kind"] == kind],
-        )
+        kind: {
+            name: recall_at(
+                [r for r, q in zip(ranked, out, strict=True) if q["kind"] == kind],
+                [q["evidence"] for q in out if q["kind"] == kind],
+            )
+            for name, ranked in hybrid.items()
+        }
         for kind in DOC_KINDS
     }
-    return out, store_hybrid
+    return out, store_hybrid, junk
 
 
 def margin(reports: list[dict], at: str = "recall@10") -> float:
@@ -263,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         q for kind in DOC_KINDS for q in synthetic.doc_questions(docs, args.doc_questions, kind)
     ]
     with common.scratch_client(args.workdir) as client:
-        recall = recall_questions(client.store, embed_texts, histories)
-        archival, store_hybrid = archival_questions(client.store, embed_texts, docs, doc_questions)
+        recall, recall_junk = recall_questions(client.store, embed_texts, embedder, histories)
+        archival, store_hybrid, archival_junk = archival_questions(
+            client.store, embed_texts, embedder, docs, doc_questions
+        )
     if args.sweep:
         rows = best_fusion(recall, archival)
         common.emit(
@@ -276,14 +313,22 @@ def main(argv: list[str] | None = None) -> int:
     conversation = report(recall, FUSION)
     for kind, mine in _by_kind(recall).items():
         # The store's own fusion, not this module's call of it, is what the agent gets.
-        ranked = [q["store_hybrid"] for q in mine]
-        conversation[kind]["hybrid"] = recall_at(ranked, [q["evidence"] for q in mine]) | (
-            {"date@1": date_at_1(ranked, mine)} if kind == "temporal" else {}
+        for name in ("hybrid", "hybrid_no_floor"):
+            ranked = [q[f"store_{name}"] for q in mine]
+            conversation[kind][name] = recall_at(ranked, [q["evidence"] for q in mine]) | (
+                {"date@1": date_at_1(ranked, mine)} if kind == "temporal" else {}
+            )
+        conversation[kind]["vector_no_floor"] = recall_at(
+            [q["vector_no_floor"] for q in mine], [q["evidence"] for q in mine]
         )
     documents = report(archival, FUSION)
     for kind, figures in store_hybrid.items():
         # The store's own fusion, not this module's call of it, is what the agent gets.
-        documents[kind]["hybrid"] = figures
+        documents[kind] |= figures
+        mine = [q for q in archival if q["kind"] == kind]
+        documents[kind]["vector_no_floor"] = recall_at(
+            [q["vector_no_floor"] for q in mine], [q["evidence"] for q in mine]
+        )
     result = {
         "benchmark": "retrieval",
         "embedding": name,
@@ -294,6 +339,15 @@ def main(argv: list[str] | None = None) -> int:
         "archival_questions": {kind: args.doc_questions for kind in DOC_KINDS},
         "archival_passages": args.docs,
         "hybrid_margin@10": round(margin([conversation, documents]), 4),
+        "relevance_floor": {
+            "probes": relevance.PROBES,
+            "quantile": relevance.QUANTILE,
+            "rank": relevance.RANK,
+        },
+        "nonsense_results": {
+            store_name: {name: float(np.mean(counts)) for name, counts in junk.items()}
+            for store_name, junk in (("recall", recall_junk), ("archival", archival_junk))
+        },
         "conversation_search": conversation,
         "archival_memory_search": documents,
     }

@@ -8,6 +8,7 @@ from typing import Any
 
 from memgpt.embeddings.base import Embedder
 from memgpt.errors import MemGPTError
+from memgpt.memory import relevance
 from memgpt.memory.recall import PAGE_SIZE, SearchError, check_search, page_header, query_vector
 from memgpt.schemas import AgentState, EmbeddingConfig, Passage
 from memgpt.store import Store
@@ -67,7 +68,13 @@ def search(
 ) -> str:
     check_search(query, page)
     hits, total = store.search_archival(
-        agent_id, query, query_vector(embedder, query), PAGE_SIZE, page * PAGE_SIZE, filters
+        agent_id,
+        query,
+        query_vector(embedder, query),
+        PAGE_SIZE,
+        page * PAGE_SIZE,
+        filters,
+        floor=relevance.floor(store, embedder, agent_id, "archival"),
     )
     header = page_header(total, page, len(hits))
     if not hits:

@@ -12,6 +12,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from memgpt.embeddings.base import Embedder
+from memgpt.memory import relevance
 from memgpt.schemas import Message, inner_thoughts, sent_texts
 from memgpt.store import Store
 
@@ -97,7 +98,10 @@ def search_text(
         hits, total = store.search_messages(agent_id, query, PAGE_SIZE, page * PAGE_SIZE)
         return _format(hits, total, page, counted_to=store.search_count_limit)
     vector = query_vector(embedder, query)
-    hits, total = store.search_recall(agent_id, query, vector, PAGE_SIZE, page * PAGE_SIZE)
+    least = relevance.floor(store, embedder, agent_id, "recall")
+    hits, total = store.search_recall(
+        agent_id, query, vector, PAGE_SIZE, page * PAGE_SIZE, floor=least
+    )
     return _format(hits, total, page)
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from memgpt.agent.agent import Agent
+from memgpt.memory import relevance
 from memgpt.memory.archival import query_vector
 from memgpt.memory.recall import describe
 from memgpt.schemas import BlockEdit, Message
@@ -149,8 +150,9 @@ def search_recall(
     end_date: date | None = None,
     page: Page = 0,
 ) -> dict[str, Any]:
-    """Recall storage searched by text, by date range (days, inclusive), or both; with
-    neither, every message the user and the agent exchanged, oldest first."""
+    """Recall storage searched by words and meaning (as conversation_search does), by
+    date range (days, inclusive), or by words within dates; with neither, every message
+    the user and the agent exchanged, oldest first."""
     service.owner(p, agent_id)
     store = service.store
     start = _day(start_date, _EARLIEST, end=False)
@@ -159,8 +161,10 @@ def search_recall(
     if not query.strip():
         hits, total = store.messages_between(agent_id, start, end, PAGE, page * PAGE)
     elif start_date is None and end_date is None:
-        hits, total = store.search_messages(agent_id, query, PAGE, page * PAGE)
-        more = total > store.search_count_limit
+        embedder = service.open(p, agent_id).embedder
+        floor = relevance.floor(store, embedder, agent_id, "recall")
+        vector = query_vector(embedder, query)
+        hits, total = store.search_recall(agent_id, query, vector, PAGE, page * PAGE, floor=floor)
     else:
         # The store searches text and dates separately; both at once filters the text hits.
         _, count = store.search_messages(agent_id, query, 0)

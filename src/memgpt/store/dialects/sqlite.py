@@ -53,7 +53,7 @@ class SQLiteStore(SQLiteRecall, SQLiteArchival, SQLiteMessageVectors, RecallVect
         migrate_sqlite(self._conn())
         # Vector indexes live next to the database file: <db>.vectors/<owner>.usearch
         self.indexes = IndexSet(self.vectors_dir(self.path), self._conn)
-        # and the full-text index: <db>.text/
+        # and the full-text indexes, one per owner: <db>.text/<owner>/
         self.text_index = TextIndex(self.path.with_name(self.path.name + ".text"), self._conn)
         # and semantic recall's, one graph per agent: <db>.recall/<agent>.usearch
         self.recall_indexes = IndexSet(

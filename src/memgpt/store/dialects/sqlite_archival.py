@@ -1,5 +1,6 @@
 """Archival indexes of the SQLite store: tantivy's BM25 (`memgpt.store.indexes.text`) and
-usearch's HNSW graphs (`memgpt.store.indexes.owners`), one per owner, beside the database file.
+usearch's HNSW graphs (`memgpt.store.indexes.owners`), one of each per owner, beside the
+database file.
 
 They only propose candidates: each ranking keeps those still in `passages` and in
 scope and filters (`memgpt.store.sql.archival`), asking deeper while too few are.
@@ -51,7 +52,7 @@ class SQLiteArchival(Seam):
             self.text_index.drop(owner)
         else:
             self.indexes.forget(owner, pks)
-            self.text_index.forget(pks)
+            self.text_index.forget(owner, pks)
 
     def flush_index(self) -> None:
         """Put every passage written so far into the indexes and save them."""
@@ -60,27 +61,19 @@ class SQLiteArchival(Seam):
             *(("source_id", r["id"]) for r in self._query("SELECT id FROM sources")),
         ]
         self.indexes.flush(owners)
-        self.text_index.sync()
+        self.text_index.sync(owners)
 
     def _text_ranking(self, scope: Scope, query: str, depth: int) -> Ranking:
-        """BM25's best `depth` passages in scope and filters.
-
-        The index's best over every owner comes first (its fast path); when too few of
-        them are in scope, the index is asked again for the scope's owners only, and
-        deeper while the filters drop too many.
-        """
-        scoped: list[Owner] | None = None
+        """BM25's best `depth` passages in scope and filters, by the scope's statistics:
+        deeper while the filters drop too many."""
         k = depth
         while True:
-            ranked = self.text_index.search(query, k, scoped)
+            ranked = self.text_index.search(query, k, scope.owners)
             kept = self._kept([pk for pk, _ in ranked], scope)
             hits = [(pk, score) for pk, score in ranked if pk in kept]
             if len(hits) >= depth or len(ranked) < k or k >= MAX_OVERFETCH:
                 return hits[:depth]
-            if scoped is None:
-                scoped = scope.owners
-            else:
-                k *= 4
+            k *= 4
 
     def _kept(self, pks: list[int], scope: Scope) -> set[int]:
         # CROSS JOIN makes SQLite walk the candidates and look each pk up, instead of

@@ -202,11 +202,13 @@ class ArchivalSQL(Seam):
         limit: int,
         offset: int = 0,
         filters: ArchivalFilter | None = None,
+        floor: float | None = None,
     ) -> tuple[list[ArchivalHit], int]:
         """One page of hybrid results, and how many fused results there are in all.
 
         The total counts candidates from both rankings (each capped at the depth), so
         it is what paging can reach, not every passage sharing a word with the query.
+        Vector hits no more similar than `floor` are left out (`memgpt.memory.relevance`).
         """
         scope = self._scope(agent_id, filters or ArchivalFilter())
         depth = search_depth(limit, self.count_passages(agent_id))
@@ -214,6 +216,8 @@ class ArchivalSQL(Seam):
             return [], 0
         text = self._text_ranking(scope, query, depth)
         vector = self._vector_ranking(scope, embedding, depth) if embedding is not None else []
+        if floor is not None:
+            vector = [(pk, s) for pk, s in vector if s > floor]
         fused = fuse([pk for pk, _ in vector], [pk for pk, _ in text])
         page = fused[offset : offset + limit]
         passages = self._fetch([pk for pk, _ in page])

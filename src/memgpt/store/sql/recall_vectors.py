@@ -75,11 +75,15 @@ class RecallVectorsSQL(Seam):
         embedding: np.ndarray | None,
         limit: int,
         offset: int = 0,
+        floor: float | None = None,
     ) -> tuple[list[Message], int]:
         """A page of the agent's messages best first by the fusion of full text and
-        meaning, and how many fused results there are (what paging can reach)."""
+        meaning, and how many fused results there are (what paging can reach). Vector
+        hits no more similar than `floor` are left out (`memgpt.memory.relevance`)."""
         text = self.search_messages(agent_id, query, RECALL_DEPTH)[0]
         vector = [] if embedding is None else self.recall_vector_ranking(agent_id, embedding)
+        if floor is not None:
+            vector = [(i, s) for i, s in vector if s > floor]
         fused = fuse([i for i, _ in vector], [m.id for m in text])
         page = [i for i, _ in fused[offset : offset + limit]]
         known = {m.id: m for m in text}
