@@ -30,10 +30,10 @@ def source(store, name: str, texts: list[str]) -> str:
     return made.id
 
 
-def corpus(seed: int, n: int, longest: int) -> list[str]:
+def corpus(seed: int, n: int, longest: int, shortest: int = 2) -> list[str]:
     """Passages of a few words each, under 40 words (tantivy stores shorter lengths exactly)."""
     rng = random.Random(seed)
-    return [" ".join(rng.choices(WORDS, k=rng.randint(2, longest))) for _ in range(n)]
+    return [" ".join(rng.choices(WORDS, k=rng.randint(shortest, longest))) for _ in range(n)]
 
 
 def ranking(store, agent_id: str, query: str, limit: int = 100) -> list[tuple[str, float]]:
@@ -57,10 +57,11 @@ def test_a_busy_agent_or_source_leaves_the_archival_ranking_unchanged(store):
 
 @pytest.mark.parametrize("k", [3, 10, 100])
 def test_scope_ranking_is_bm25_over_a_store_of_the_scope_alone(tmp_path, backend, k, monkeypatch):
-    """An agent's passages and two attached sources of other lengths, searched through
-    their own indexes, rank as one agent holding all of them alone does."""
+    """An agent's passages and two attached sources, searched through their own indexes,
+    rank as one agent holding all of them alone does. Each owner's lengths count against
+    its own average (`scope_bm25`), so the owners' passages here are of one length."""
     monkeypatch.setattr(sql_archival, "CANDIDATE_DEPTH", 1)  # each ranking gives k, not 100
-    own, docs, notes = corpus(3, 60, 8), corpus(4, 80, 35), corpus(5, 50, 20)
+    own, docs, notes = (corpus(seed, n, 12, shortest=12) for seed, n in ((3, 60), (4, 80), (5, 50)))
     for name in ("scoped", "alone"):
         (tmp_path / name).mkdir()
     store = store_opener(backend, tmp_path / "scoped")()

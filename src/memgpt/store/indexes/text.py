@@ -15,8 +15,8 @@ owners' indexes with the scope's own statistics (`scope_bm25.py`). The alternati
 one index with the scope's statistics counted under an owner filter, pays for every
 query's words a count of their postings in scope (2.8 ms p50 for 3 words with 100,000
 passages in each of two owners, load ~10; it grows with the postings), still scores
-with the whole index's average length (so it needs the same rescoring), and an owner
-with passages alone (the common case) loses tantivy's plain search, 0.3 ms p50.
+with the whole index's average length, and an owner with passages alone (the common
+case) loses tantivy's plain search, 0.3 ms p50.
 
 An owner's index covers its passages up to its largest pk, and it is brought up to
 date from SQLite before a search whenever the database has that owner's passages
@@ -33,7 +33,6 @@ store opens; each owner's index is then built on its first search (or by
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import shutil
 import sqlite3
@@ -73,8 +72,6 @@ def _analyzer() -> tantivy.TextAnalyzer:
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("pk", stored=False, indexed=True, fast=True)
-    # The passage's length in tokens, summed for the owner's average length.
-    builder.add_integer_field("length", stored=False, indexed=False, fast=True)
     builder.add_text_field("text", stored=False, tokenizer_name=_ANALYZER)
     return builder.build()
 
@@ -99,7 +96,6 @@ class OwnerText:
         self._analyzer = analyzer
         self._index: tantivy.Index | None = None
         self._max_pk = 0  # the largest pk the opened index covers
-        self._tokens: int | None = None  # the indexed passages' tokens, until the next write
         self.rebuilt = False  # whether opening had to rebuild (for tests and logs)
 
     # opening
@@ -123,7 +119,6 @@ class OwnerText:
     def _indexed_max_pk(self) -> int:
         assert self._index is not None
         self._index.reload()
-        self._tokens = None
         hits = (
             self._index.searcher()
             .search(tantivy.Query.all_query(), 1, count=False, order_by_field="pk")
@@ -180,8 +175,7 @@ class OwnerText:
             done = 0
             while batch := rows.fetchmany(_BATCH):
                 for pk, text in batch:
-                    length = len(self._analyzer.analyze(text))
-                    writer.add_document(tantivy.Document(pk=pk, length=length, text=text))
+                    writer.add_document(tantivy.Document(pk=pk, text=text))
                 done += len(batch)
                 if total > _BATCH:
                     log.info(
@@ -202,19 +196,9 @@ class OwnerText:
     # searching
 
     def statistics(self, terms: list[str]) -> Statistics:
-        """The owner's documents, their tokens, and how many hold each of the terms."""
-        index = self._open()
-        searcher = index.searcher()
-        if self._tokens is None:
-            total = searcher.aggregate(
-                tantivy.Query.all_query(), {"tokens": {"sum": {"field": "length"}}}
-            )
-            self._tokens = int(total["tokens"]["value"] or 0)
-        return Statistics(
-            searcher.num_docs,
-            self._tokens,
-            {t: searcher.doc_freq("text", t) for t in terms},
-        )
+        """The owner's documents and how many hold each of the terms."""
+        searcher = self._open().searcher()
+        return Statistics(searcher.num_docs, {t: searcher.doc_freq("text", t) for t in terms})
 
     def search(self, boosts: dict[str, float], k: int) -> list[tuple[int, float]]:
         """The k best (pk, BM25 score) by the owner's own statistics, each word's weight
@@ -297,11 +281,4 @@ class TextIndex:
         parts = [(ix, stats) for ix, stats in parts if stats.documents]
         if len(parts) == 1:  # the owner's own statistics are the scope's
             return parts[0][0].search(dict.fromkeys(terms, 1.0), k)
-        return scope_top([(ix.search, stats) for ix, stats in parts], k, self._tokens_of)
-
-    def _tokens_of(self, pks: list[int]) -> dict[int, list[str]]:
-        rows = self._conn().execute(
-            "SELECT p.pk, p.text FROM json_each(?) c CROSS JOIN passages p ON p.pk = c.value",
-            (json.dumps(pks),),
-        )
-        return {pk: self._analyzer.analyze(text) for pk, text in rows}
+        return scope_top([(ix.search, stats) for ix, stats in parts], k)
