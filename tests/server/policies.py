@@ -5,6 +5,7 @@ type through the real loop: plain text is echoed with send_message; "remember X"
 edits core memory ("note LABEL X" the block LABEL), "archive X" saves a passage, "search X" searches archival memory,
 "grep X" greps the attached folders' files, "open FILE" opens one, "use TOOL ARG" calls a tool, "mcp TOOL JSON" one with those arguments (each with a
 heartbeat, then a reply quoting the result); "slow X" takes SLOW_S seconds before replying;
+"meet X" replies once every party of MEETING has arrived (a test sets the barrier);
 "fail X" fails as a model call does; "hold X" waits until a test sets RELEASED (having
 set HOLDING), then saves X in core memory with a heartbeat, reporting fixed usage; "ask AGENT X", "tell AGENT X" and "broadcast TAG X"
 message other agents (waiting, not waiting, every agent with the tag). A message from
@@ -23,6 +24,8 @@ from memgpt.llm.scripted import call
 
 SLOW_S = 0.5  # long enough that overlap, or its absence, shows above scheduling noise
 HOLDING, RELEASED = threading.Event(), threading.Event()
+MEETING = threading.Barrier(1)
+MEET_TIMEOUT_S = 20  # steps not run at once never meet; this is only how long that takes to show
 HELD_USAGE = {"prompt_tokens": 120, "completion_tokens": 9, "cached_prompt_tokens": 80}
 
 
@@ -103,6 +106,8 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
         return reply.model_copy(update=HELD_USAGE)
     if command == "slow":
         time.sleep(SLOW_S)
+    if command == "meet":
+        MEETING.wait(MEET_TIMEOUT_S)
     if command == "fail":  # the model's provider failing, as a backend reports it
         raise LLMError(f"The model failed on purpose ({rest}): try again later.")
     return call("send_message", f"The user said {text!r}.", message=f"echo: {text}")

@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from tests.server import policies
 from tests.server.policies import SLOW_S
 
 
@@ -19,34 +20,54 @@ def _send(server, agent_id: str, text: str) -> None:
     ).raise_for_status()
 
 
-def test_many_agents_run_at_once(server, http_a):
+def test_many_agents_run_at_once(server, http_a, monkeypatch):
+    """Each agent's step waits until all eight are in flight: they meet only if the server
+    runs them at once (no wall-clock bound, so a loaded machine cannot fail it)."""
     ids = [http_a.post("/v1/agents/", json={"name": f"c{i}"}).json()["id"] for i in range(8)]
-    for agent_id in ids:  # opening an agent the first time is CPU work; time the waits only
-        _send(server, agent_id, "hello")
-    threads = [threading.Thread(target=_send, args=(server, i, "slow hello")) for i in ids]
-    start = time.monotonic()
+    monkeypatch.setattr(policies, "MEETING", threading.Barrier(len(ids)))
+    threads = [threading.Thread(target=_send, args=(server, i, "meet here")) for i in ids]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert time.monotonic() - start < 8 * SLOW_S / 2
+    assert not policies.MEETING.broken
+    for agent_id in ids:
+        listed = http_a.get(f"/v1/agents/{agent_id}/messages").json()
+        assert "echo: meet here" in [m.get("content") for m in listed]
+
+
+def _waiting(server, agent_id: str) -> int:
+    """Requests queued for the agent's turn (behind the one holding it)."""
+    turn = server.app.state.steps._turns.get(agent_id)
+    return len(turn._waiters or ()) if turn is not None else 0
 
 
 def test_one_agent_takes_requests_in_arrival_order(server, http_a):
+    """The first request holds the agent; each next one is sent once the one before it is
+    queued, so the arrival order is known whatever the machine's load."""
     agent_id = http_a.post("/v1/agents/", json={"name": "queue"}).json()["id"]
-    threads = []
-    start = time.monotonic()
-    for i in range(5):
-        threads.append(threading.Thread(target=_send, args=(server, agent_id, f"slow {i}")))
-        threads[-1].start()
-        time.sleep(0.25)  # arrival order (the server shares this process, hence the margin)
-    # The server keeps answering while the steps run.
-    health_start = time.monotonic()
-    assert http_a.get("/v1/health/").status_code == 200
-    assert time.monotonic() - health_start < SLOW_S
+    policies.HOLDING.clear()
+    policies.RELEASED.clear()
+    threads = [threading.Thread(target=_send, args=(server, agent_id, "hold 0"))]
+    threads[0].start()
+    try:
+        assert policies.HOLDING.wait(10)  # the first request's step is mid-call
+        for i in range(1, 5):
+            threads.append(threading.Thread(target=_send, args=(server, agent_id, f"slow {i}")))
+            threads[-1].start()
+            deadline = time.monotonic() + 10
+            while _waiting(server, agent_id) < i and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert _waiting(server, agent_id) == i
+        # The server keeps answering while a step holds the agent.
+        assert http_a.get("/v1/health/").status_code == 200
+    finally:
+        policies.RELEASED.set()
+    released = time.monotonic()
     for t in threads:
         t.join()
-    assert time.monotonic() - start >= 5 * SLOW_S
+    assert time.monotonic() - released >= 4 * SLOW_S  # the slow steps ran one after another
     listed = http_a.get(f"/v1/agents/{agent_id}/messages").json()
     users = [m["content"] for m in listed if m["message_type"] == "user_message"]
-    assert users == [f"slow {i}" for i in range(5)]
+    sent = [u for u in users if u.startswith(("hold", "slow"))]  # not the heartbeats
+    assert sent == ["hold 0", *(f"slow {i}" for i in range(1, 5))]

@@ -122,17 +122,6 @@ def test_k_larger_than_index(tmp_path: Path) -> None:
     assert sorted(keys.tolist()) == [7, 8] and keys.dtype == np.int64
 
 
-def test_rebuild_replaces_contents(filled) -> None:
-    index, keys, data = filled
-    index.remove(keys[:2500])
-    batches = ((keys[i : i + 1000], data[i : i + 1000]) for i in range(0, 3000, 1000))
-    index.rebuild(batches)
-    assert len(index) == 3000
-    assert len(VectorIndex(index.path, DIM)) == 3000
-    got, _ = index.search(data[100], 1)
-    assert got[0] == keys[100]
-
-
 @pytest.mark.parametrize(
     ("keys", "vectors"),
     [

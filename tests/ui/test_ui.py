@@ -154,6 +154,39 @@ def test_memory_pressure_and_summary_are_marked(page, ui_server, fresh_key, shoo
     shoot(page, "desktop-4-memory-pressure")
 
 
+def test_input_stays_busy_until_the_reply_is_drawn(page, ui_server, fresh_key):
+    """The input is freed only after a reply's last refresh (main context, the evicted
+    mark): a message sent sooner raced that redraw. The refresh after the transcript's
+    reload is held here, and the input must stay busy until it is let through."""
+    agent = httpx.post(
+        f"{ui_server.url}/v1/agents/",
+        json={"name": "ui-busy", "model": POLICY},
+        headers={"Authorization": f"Bearer {fresh_key}"},
+    ).json()
+    page.goto(f"{ui_server.url}/#{agent['id']}")
+    expect(page.locator("#agent-title")).to_contain_text("ui-busy")
+    page.wait_for_load_state("networkidle")
+    reloaded, held = [], []
+    page.on("request", lambda r: "/messages?" in r.url and reloaded.append(r.url))
+    page.route(
+        "**/v1/agents/*/context",
+        lambda route: held.append(route) if reloaded else route.continue_(),
+    )
+    page.get_by_label("Message").fill("hello")
+    page.get_by_label("Message").press("Enter")
+    expect(page.locator(".msg.agent .bubble").last).to_have_text("echo: hello")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the reply's last refresh never came"
+    expect(page.get_by_label("Message")).to_be_disabled()
+    reloaded.clear()  # later refreshes go through
+    for route in held:
+        route.continue_()
+    expect(page.get_by_label("Message")).to_be_enabled()
+
+
 def test_phone_layout_switches_panes(browser, ui_server, fresh_key, shoot):
     context = signed_in(browser, fresh_key, PHONE, is_mobile=True, has_touch=True)
     page = context.new_page()

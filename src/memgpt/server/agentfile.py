@@ -34,9 +34,10 @@ from memgpt.server.bounds import (
     Timestamp,
     check_output_budget,
 )
+from memgpt.server.errors import ConflictError
 from memgpt.server.importing import PlannedAgent, write_agents
 from memgpt.server.requests import CreateAgent, CreateBlock, CreateTool, clean_text
-from memgpt.server.service import AgentService, ConflictError
+from memgpt.server.service import AgentService
 from memgpt.server.toolbox import prepare_tool
 from memgpt.store.accounts import UserTool
 from memgpt.tools import rules

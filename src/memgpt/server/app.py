@@ -21,6 +21,7 @@ from memgpt.memory.working import MemoryEditError
 from memgpt.server.auth import ensure_anonymous_user
 from memgpt.server.deps import declared_query_only, refuse_nul
 from memgpt.server.edge import Edge
+from memgpt.server.errors import ConflictError, ModelCallError, NotFoundError
 from memgpt.server.fairness import TooBusyError, WorkPool
 from memgpt.server.mcp_endpoint import mount as mount_mcp
 from memgpt.server.routes import (
@@ -39,7 +40,7 @@ from memgpt.server.routes import (
 )
 from memgpt.server.runs import RunService
 from memgpt.server.scheduler import Scheduler
-from memgpt.server.service import AgentService, ConflictError, ModelCallError, NotFoundError
+from memgpt.server.service import AgentService
 from memgpt.server.settings import ServerSettings
 from memgpt.server.sources import SourceService
 from memgpt.server.steps import StepRunner

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 from memgpt.schemas import AgentState, Message
 from memgpt.server.auth import Principal
+from memgpt.server.errors import ConflictError
 from memgpt.server.requests import CreateAgent
-from memgpt.server.service import AgentService, ConflictError
+from memgpt.server.service import AgentService
 from memgpt.store import Store
 from memgpt.store.accounts import AgentOwner, UserTool
 

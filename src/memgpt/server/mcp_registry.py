@@ -14,8 +14,9 @@ from typing import Any, Literal
 from memgpt.schemas import utcnow
 from memgpt.server import wire
 from memgpt.server.auth import Principal
+from memgpt.server.errors import NotFoundError
 from memgpt.server.requests import _Body
-from memgpt.server.service import AgentService, NotFoundError
+from memgpt.server.service import AgentService
 from memgpt.store.mcp_servers import McpServer
 from memgpt.tools import mcp
 

@@ -24,8 +24,9 @@ from memgpt.agent.agent import RunContext
 from memgpt.schemas import Usage
 from memgpt.server import wire
 from memgpt.server.auth import Principal
+from memgpt.server.errors import ModelCallError, NotFoundError
 from memgpt.server.fairness import TooBusyError
-from memgpt.server.service import AgentService, ModelCallError, NotFoundError
+from memgpt.server.service import AgentService
 from memgpt.server.steps import StepRunner
 from memgpt.store.base import Run, RunStep
 

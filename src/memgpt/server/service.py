@@ -7,20 +7,15 @@ are blocking (SQLite, LLM calls); the routes run them in worker threads.
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from itertools import takewhile
 from typing import Any
 
 from memgpt import config
-from memgpt.agent import approval, events
-from memgpt.agent.agent import Agent, RunContext, agent_lock
-from memgpt.agent.approval import Answer
+from memgpt.agent.agent import Agent, agent_lock
 from memgpt.agent.multi_agent import AgentMessenger, MessagingLimits
 from memgpt.client import MemGPT
 from memgpt.embeddings import create_embedder
@@ -32,17 +27,14 @@ from memgpt.memory.archival import query_vector
 from memgpt.schemas import (
     AgentState,
     Block,
-    EventType,
     LLMConfig,
-    Message,
-    StopReason,
-    Usage,
-    failed_calls,
     new_id,
 )
 from memgpt.server import wire
 from memgpt.server.auth import Principal
 from memgpt.server.bounds import check_output_budget
+from memgpt.server.conversation import Conversation
+from memgpt.server.errors import ConflictError, NotFoundError
 from memgpt.server.models import ModelChoice, ModelChoiceError
 from memgpt.server.requests import CreateAgent, UpdateAgent, UpdateBlock, UpdateMessage
 from memgpt.server.scheduler import Background
@@ -56,30 +48,10 @@ from memgpt.tools.mcp import McpSettings, mcp_function
 from memgpt.tools.sandbox import Isolation, user_function
 from memgpt.tools.schema import Function
 
-log = logging.getLogger(__name__)
-
 AGENT_CACHE_SIZE = 256  # open agents kept with their compiled queue; reopening rereads it
 
-OnMessages = Callable[[list[dict[str, Any]]], None]
 
-
-class NotFoundError(MemGPTError):
-    """No such resource for this caller (missing, or another organization's)."""
-
-
-class ConflictError(MemGPTError):
-    """The request clashes with what exists (a duplicate name)."""
-
-
-class ModelCallError(MemGPTError):
-    """A model call failed and ended the turn; `result` holds what the turn committed."""
-
-    def __init__(self, message: str, result: dict[str, Any]):
-        super().__init__(message)
-        self.result = result
-
-
-class AgentService:
+class AgentService(Conversation):
     def __init__(self, client: MemGPT, accounts: AccountStore, settings: ServerSettings):
         self.client, self.store, self.accounts = client, client.store, accounts
         # The providers are configured once, here: the config file and environment, with
@@ -408,133 +380,6 @@ class AgentService:
         edit_block(self.store, block, req, agent_id)
         return self.block(p, agent_id, label)
 
-    # messages
-
-    def list_messages(
-        self,
-        p: Principal,
-        agent_id: str,
-        *,
-        after: str | None,
-        before: str | None,
-        limit: int,
-        descending: bool,
-    ) -> list[dict[str, Any]]:
-        """A page of Letta messages: those after `after` and before `before` in the listing's
-        order, at most `limit`, whole memgpt messages only (their parts share the id the next
-        page starts after). Read by sequence number, a page at a time, never the history."""
-        self.owner(p, agent_id)
-        after_seq, before_seq = (self._seq(agent_id, cursor) for cursor in (after, before))
-        # Newest first, "after" a message means older than it.
-        lower, upper = (before_seq, after_seq) if descending else (after_seq, before_seq)
-        # Without `after`, "before X" means the page right before X: walk back from X.
-        backwards = before is not None and after is None
-        walk = _walk(self.store, agent_id, lower, upper, descending != backwards, limit)
-        by_message = _fill(self.store, walk, limit)
-        if backwards:
-            by_message.reverse()
-        return [part for parts in by_message for part in parts]
-
-    def _seq(self, agent_id: str, message_id: str | None) -> int | None:
-        """A paging cursor's sequence number (None: no cursor)."""
-        if message_id is None:
-            return None
-        seq = self.store.message_seq(agent_id, message_id)
-        if seq is None:
-            raise NotFoundError(f"There is no message {message_id!r} in agent {agent_id!r}.")
-        return seq
-
-    def check_answer(
-        self, p: Principal, agent_id: str, answer: Answer | None, key: str | None = None
-    ) -> None:
-        """Refuse at once a message sent while a call waits for approval, or an answer that
-        fits no waiting call; processing checks again under the agent's lock. One indexed
-        read of the newest messages (a call and the refusals of calls made with it). A
-        retry of a request already answered gets that answer, so it is let through."""
-        self.owner(p, agent_id)
-        if key and self.accounts.idempotent_response(agent_id, key):
-            return
-        newest = self.store.messages_page(agent_id, limit=8, newest_first=True)
-        in_view = [m for m in reversed(newest) if m.in_context]
-        approval.check(answer, approval.pending(in_view), agent_id)
-
-    def send(
-        self,
-        p: Principal,
-        agent_id: str,
-        text: str,
-        *,
-        idempotency_key: str | None = None,
-        on_messages: OnMessages | None = None,
-        on_delta: OnMessages | None = None,
-        max_steps: int | None = None,
-        run: RunContext | None = None,
-        answer: Answer | None = None,
-    ) -> dict[str, Any]:
-        """Process one user message, or with `answer` the user's answer to the call waiting
-        for approval (`text` is then unused); a repeated idempotency key returns the first
-        answer. `on_delta` receives the reply's pieces as the model writes them (token
-        streaming). Within `run` (see runs.py), each step is recorded and the messages
-        carry their run's and step's ids."""
-        return self._send(
-            p, agent_id, text, idempotency_key, on_messages, on_delta, max_steps, run, answer
-        )
-
-    def _send(
-        self,
-        p: Principal,
-        agent_id: str,
-        text: str,
-        idempotency_key: str | None,
-        on_messages: OnMessages | None,
-        on_delta: OnMessages | None,
-        max_steps: int | None,
-        run: RunContext | None,
-        answer: Answer | None,
-    ) -> dict[str, Any]:
-        agent = self.open(p, agent_id)
-        with agent_lock(agent_id):
-            if idempotency_key and (done := self._first_answer(agent_id, idempotency_key)):
-                if on_messages is not None:
-                    on_messages(done["messages"])
-                return done
-
-            def on_step(messages: list[Message]) -> None:
-                on_messages(wire.in_run(wire.messages(messages, include_events=False), run))
-
-            event: Message | None = None if answer else events.user_message(text)
-            if idempotency_key and event is not None:
-                event.id = _keyed_message_id(agent_id, idempotency_key)
-                if self.store.message_seq(agent_id, event.id) is not None:
-                    event = None  # committed by a turn whose model call failed: answer it now
-
-            def on_piece(message_id: str, field: str, text: str) -> None:
-                on_delta([wire.delta(message_id, field, text)])
-
-            response = agent.process(
-                event,
-                on_step if on_messages else None,
-                on_piece if on_delta else None,
-                max_steps=max_steps,
-                run=run,
-                answer=answer,
-            )
-            result = wire.response(
-                wire.in_run(wire.messages(response.messages, include_events=False), run),
-                response.stop_reason,
-                response.usage,
-                response.steps,
-            )
-            if response.stop_reason == StopReason.LLM_ERROR:
-                log.warning("agent %s: %s", agent_id, response.error)
-                raise ModelCallError(response.error or "The model call failed.", result)
-            if idempotency_key:
-                self.accounts.save_idempotent_response(
-                    agent_id, idempotency_key, json.dumps(result)
-                )
-        self.background.tidy_memory(agent.state)
-        return result
-
     # the conversation, as the CLI's /pop and /rewrite change it
 
     def reset_messages(self, p: Principal, agent_id: str) -> dict[str, Any]:
@@ -563,28 +408,6 @@ class AgentService:
         """The step holding the message leaves main context (recall keeps it); its parts."""
         removed = self.open(p, agent_id).take_out(message_id)
         return wire.messages(removed, include_events=True)
-
-    def _first_answer(self, agent_id: str, key: str) -> dict[str, Any] | None:
-        """The answer to an earlier message sent with this key, if there was one. The answer
-        is saved after the steps commit; a server killed in between has committed the message
-        (its id follows from the key) but saved no answer: rebuild it from the messages the
-        steps committed rather than add the message a second time."""
-        if done := self.accounts.idempotent_response(agent_id, key):
-            return json.loads(done)
-        seq = self.store.message_seq(agent_id, _keyed_message_id(agent_id, key))
-        if seq is None:
-            return None
-        walk = _walk(self.store, agent_id, seq - 1, None, False, 50)
-        chain = [next(walk), *takewhile(lambda m: m.event != EventType.USER_MESSAGE, walk)]
-        steps = sum(m.role == "assistant" for m in chain)
-        if steps == 0 and seq == self.store.last_seq(agent_id):
-            return None  # the model failed on it, and nothing came after: ask it again
-        # The chain stopped with the server, so processing ended there: the agent yielded.
-        result = wire.response(
-            wire.messages(chain, include_events=False), StopReason.END_TURN, Usage(), steps
-        )
-        self.accounts.save_idempotent_response(agent_id, key, json.dumps(result))
-        return result
 
     # archival memory
 
@@ -653,55 +476,3 @@ def resolve_tools(service: AgentService, p: Principal, ids: list[str]) -> list[s
     from memgpt.server.toolbox import tool_name  # toolbox builds on this module
 
     return list(dict.fromkeys(tool_name(service, p, i) for i in ids))
-
-
-def _keyed_message_id(agent_id: str, key: str) -> str:
-    return wire.derived_id("message", agent_id, key)
-
-
-def _failed_sends(store: Store, m: Message) -> frozenset[str]:
-    """The send_message calls of an assistant message whose results (the messages right
-    after it, committed with it) say they failed: those show as calls, not replies."""
-    if m.role != "assistant" or not any(c.name == wire.SEND_MESSAGE for c in m.tool_calls):
-        return frozenset()
-    return failed_calls(store.messages_page(m.agent_id, after_seq=m.seq, limit=len(m.tool_calls)))
-
-
-def _walk(
-    store: Store,
-    agent_id: str,
-    lower: int | None,
-    upper: int | None,
-    newest_first: bool,
-    batch: int,
-) -> Iterator[Message]:
-    """The messages strictly between two sequence numbers, fetched `batch` at a time only
-    as the caller reads on (some messages have no Letta parts, so a page may need more)."""
-    batch = max(batch, 1)
-    while True:
-        found = store.messages_page(
-            agent_id, after_seq=lower, before_seq=upper, limit=batch, newest_first=newest_first
-        )
-        yield from found
-        if len(found) < batch:
-            return
-        if newest_first:
-            upper = found[-1].seq
-        else:
-            lower = found[-1].seq
-
-
-def _fill(store: Store, messages: Iterator[Message], limit: int) -> list[list[dict[str, Any]]]:
-    """The Letta parts of each message read, in order, until `limit` parts are filled; a
-    message's parts are never split (the first message is kept whatever its size)."""
-    by_message: list[list[dict[str, Any]]] = []
-    count = 0
-    for m in messages:
-        if count >= limit:
-            break
-        parts = wire.messages([m], include_events=True, failed=_failed_sends(store, m))
-        if count and count + len(parts) > limit:
-            break
-        by_message.append(parts)
-        count += len(parts)
-    return by_message

@@ -25,8 +25,9 @@ from memgpt.ingest.pipeline import FileResult, LoadSettings, load_into_source
 from memgpt.schemas import new_id, utcnow
 from memgpt.server import wire
 from memgpt.server.auth import Principal
+from memgpt.server.errors import ConflictError, NotFoundError
 from memgpt.server.requests import CreateSource
-from memgpt.server.service import AgentService, ConflictError, NotFoundError
+from memgpt.server.service import AgentService
 from memgpt.server.settings import ServerSettings
 from memgpt.store.accounts import FileStatus, SourceOwner, UploadedFile
 from memgpt.store.base import Source

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from memgpt.errors import MemGPTError
-from memgpt.server.service import ModelCallError
+from memgpt.server.errors import ModelCallError
 
 log = logging.getLogger(__name__)
 

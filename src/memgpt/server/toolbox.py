@@ -9,8 +9,9 @@ from memgpt.agent.agent import agent_lock
 from memgpt.schemas import AgentState, new_id, utcnow
 from memgpt.server import wire
 from memgpt.server.auth import Principal
+from memgpt.server.errors import ConflictError, NotFoundError
 from memgpt.server.requests import CreateTool, UpdateTool
-from memgpt.server.service import AgentService, ConflictError, NotFoundError, resolve_tools
+from memgpt.server.service import AgentService, resolve_tools
 from memgpt.store.accounts import UserTool
 from memgpt.tools import rules, sandbox
 

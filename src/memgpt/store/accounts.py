@@ -191,7 +191,7 @@ class AccountStore:
             row = self.store._one(
                 f"{_UNOWNED} AND a.id = ?", (ANONYMOUS_ORG, ANONYMOUS_USER, agent_id)
             )
-        return _agent_owner(row) if row else None
+        return AgentOwner(**dict(row)) if row else None
 
     def owned_agents(self, organization_id: str) -> list[AgentOwner]:
         sql = (
@@ -202,7 +202,7 @@ class AccountStore:
         if organization_id == ANONYMOUS_ORG:
             sql, params = f"{sql} UNION ALL {_UNOWNED}", [*params, ANONYMOUS_ORG, ANONYMOUS_USER]
         rows = self.store._query(f"{sql} ORDER BY created_at, agent_id", params)
-        return [_agent_owner(r) for r in rows]
+        return [AgentOwner(**dict(r)) for r in rows]
 
     # blocks: each belongs to the organization that made it, whichever agents share it
 
@@ -354,10 +354,6 @@ class AccountStore:
             (source_id,),
         )
         return [self._uploaded_file(r) for r in rows]
-
-
-def _agent_owner(row: Row) -> AgentOwner:
-    return AgentOwner(**{k: row[k] for k in AgentOwner.model_fields})
 
 
 def accounts_for(store: Store) -> AccountStore:

@@ -15,14 +15,13 @@ instead of reading it, so a search-only process pays only for the pages it
 touches. A viewed index is read-only (usearch cannot grow a mapped file).
 
 Removal in HNSW leaves tombstones that still route searches; after removing a
-large share of the vectors, `rebuild` from the store restores graph quality.
+large share of the vectors, the owner's index is rebuilt from the store (`owners.py`).
 One writer at a time: the caller serialises add/remove/save.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -158,20 +157,6 @@ class VectorIndex:
         keys = np.asarray(matches.keys, dtype=np.int64)
         scores = (1.0 - np.asarray(matches.distances, dtype=np.float32)).astype(np.float32)
         return keys, scores
-
-    def rebuild(self, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
-        """Replace the index with one built from (keys, vectors) batches, then save it.
-
-        Builds into a fresh graph, so tombstones from removals are gone afterwards.
-        """
-        self._require_writable()
-        fresh = self._new()
-        for keys, vectors in batches:
-            ukeys = _as_keys(keys)
-            if len(ukeys):
-                fresh.add(ukeys, self._as_vectors(vectors))
-        self._index = fresh
-        self.save()
 
     def _require_writable(self) -> None:
         if self.view:

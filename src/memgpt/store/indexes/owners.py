@@ -44,6 +44,11 @@ DEAD_FRACTION = 0.1
 _BATCH = 8192
 
 
+def _files(directory: Path, owner_id: str) -> tuple[Path, Path]:
+    """An owner's graph and its metadata (watermark, count, dimensions, tombstones)."""
+    return directory / f"{owner_id}.usearch", directory / f"{owner_id}.json"
+
+
 def _valid(vectors: np.ndarray) -> np.ndarray:
     """Rows usable for cosine similarity: finite and non-zero."""
     norms = np.linalg.norm(vectors, axis=1)
@@ -66,8 +71,7 @@ class OwnerIndex:
         if table not in ("passages", "message_vectors"):
             raise ValueError(f"unknown vector table {table!r}")
         self._table = table
-        self.path = directory / f"{owner_id}.usearch"
-        self.meta_path = directory / f"{owner_id}.json"
+        self.path, self.meta_path = _files(directory, owner_id)
         self._where = f"{column} = ?"
         self._owner_id = owner_id
         self._conn = conn
@@ -102,27 +106,16 @@ class OwnerIndex:
             ok = _valid(vectors)
             yield pks[ok], vectors[ok]
 
+    def _scalar(self, select: str, condition: str = "", *params) -> int:
+        """One number over this owner's rows: `select` with `condition` (ANDed)."""
+        sql = f"SELECT {select} FROM {self._table} WHERE {self._where} {condition}"
+        return self._conn().execute(sql, (self._owner_id, *params)).fetchone()[0]
+
     def _count_upto(self, max_pk: int) -> int:
-        return (
-            self._conn()
-            .execute(
-                f"SELECT COUNT(*) FROM {self._table} WHERE {self._where} AND pk <= ?"
-                " AND embedding IS NOT NULL",
-                (self._owner_id, max_pk),
-            )
-            .fetchone()[0]
-        )
+        return self._scalar("COUNT(*)", "AND pk <= ? AND embedding IS NOT NULL", max_pk)
 
     def tail_size(self) -> int:
-        return (
-            self._conn()
-            .execute(
-                f"SELECT COUNT(*) FROM {self._table} WHERE {self._where} AND pk > ?"
-                " AND embedding IS NOT NULL",
-                (self._owner_id, self.max_pk),
-            )
-            .fetchone()[0]
-        )
+        return self._scalar("COUNT(*)", "AND pk > ? AND embedding IS NOT NULL", self.max_pk)
 
     # opening, saving, rebuilding
 
@@ -158,14 +151,7 @@ class OwnerIndex:
 
     def _add_tail(self) -> None:
         """Add the rows above the watermark to the graph, apply tombstones, save, map again."""
-        max_pk = (
-            self._conn()
-            .execute(
-                f"SELECT COALESCE(MAX(pk), 0) FROM {self._table} WHERE {self._where}",
-                (self._owner_id,),
-            )
-            .fetchone()[0]
-        )
+        max_pk = self._scalar("COALESCE(MAX(pk), 0)")
         batches = self._rows(self.max_pk, max_pk)
         first = next(batches, None)
         if first is None and not self.tombstones and self.index is not None:
@@ -283,10 +269,7 @@ class IndexSet:
         """Delete an owner's index files (its passages are gone)."""
         with self._lock:
             self._indexes.pop(owner, None)
-            for path in (
-                self.directory / f"{owner[1]}.usearch",
-                self.directory / f"{owner[1]}.json",
-            ):
+            for path in _files(self.directory, owner[1]):
                 path.unlink(missing_ok=True)
 
     def flush(self, owners: list[Owner]) -> None:

@@ -30,6 +30,7 @@ _TYPES: dict[Dialect, dict[str, str]] = {
         "tags": "TEXT NOT NULL DEFAULT '[]'",
         "passages": "passages_v2",  # rebuilt in place of the first release's
         "full_text": "",  # in tantivy (first in FTS5)
+        "new_id": blocks.NEW_ID["sqlite"],
     },
     "postgres": {
         "time": "timestamptz",
@@ -42,6 +43,7 @@ _TYPES: dict[Dialect, dict[str, str]] = {
         "tags": "text[] NOT NULL DEFAULT '{}'",
         "passages": "passages",
         "full_text": "\n        body tsvector GENERATED ALWAYS AS (to_tsvector('memgpt', text)) STORED,",
+        "new_id": blocks.NEW_ID["postgres"],
     },
 }
 
@@ -59,7 +61,8 @@ class Step:
 
 
 def typed(template: str, dialect: Dialect) -> str:
-    """Statements with the dialect's column types ({time}, {json}, {bigint}, {pk}, ...)."""
+    """Statements with the dialect's column types ({time}, {json}, {bigint}, {pk}, ...) and
+    expressions ({new_id})."""
     return template.format(**_TYPES[dialect])
 
 
@@ -277,11 +280,7 @@ STEPS: list[Step] = [
     Step.typed("server document sources", _SOURCE_OWNERS),
     Step("archival full text in tantivy", sqlite.TANTIVY, None),  # tsvector stays in SQL
     Step("passage vectors inline", None, postgres.VECTORS_INLINE),
-    Step(
-        "shared blocks",
-        typed(blocks.SHARED_BLOCKS.replace("{new_id}", blocks.NEW_ID["sqlite"]), "sqlite"),
-        typed(blocks.SHARED_BLOCKS.replace("{new_id}", blocks.NEW_ID["postgres"]), "postgres"),
-    ),
+    Step.typed("shared blocks", blocks.SHARED_BLOCKS),
     Step.typed("agent imports", _IMPORTS),
     Step.typed("runs and steps", _RUNS),
     Step.typed("mcp servers", _MCP_SERVERS),

@@ -10,19 +10,13 @@ from memgpt.schemas import Block, BlockEdit, utcnow
 from memgpt.store.base import StoreError
 from memgpt.store.sql.seam import Row, Seam
 
-_COLUMNS = "b.id, b.label, b.value, b.char_limit, b.description"
+_COLUMNS = 'b.id, b.label, b.value, b.char_limit AS "limit", b.description'
 
 
 class BlocksSQL(Seam):
     @staticmethod
     def _block(row: Row) -> Block:
-        return Block(
-            id=row["id"],
-            label=row["label"],
-            value=row["value"],
-            limit=row["char_limit"],
-            description=row["description"],
-        )
+        return Block(**dict(row))
 
     def create_block(self, block: Block) -> None:
         """Store a block attached to no agent (yet); one already stored is left as it is."""

@@ -26,10 +26,5 @@ class FileTextsSQL(Seam):
             f" WHERE a.agent_id = ? {where} ORDER BY a.attached_at, t.name, t.file_pk",
             (agent_id, *params),
         )
-        newest = {
-            (r["source_id"], r["name"]): FileText(
-                source_id=r["source_id"], name=r["name"], text=r["text"]
-            )
-            for r in rows
-        }
+        newest = {(r["source_id"], r["name"]): FileText(**dict(r)) for r in rows}
         return list(newest.values())

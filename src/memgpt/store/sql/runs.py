@@ -46,16 +46,7 @@ class RunsSQL(Seam):
             lease[1]()
 
     def _run_row(self, row: Row) -> Run:
-        return Run(
-            id=row["id"],
-            agent_id=row["agent_id"],
-            status=row["status"],
-            background=bool(row["background"]),
-            stop_reason=row["stop_reason"],
-            created_at=self._from_ts(row["created_at"]),
-            completed_at=self._from_ts(row["completed_at"]) if row["completed_at"] else None,
-            owner=row["owner"],
-        )
+        return self._record(Run, row, times=("created_at", "completed_at"))
 
     def create_run(self, run: Run) -> None:
         with self.unsynced_transaction():
@@ -217,5 +208,4 @@ class RunsSQL(Seam):
         return [self._step_row(r) for r in rows]
 
     def _step_row(self, row: Row) -> RunStep:
-        fields = {k: row[k] for k in RunStep.model_fields if k != "created_at"}
-        return RunStep(**fields, created_at=self._from_ts(row["created_at"]))
+        return self._record(RunStep, row)

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from memgpt.store.agent_locks import AgentLocks
+from memgpt.store.base import StoreError
 
 if TYPE_CHECKING:
     from memgpt.schemas import Message
@@ -102,6 +103,19 @@ class Seam(ABC):
     def _one(self, sql: str, params: tuple | list = ()) -> Row | None:
         rows = self._query(sql, params)
         return rows[0] if rows else None
+
+    def _insert_named(self, table: str, name: str, kind: str, sql: str, params: tuple) -> None:
+        """Insert a row of `table`, whose names are unique, in the caller's transaction;
+        a name taken, also by another process meanwhile, is one StoreError naming it."""
+        taken = StoreError(f"{kind} named {name!r} already exists; pick another name.")
+        if self._one(f"SELECT 1 FROM {table} WHERE name = ?", (name,)):
+            raise taken
+        try:
+            self._run(sql, params)
+        except Exception as exc:
+            if self._is_taken(exc, table):
+                raise taken from None
+            raise
 
     @abstractmethod
     def _serialize(self, name: str) -> None:

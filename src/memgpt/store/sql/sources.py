@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from memgpt.schemas import Passage
-from memgpt.store.base import Source, SourceFile, StoreError
+from memgpt.store.base import Source, SourceFile
 from memgpt.store.sql.archival import chunks
 from memgpt.store.sql.file_texts import FileTextsSQL
 from memgpt.store.sql.seam import Row
@@ -17,26 +17,21 @@ class SourcesSQL(FileTextsSQL):
         return self._record(Source, row, json=("embedding",))
 
     def create_source(self, source: Source) -> None:
-        taken = StoreError(f"A source named {source.name!r} already exists; pick another name.")
         with self.transaction():
-            if self._one("SELECT 1 FROM sources WHERE name = ?", (source.name,)):
-                raise taken
-            try:
-                self._run(
-                    "INSERT INTO sources (id, name, description, embedding, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        source.id,
-                        source.name,
-                        source.description,
-                        self._json(source.embedding.model_dump(mode="json")),
-                        self._ts(source.created_at),
-                    ),
-                )
-            except Exception as exc:
-                if self._is_taken(exc, "sources"):
-                    raise taken from None
-                raise
+            self._insert_named(
+                "sources",
+                source.name,
+                "A source",
+                "INSERT INTO sources (id, name, description, embedding, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    source.id,
+                    source.name,
+                    source.description,
+                    self._json(source.embedding.model_dump(mode="json")),
+                    self._ts(source.created_at),
+                ),
+            )
 
     def get_source(self, id_or_name: str) -> Source | None:
         row = self._one("SELECT * FROM sources WHERE id = ? OR name = ?", (id_or_name, id_or_name))

@@ -52,26 +52,20 @@ class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL, RunsSQL):
     # agents
 
     def create_agent(self, state: AgentState) -> None:
-        taken = StoreError(f"An agent named {state.name!r} already exists; pick another name.")
         with self.transaction():
-            if self._one("SELECT 1 FROM agents WHERE name = ?", (state.name,)):
-                raise taken
-            try:
-                self._run(
-                    "INSERT INTO agents (id, name, state, created_at, timed)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        state.id,
-                        state.name,
-                        self._state(state),
-                        self._ts(state.created_at),
-                        _timed(state),
-                    ),
-                )
-            except Exception as exc:
-                if self._is_taken(exc, "agents"):  # another process took it meanwhile
-                    raise taken from None
-                raise
+            self._insert_named(
+                "agents",
+                state.name,
+                "An agent",
+                "INSERT INTO agents (id, name, state, created_at, timed) VALUES (?, ?, ?, ?, ?)",
+                (
+                    state.id,
+                    state.name,
+                    self._state(state),
+                    self._ts(state.created_at),
+                    _timed(state),
+                ),
+            )
             self._write_agent_blocks(state.id, state.blocks)
 
     def get_agent(self, id_or_name: str) -> AgentState | None:

@@ -46,16 +46,23 @@ export function clear() {
 }
 
 export async function load() {
+  if (await showListing()) setBusy(false);
+}
+
+// The transcript as the listing has it; false if another agent was opened meanwhile. It
+// leaves the input alone: an exchange frees it only after its last refresh, or the next
+// message would be sent while that refresh still redraws the transcript.
+async function showListing() {
   const agentId = app.agent.id;
   const listed = await api(`/v1/agents/${agentId}/messages`, { query: { order: "desc", limit: 200 } });
-  if (app.agent?.id !== agentId) return;
+  if (app.agent?.id !== agentId) return false;
   parts = new Map();
   calls = new Map();
   transcript().replaceChildren();
   for (const message of oldestFirst(listed)) add(message);
   if (!listed.length) transcript().append(h("p", { class: "empty" }, "Say hello."));
-  setBusy(false);
   scrollDown();
+  return true;
 }
 
 // Newest first reverses the messages, but each message's parts (monologue, then call or
@@ -265,7 +272,7 @@ async function exchange(agentId, body) {
     await refreshing;
     // The stream leaves out events (heartbeats, memory alerts): the listing has them.
     if (app.agent?.id === agentId) {
-      await load();
+      await showListing();
       for (const [line, kind] of notes) systemNote(line, kind);
       await app.refresh();
     }
