@@ -126,7 +126,16 @@ class SQLiteRecall(Seam):
     def search_messages(
         self, agent_id: str, query: str, limit: int, offset: int = 0
     ) -> tuple[list[Message], int]:
-        """See `Store.search_messages`.
+        """See `Store.search_messages`."""
+        seqs, total = self._text_seqs(agent_id, query)
+        return self._messages_by_seq(agent_id, seqs[offset : offset + limit]), total
+
+    def _recall_text_ranking(self, agent_id: str, query: str, depth: int) -> list[int]:
+        return self._text_seqs(agent_id, query)[0][:depth]
+
+    def _text_seqs(self, agent_id: str, query: str) -> tuple[list[int], int]:
+        """The seqs of every message `search_messages` ranks, best first, and their count
+        as it reports it.
 
         Each word's matches among the agent's messages are counted up to the budget; the
         words kept are scored by BM25 with the agent's statistics (`_ranked`).
@@ -157,18 +166,7 @@ class SQLiteRecall(Seam):
                     (fts_query(words), base, base | _SEQ, budget + 1),
                 )
             ]
-        seqs = [key & _SEQ for key in keys[offset : offset + limit]]
-        return self._messages_by_seq(agent_id, seqs), min(len(keys), self.search_count_limit + 1)
-
-    def _messages_by_seq(self, agent_id: str, seqs: list[int]) -> list[Message]:
-        """The agent's messages with these seqs, in that order (less any deleted meanwhile)."""
-        where, params = self._any("seq", seqs)
-        rows = self._query(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE agent_id = ? AND {where}",
-            (agent_id, *params),
-        )
-        by_seq = {r["seq"]: r for r in rows}
-        return [self._message(by_seq[s]) for s in seqs if s in by_seq]
+        return [key & _SEQ for key in keys], min(len(keys), self.search_count_limit + 1)
 
     def _ranked(self, agent: Row, counts: dict[str, int]) -> list[int]:
         """The keys of the agent's messages holding any of the words, best first by BM25
