@@ -189,13 +189,17 @@ class SQLiteRecall(Seam):
             for r in self._query(f"SELECT id, sz FROM messages_fts_docsize WHERE {where}", params)
         }
         score = dict.fromkeys(keys, 0.0)
+        lift, unsized = K1 + 1, K1 * (1 - B)  # out of the loop: it runs once per match
         for word, found in frequencies.items():
             n = counts[word]
             idf = max(math.log((documents - n + 0.5) / (n + 0.5)), 1e-6)
             for key, tf in found.items():
-                score[key] += idf * tf * (K1 + 1) / (tf + norm.get(key, K1 * (1 - B)))
-        # Best first; ties go oldest first.
-        return sorted(score, key=lambda key: (-score[key], key))
+                score[key] += idf * tf * lift / (tf + norm.get(key, unsized))
+        # Best first; ties go oldest first (a stable sort of the keys in order, which is
+        # faster than sorting by a tuple per key).
+        ordered = sorted(score)
+        ordered.sort(key=score.__getitem__, reverse=True)
+        return ordered
 
     def _tokens(self, words: list[str]) -> list[list[str]]:
         """Each word's tokens as the index holds them: cut, folded and stemmed by the same
