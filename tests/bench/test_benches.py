@@ -163,6 +163,8 @@ def test_perf_small(tmp_path):
         "recall_search_p90_ms",
         "recall_hybrid_ms",
         "recall_hybrid_p90_ms",
+        "recall_search_cpu_ms",
+        "recall_hybrid_cpu_ms",
         "embed_message_ms",
         "peak_rss_mb",
     ):
