@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from memgpt.bench import common, multi_session, retrieval
+from memgpt.bench import common, multi_session, perf, retrieval
 from memgpt.store.fusion import FUSION
 
 
@@ -138,9 +138,11 @@ def test_retrieval_sweep_ranks_fusion_settings(tmp_path):
 
 
 def test_perf_small(tmp_path):
+    kept = tmp_path / "histories"
     result = bench(
         tmp_path,
         *("perf", "--sizes", "300", "--steps", "5", "--searches", "5", "--runs", "1"),
+        *("--keep-history", str(kept)),
         timeout=180,  # six cold starts: one untimed and one timed of each kind
     )
     (size,) = result["history"]
@@ -150,13 +152,35 @@ def test_perf_small(tmp_path):
         "step_cpu_ms",
         "compile_ms",
         "recall_search_ms",
+        "recall_search_p90_ms",
         "recall_hybrid_ms",
+        "recall_hybrid_p90_ms",
+        "recall_search_cpu_ms",
+        "recall_hybrid_cpu_ms",
         "embed_message_ms",
         "peak_rss_mb",
     ):
         assert size[key] > 0
+    assert size["recall_hybrid_p90_ms"] >= size["recall_hybrid_ms"]
+    assert (kept / "perf-300-hash.db").exists()
     assert set(result["cold_start"]) == {"help_s", "run_to_prompt_s", "server_to_healthy_s"}
     assert all(v > 0 for v in result["cold_start"].values())
+
+
+def test_perf_reuses_a_kept_history(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMGPT_HOME", str(tmp_path))
+    database = str(tmp_path / "perf-300-hash.db")
+    first = perf.run_size(300, 2, 3, database, False, "hash")
+    again = perf.run_size(300, 2, 3, database, False, "hash")
+    assert first["build_s"] > 0 and first["backfill_s"] > 0
+    assert again["build_s"] is None and again["backfill_s"] is None  # built once
+    assert again["messages"] > first["messages"]  # the first run's steps stay in it
+    assert again["recall_hybrid_ms"] > 0
+
+
+def test_perf_keeps_no_postgres_history():
+    with pytest.raises(SystemExit):
+        perf.main(["--keep-history", "x", "--postgres", "postgresql://nowhere/x"])
 
 
 def test_tokens(tmp_path):

@@ -101,6 +101,22 @@ def test_hybrid_pages_cover_every_result_once_with_one_total(make_agent):
     assert all(h["time"].endswith("UTC") for page in pages for h in page)
 
 
+def test_a_hybrid_search_reads_only_the_messages_of_its_page(make_agent, monkeypatch):
+    # Both rankings are of seqs: reading and parsing every candidate (100 a side) was
+    # half of a search's time at 100k messages.
+    agent, _ = make_agent([])
+    add_user_messages(agent, [f"note {i} about the kayak trip" for i in range(30)])
+    WORKER.submit(agent.store, agent.embedder, agent.id)
+    assert WORKER.wait(agent.store, timeout=30)
+    vector = HashEmbedder().embed(["kayak trip"])[0]
+    expected = agent.store.search_recall(agent.id, "kayak trip", vector, 5, 5)
+    read = []
+    parse = agent.store._message
+    monkeypatch.setattr(agent.store, "_message", lambda row: read.append(row) or parse(row))
+    assert agent.store.search_recall(agent.id, "kayak trip", vector, 5, 5) == expected
+    assert len(read) == 5 and expected[1] == 30
+
+
 def test_date_search_still_lists_each_day_beside_hybrid_search(make_agent):
     agent, _ = make_agent([])
     start = datetime(2024, 3, 1, 12, tzinfo=UTC)

@@ -6,7 +6,9 @@ then measures, as medians:
 - one agent step (a user message answered by send_message), wall and CPU time;
 - compiling main context (it must depend on the window, not on history);
 - a recall search by words (the store's full-text ranking) and as conversation_search
-  runs it, by words and meaning fused (hybrid), after every message is embedded;
+  runs it, by words and meaning fused (hybrid), after every message is embedded: median
+  and 90th percentile of wall time, and the median CPU time (what a busy machine's wall
+  time hides);
 - embedding one message behind a step (the worker's cost per message: embedding it and
   storing its vector), and the backfill of the whole history.
 Then cold starts, each a fresh process, median of `--runs`: `memgpt --help`, `memgpt run`
@@ -91,16 +93,16 @@ def ms(values: list[float]) -> float:
     return round(1000 * common.median(values), 3)
 
 
-def run_size(
-    n: int, steps: int, searches: int, database: str, postgres: bool, embedding_name: str
-) -> dict:
-    from memgpt.agent import events
-    from memgpt.client import MemGPT
-    from memgpt.llm.scripted import ScriptedLLM
-    from memgpt.memory import recall, recall_embedding
+def p90_ms(values: list[float]) -> float:
+    return round(1000 * common.percentile(values, 90), 3)
 
-    client = MemGPT(store=common.open_bench_store(database, postgres))
-    embedding, embedder = common.make_embedder(embedding_name)
+
+def build(client, n: int, embedding, embedder) -> tuple[float, float]:
+    """Write the agent "perf" with `n` messages of history and embed them all; the
+    seconds each took."""
+    from memgpt.llm.scripted import ScriptedLLM
+    from memgpt.memory import recall_embedding
+
     agent = client.create_agent(
         "perf", llm=ScriptedLLM(instant), embedding=embedding, embedder=embedder
     )
@@ -114,20 +116,39 @@ def run_size(
     build_s = time.perf_counter() - began
     began = time.perf_counter()
     recall_embedding.catch_up(client.store, embedder, agent.id)  # as `memgpt recall reindex`
-    backfill_s = time.perf_counter() - began
+    return round(build_s, 2), round(time.perf_counter() - began, 2)
+
+
+def run_size(
+    n: int, steps: int, searches: int, database: str, postgres: bool, embedding_name: str
+) -> dict:
+    from memgpt.agent import events
+    from memgpt.client import MemGPT
+    from memgpt.llm.scripted import ScriptedLLM
+    from memgpt.memory import recall, recall_embedding
+
+    client = MemGPT(store=common.open_bench_store(database, postgres))
+    embedding, embedder = common.make_embedder(embedding_name)
+    build_s = backfill_s = None  # a history kept from an earlier run (--keep-history)
+    if client.store.get_agent("perf") is None:
+        build_s, backfill_s = build(client, n, embedding, embedder)
+    agent = client.get_agent("perf", llm=ScriptedLLM(instant), embedder=embedder)
+    written = client.store.count_messages(agent.id)
+    recall_embedding.WORKER.wait(client.store)  # a kept history's last run's tail
     open_wall, _ = timed(
         lambda: client.get_agent("perf", llm=ScriptedLLM(instant), embedder=embedder), 5
     )
-    agent = client.get_agent("perf", llm=ScriptedLLM(instant), embedder=embedder)
     step_wall, step_cpu = timed(lambda: agent.send("hello there"), steps)
     compile_wall, _ = timed(agent.compile, steps)
     rng = random.Random(1)
     words = _words(random.Random(0))
     queries = [" ".join(rng.choices(words, k=2)) for _ in range(searches)]
     it = iter(queries)
-    search_wall, _ = timed(lambda: recall.search_text(client.store, agent.id, next(it)), searches)
+    search_wall, search_cpu = timed(
+        lambda: recall.search_text(client.store, agent.id, next(it)), searches
+    )
     it = iter(queries)
-    hybrid_wall, _ = timed(
+    hybrid_wall, hybrid_cpu = timed(
         lambda: recall.search_text(client.store, agent.id, next(it), 0, embedder), searches
     )
     recall_embedding.WORKER.wait(client.store)
@@ -145,15 +166,19 @@ def run_size(
     client.close()
     return {
         "messages": written,
-        "build_s": round(build_s, 2),
+        "build_s": build_s,
         "open_agent_ms": ms(open_wall),
         "step_ms": ms(step_wall),
         "step_cpu_ms": ms(step_cpu),
         "compile_ms": ms(compile_wall),
         "recall_search_ms": ms(search_wall),
+        "recall_search_p90_ms": p90_ms(search_wall),
+        "recall_search_cpu_ms": ms(search_cpu),
         "recall_hybrid_ms": ms(hybrid_wall),
+        "recall_hybrid_p90_ms": p90_ms(hybrid_wall),
+        "recall_hybrid_cpu_ms": ms(hybrid_cpu),
         "embed_message_ms": ms(embed_wall),
-        "backfill_s": round(backfill_s, 2),
+        "backfill_s": backfill_s,
         "queue_messages": len(agent.queue),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
@@ -279,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", help="where the databases go (default: a temp dir)")
     parser.add_argument(
+        "--keep-history",
+        metavar="DIR",
+        help="keep each size's SQLite database in DIR and reuse it when a run finds it "
+        "there, so a large history is built once (each run adds its steps' messages)",
+    )
+    parser.add_argument(
         "--postgres",
         nargs="?",
         const="",
@@ -303,12 +334,21 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 0
+    if args.keep_history and args.postgres is not None:
+        parser.error("--keep-history keeps SQLite files; leave it out with --postgres.")
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
     server = None if args.postgres is None else common.postgres_target(args.postgres)
     results = []
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="memgpt-perf-") as tmp:
         for n in sizes:
-            database = common.fresh_schema(server) if server else f"{tmp}/perf-{n}.db"
+            if server:
+                database = common.fresh_schema(server)
+            elif args.keep_history:
+                Path(args.keep_history).mkdir(parents=True, exist_ok=True)
+                # Named by embedder too: a history's vectors are its embedder's.
+                database = f"{args.keep_history}/perf-{n}-{args.embedding}.db"
+            else:
+                database = f"{tmp}/perf-{n}.db"
             child = subprocess.run(
                 [
                     sys.executable,

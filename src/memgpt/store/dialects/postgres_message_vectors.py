@@ -28,18 +28,18 @@ class PostgresMessageVectors(Seam):
 
     def _recall_vector_ranking(
         self, agent_id: str, query: np.ndarray, depth: int
-    ) -> list[tuple[str, float]]:
+    ) -> list[tuple[int, float]]:
         scope = Scope([], "p.agent_id = ?", [agent_id], filtered=False)
         ranking = self._vector_ranking(scope, query, depth, "message_vectors")
         if not ranking:
             return []
         where, params = self._any("v.pk", [pk for pk, _ in ranking])
-        ids = {
-            r["pk"]: r["id"]
+        seqs = {
+            r["pk"]: r["seq"]
             for r in self._query(
-                "SELECT v.pk, m.id FROM message_vectors v JOIN messages m ON m.pk = v.message_pk"
+                "SELECT v.pk, m.seq FROM message_vectors v JOIN messages m ON m.pk = v.message_pk"
                 f" WHERE {where}",
                 params,
             )
         }
-        return [(ids[pk], score) for pk, score in ranking if pk in ids]
+        return [(seqs[pk], score) for pk, score in ranking if pk in seqs]

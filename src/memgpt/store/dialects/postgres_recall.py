@@ -33,6 +33,16 @@ class PostgresRecall(Seam):
         """See `Store.search_messages`: ts_rank plays BM25's part, within the same budget,
         and matches are counted among the agent's own messages (the GIN index and the
         agent's rows are read together)."""
+        rows, total = self._text_rows(agent_id, query, limit, offset, MESSAGE_COLUMNS)
+        return [self._message(r) for r in rows], total
+
+    def _recall_text_ranking(self, agent_id: str, query: str, depth: int) -> list[int]:
+        return [r["seq"] for r in self._text_rows(agent_id, query, depth, 0, "seq")[0]]
+
+    def _text_rows(
+        self, agent_id: str, query: str, limit: int, offset: int, columns: str
+    ) -> tuple[list[Row], int]:
+        """A page of `search_messages`' ranking, as rows of `columns`, and its count."""
         words = search_words(query)
         # Each word goes through plainto_tsquery as a bound parameter, so SQL and tsquery
         # syntax in the search text are plain words. Its tsquery comes back as text and
@@ -53,8 +63,11 @@ class PostgresRecall(Seam):
         def any_of(chosen: list[str]) -> str:
             return " | ".join(f"({lexemes[w]})" for w in chosen)
 
+        def page(tsquery: str, newest: bool = False) -> tuple[list[Row], int]:
+            return self._page(agent_id, tsquery, limit, offset, columns, newest=newest)
+
         # Most queries match few messages: then one query ranks and counts them all.
-        rows, total = self._page(agent_id, any_of(words), limit, offset)
+        rows, total = page(any_of(words))
         if total > budget:
             one = (
                 "(SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE agent_id = ?"
@@ -65,26 +78,33 @@ class PostgresRecall(Seam):
                 [p for w in words for p in (agent_id, lexemes[w], budget + 1)],
             )[0]
             ranked = ranked_words(dict(zip(words, counts.values(), strict=True)), budget)
-            rows, total = self._page(agent_id, any_of(ranked), limit, offset) if ranked else ([], 0)
+            rows, total = page(any_of(ranked)) if ranked else ([], 0)
             if not total:
                 # Every word is common (or the rarer ones found nothing): the newest first,
                 # which the (agent_id, seq) index gives without ranking every match.
-                rows, total = self._page(agent_id, any_of(words), limit, offset, newest=True)
+                rows, total = page(any_of(words), newest=True)
         # Counted exactly up to the budget here, but shown as SQLite can afford to count.
-        return [self._message(r) for r in rows], min(total, self.search_count_limit + 1)
+        return rows, min(total, self.search_count_limit + 1)
 
     def _page(
-        self, agent_id: str, tsquery: str, limit: int, offset: int, *, newest: bool = False
+        self,
+        agent_id: str,
+        tsquery: str,
+        limit: int,
+        offset: int,
+        columns: str,
+        *,
+        newest: bool = False,
     ) -> tuple[list[Row], int]:
-        """A page of the agent's messages matching the tsquery, best first by ts_rank (or
-        newest first), and how many match, counted up to the budget + 1."""
+        """A page of the agent's messages matching the tsquery (rows of `columns`), best
+        first by ts_rank (or newest first), and how many match, counted up to the budget + 1."""
         where = "WHERE agent_id = ? AND body @@ ?::tsquery"
         if newest:
-            matches = f"SELECT {MESSAGE_COLUMNS} FROM messages {where} ORDER BY seq DESC LIMIT ?"
+            matches = f"SELECT {columns} FROM messages {where} ORDER BY seq DESC LIMIT ?"
             params: list = [agent_id, tsquery, self.search_budget + 1]
             order = "seq DESC"
         else:
-            matches = f"SELECT {MESSAGE_COLUMNS}, ts_rank(body, ?::tsquery, 1) AS score"
+            matches = f"SELECT {columns}, ts_rank(body, ?::tsquery, 1) AS score"
             matches += f" FROM messages {where} LIMIT ?"
             params = [tsquery, agent_id, tsquery, self.search_budget + 1]
             order = "score DESC, seq"

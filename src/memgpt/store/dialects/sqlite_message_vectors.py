@@ -36,21 +36,23 @@ class SQLiteMessageVectors(Seam):
 
     def _recall_vector_ranking(
         self, agent_id: str, query: np.ndarray, depth: int
-    ) -> list[tuple[str, float]]:
+    ) -> list[tuple[int, float]]:
         k = depth
         while True:
             keys, scores = self.recall_indexes.search([("agent_id", agent_id)], query, k)
             # The list first (CROSS JOIN keeps the order): each key is two lookups by pk.
-            ids = dict(
+            seqs = dict(
                 self._execute(
-                    "SELECT v.pk, m.id FROM json_each(?) c CROSS JOIN message_vectors v"
+                    "SELECT v.pk, m.seq FROM json_each(?) c CROSS JOIN message_vectors v"
                     " ON v.pk = c.value CROSS JOIN messages m ON m.pk = v.message_pk"
                     " WHERE v.agent_id = ?",
                     (json.dumps([int(x) for x in keys]), agent_id),
                 ).fetchall()
             )
             hits = [
-                (ids[int(key)], float(s)) for key, s in zip(keys, scores, strict=True) if key in ids
+                (seqs[int(key)], float(s))
+                for key, s in zip(keys, scores, strict=True)
+                if key in seqs
             ]
             if len(hits) >= depth or len(keys) < k or k >= MAX_OVERFETCH:
                 return hits[:depth]

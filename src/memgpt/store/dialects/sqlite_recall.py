@@ -18,7 +18,7 @@ its length from FTS5's docsize table: neither re-reads the message's text.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from memgpt.schemas import Message
 from memgpt.store.base import ranked_words, search_words
@@ -126,7 +126,16 @@ class SQLiteRecall(Seam):
     def search_messages(
         self, agent_id: str, query: str, limit: int, offset: int = 0
     ) -> tuple[list[Message], int]:
-        """See `Store.search_messages`.
+        """See `Store.search_messages`."""
+        seqs, total = self._text_seqs(agent_id, query)
+        return self._messages_by_seq(agent_id, seqs[offset : offset + limit]), total
+
+    def _recall_text_ranking(self, agent_id: str, query: str, depth: int) -> list[int]:
+        return self._text_seqs(agent_id, query)[0][:depth]
+
+    def _text_seqs(self, agent_id: str, query: str) -> tuple[list[int], int]:
+        """The seqs of every message `search_messages` ranks, best first, and their count
+        as it reports it.
 
         Each word's matches among the agent's messages are counted up to the budget; the
         words kept are scored by BM25 with the agent's statistics (`_ranked`).
@@ -157,18 +166,7 @@ class SQLiteRecall(Seam):
                     (fts_query(words), base, base | _SEQ, budget + 1),
                 )
             ]
-        seqs = [key & _SEQ for key in keys[offset : offset + limit]]
-        return self._messages_by_seq(agent_id, seqs), min(len(keys), self.search_count_limit + 1)
-
-    def _messages_by_seq(self, agent_id: str, seqs: list[int]) -> list[Message]:
-        """The agent's messages with these seqs, in that order (less any deleted meanwhile)."""
-        where, params = self._any("seq", seqs)
-        rows = self._query(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE agent_id = ? AND {where}",
-            (agent_id, *params),
-        )
-        by_seq = {r["seq"]: r for r in rows}
-        return [self._message(by_seq[s]) for s in seqs if s in by_seq]
+        return [key & _SEQ for key in keys], min(len(keys), self.search_count_limit + 1)
 
     def _ranked(self, agent: Row, counts: dict[str, int]) -> list[int]:
         """The keys of the agent's messages holding any of the words, best first by BM25
@@ -176,28 +174,37 @@ class SQLiteRecall(Seam):
         documents alone: `counts` are the words' matches among them."""
         span = (agent["num"] << SEQ_BITS, agent["num"] << SEQ_BITS | _SEQ)
         frequencies: dict[str, dict[int, int]] = {}  # word -> key -> its frequency there
+        sizes: dict[int, bytes] = {}  # key -> its docsize row, read with a token's list
         for word, tokens in zip(counts, self._tokens(list(counts)), strict=True):
-            found = self._listed(tokens, span, LIST_PER_MATCH * counts[word] + 1)
+            found = self._listed(tokens, span, LIST_PER_MATCH * counts[word] + 1, sizes)
             frequencies[word] = self._highlighted(word, span) if found is None else found
         keys = {key for found in frequencies.values() for key in found}
         if not keys:
             return []
-        where, params = self._any("id", list(keys))
+        if unsized_keys := [key for key in keys if key not in sizes]:
+            where, params = self._any("id", unsized_keys)
+            sizes |= {
+                r["id"]: r["sz"]
+                for r in self._query(
+                    f"SELECT id, sz FROM messages_fts_docsize WHERE {where}", params
+                )
+            }
         documents = max(agent["documents"], 1)
         average = agent["tokens"] / documents or 1.0
         # BM25's length normalisation of each match, computed once for all its words
-        norm = {
-            r["id"]: K1 * (1 - B + B * doc_length(r["sz"]) / average)
-            for r in self._query(f"SELECT id, sz FROM messages_fts_docsize WHERE {where}", params)
-        }
+        norm = {key: K1 * (1 - B + B * doc_length(sz) / average) for key, sz in sizes.items()}
         score = dict.fromkeys(keys, 0.0)
+        lift, unsized = K1 + 1, K1 * (1 - B)  # out of the loop: it runs once per match
         for word, found in frequencies.items():
             n = counts[word]
             idf = max(math.log((documents - n + 0.5) / (n + 0.5)), 1e-6)
             for key, tf in found.items():
-                score[key] += idf * tf * (K1 + 1) / (tf + norm.get(key, K1 * (1 - B)))
-        # Best first; ties go oldest first.
-        return sorted(score, key=lambda key: (-score[key], key))
+                score[key] += idf * tf * lift / (tf + norm.get(key, unsized))
+        # Best first; ties go oldest first (a stable sort of the keys in order, which is
+        # faster than sorting by a tuple per key).
+        ordered = sorted(score)
+        ordered.sort(key=score.__getitem__, reverse=True)
+        return ordered
 
     def _tokens(self, words: list[str]) -> list[list[str]]:
         """Each word's tokens as the index holds them: cut, folded and stemmed by the same
@@ -211,21 +218,32 @@ class SQLiteRecall(Seam):
             tokens[r["doc"]].append(r["term"])
         return tokens
 
-    def _listed(self, tokens: list[str], span: tuple[int, int], most: int) -> dict[int, int] | None:
+    def _listed(
+        self, tokens: list[str], span: tuple[int, int], most: int, sizes: dict[int, bytes]
+    ) -> dict[int, int] | None:
         """A one-token word's frequency in each of the agent's messages holding it, from the
-        token's list of occurrences; None when it is a phrase, or its list (every agent's)
-        is longer than `most`."""
+        token's list of occurrences, with each one's docsize row (into `sizes`); None when
+        it is a phrase, or its list (every agent's) is longer than `most`.
+
+        One statement counts and sizes the matches: at 1M messages, passing each match
+        through Python to count it and to look its size up took a third of a search."""
         if len(tokens) != 1:
             return None
-        docs = [
-            r["doc"]
-            for r in self._query(
-                "SELECT doc FROM messages_fts_instances WHERE term = ? LIMIT ?", (tokens[0], most)
-            )
-        ]
-        if len(docs) == most:
+        rows = self._query(
+            "SELECT doc, COUNT(*) AS tf, SUM(COUNT(*)) OVER () AS listed, CASE WHEN doc"
+            " BETWEEN ? AND ? THEN (SELECT sz FROM messages_fts_docsize WHERE id = doc) END AS sz"
+            " FROM (SELECT doc FROM messages_fts_instances WHERE term = ? LIMIT ?) GROUP BY doc",
+            (*span, tokens[0], most),
+        )
+        if rows and rows[0]["listed"] == most:
             return None
-        return Counter(d for d in docs if span[0] <= d <= span[1])
+        found = {}
+        for r in rows:
+            if span[0] <= r["doc"] <= span[1]:
+                found[r["doc"]] = r["tf"]
+                if r["sz"] is not None:
+                    sizes[r["doc"]] = r["sz"]
+        return found
 
     def _highlighted(self, word: str, span: tuple[int, int]) -> dict[int, int]:
         """The word's frequency in each of the agent's messages holding it, by marking its

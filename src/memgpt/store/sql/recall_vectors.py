@@ -79,26 +79,28 @@ class RecallVectorsSQL(Seam):
     ) -> tuple[list[Message], int]:
         """A page of the agent's messages best first by the fusion of full text and
         meaning, and how many fused results there are (what paging can reach). Vector
-        hits no more similar than `floor` are left out (`memgpt.memory.relevance`)."""
-        text = self.search_messages(agent_id, query, RECALL_DEPTH)[0]
-        vector = [] if embedding is None else self.recall_vector_ranking(agent_id, embedding)
+        hits no more similar than `floor` are left out (`memgpt.memory.relevance`).
+
+        Both rankings are of seqs, and only the page's messages are read: reading and
+        parsing the 100 + 100 candidates was half of a search (100k messages)."""
+        text = self._recall_text_ranking(agent_id, query, RECALL_DEPTH)
+        vector = [] if embedding is None else self._vector_seqs(agent_id, embedding, RECALL_DEPTH)
         if floor is not None:
-            vector = [(i, s) for i, s in vector if s > floor]
-        fused = fuse([i for i, _ in vector], [m.id for m in text])
-        page = [i for i, _ in fused[offset : offset + limit]]
-        known = {m.id: m for m in text}
-        missing = [i for i in page if i not in known]
-        if missing:
-            # By id alone (ids are unique): given the agent too, SQLite's planner may walk
-            # the agent's history through its agent_id indexes instead (22 ms at 10k).
-            where, params = self._any("id", missing)
-            rows = self._query(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where}", params)
-            known |= {r["id"]: self._message(r) for r in rows if r["agent_id"] == agent_id}
-        return [known[i] for i in page if i in known], len(fused)
+            vector = [(seq, s) for seq, s in vector if s > floor]
+        fused = fuse([seq for seq, _ in vector], text)
+        page = [seq for seq, _ in fused[offset : offset + limit]]
+        return self._messages_by_seq(agent_id, page), len(fused)
 
     def recall_vector_ranking(
         self, agent_id: str, embedding: np.ndarray, depth: int = RECALL_DEPTH
     ) -> list[tuple[str, float]]:
         """The agent's `depth` embedded messages most similar to `embedding`, as
         (message id, cosine), best first."""
+        ranking = self._vector_seqs(agent_id, embedding, depth)
+        ids = {m.seq: m.id for m in self._messages_by_seq(agent_id, [s for s, _ in ranking])}
+        return [(ids[seq], score) for seq, score in ranking if seq in ids]
+
+    def _vector_seqs(
+        self, agent_id: str, embedding: np.ndarray, depth: int
+    ) -> list[tuple[int, float]]:
         return self._recall_vector_ranking(agent_id, np.asarray(embedding, np.float32), depth)

@@ -191,6 +191,10 @@ class Seam(ABC):
         """
 
     @abstractmethod
+    def _recall_text_ranking(self, agent_id: str, query: str, depth: int) -> list[int]:
+        """The seqs of the first `depth` messages `search_messages` lists, best first."""
+
+    @abstractmethod
     def _add_messages(self, rows: list[tuple]) -> None:
         """Insert message rows, each ending with what recall search sees (or None)."""
 
@@ -228,5 +232,5 @@ class Seam(ABC):
     @abstractmethod
     def _recall_vector_ranking(
         self, agent_id: str, query: np.ndarray, depth: int
-    ) -> list[tuple[str, float]]:
-        """The agent's `depth` embedded messages most similar to `query`, as (id, cosine)."""
+    ) -> list[tuple[int, float]]:
+        """The agent's `depth` embedded messages most similar to `query`, as (seq, cosine)."""

@@ -148,6 +148,16 @@ class SQLStore(BlocksSQL, ArchivalSQL, SourcesSQL, ImportsSQL, RunsSQL):
     def _message(self, row: Row) -> Message:
         return self._record(Message, row, json=("tool_calls",))
 
+    def _messages_by_seq(self, agent_id: str, seqs: list[int]) -> list[Message]:
+        """The agent's messages with these seqs, in that order (less any deleted meanwhile)."""
+        where, params = self._any("seq", seqs)
+        rows = self._query(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE agent_id = ? AND {where}",
+            (agent_id, *params),
+        )
+        by_seq = {r["seq"]: r for r in rows}
+        return [self._message(by_seq[s]) for s in seqs if s in by_seq]
+
     def context_messages(self, agent_id: str) -> list[Message]:
         # `= TRUE`, not a bound value: PostgreSQL's partial index is on `WHERE in_context`.
         rows = self._query(
