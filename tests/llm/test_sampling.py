@@ -14,21 +14,11 @@ from memgpt.llm.base import ChatMessage  # noqa: E402
 from memgpt.llm.local import LocalLlama  # noqa: E402
 from memgpt.llm.sampling import LazyGrammarLlama  # noqa: E402
 from memgpt.schemas import LLMConfig  # noqa: E402
+from tests.llm.test_local import FUNCTIONS  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-SEND_MESSAGE = {
-    "name": "send_message",
-    "description": "Send a message to the user.",
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "inner_thoughts": {"type": "string", "description": "Private thoughts."},
-            "message": {"type": "string", "description": "What the user will read."},
-        },
-        "required": ["inner_thoughts", "message"],
-    },
-}
+SEND_MESSAGE = FUNCTIONS[0]
 CONVERSATION = [
     ChatMessage(role="system", content="You are Sam, a friendly assistant with a memory."),
     ChatMessage(role="user", content="Hi, I'm Ada and I love chess. Please remember that."),
