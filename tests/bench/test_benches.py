@@ -98,7 +98,14 @@ def test_retrieval(tmp_path):
     assert set(result["archival_memory_search"]) == {"lexical", "paraphrase"}
     for search in ("conversation_search", "archival_memory_search"):
         for kind, rankings in result[search].items():
-            assert set(rankings) == {"text", "vector", "hybrid"}
+            # each ranker, and the vector side and hybrid without the relevance floor
+            assert set(rankings) == {
+                "text",
+                "vector",
+                "hybrid",
+                "vector_no_floor",
+                "hybrid_no_floor",
+            }
             for scores in rankings.values():
                 assert 0.0 <= scores["recall@1"] <= scores["recall@5"] <= scores["recall@10"] <= 1.0
                 # Questions asking when also score the date of the first result.

@@ -195,7 +195,7 @@ def test_a_model_failure_is_one_sentence_naming_the_provider(fake_openai, tmp_pa
     ) as (url, key):
         http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
         agent = http.post("/v1/agents/", json={"name": "x"}).json()
-        caplog.set_level(logging.WARNING, logger="memgpt.server.service")
+        caplog.set_level(logging.WARNING, logger="memgpt.server.conversation")
         failed = http.post(f"/v1/agents/{agent['id']}/messages", json={"input": "hi"})
         streamed = http.post(f"/v1/agents/{agent['id']}/messages/stream", json={"input": "hi"}).text
         sdk_error = None
@@ -218,7 +218,7 @@ def test_a_model_failure_is_one_sentence_naming_the_provider(fake_openai, tmp_pa
     }.items() <= events[-3].items()
     assert events[-2] == {"message_type": "stop_reason", "stop_reason": "llm_api_error"}
     assert sdk_error is not None and sentence in sdk_error
-    logged = [r.getMessage() for r in caplog.records if r.name == "memgpt.server.service"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "memgpt.server.conversation"]
     # One line per failed turn (three: plain, streamed, the SDK's, which did not retry).
     assert logged == [f"agent {agent['id']}: {sentence}"] * 3
 

@@ -313,14 +313,15 @@ def main(argv: list[str] | None = None) -> int:
     conversation = report(recall, FUSION)
     for kind, mine in _by_kind(recall).items():
         # The store's own fusion, not this module's call of it, is what the agent gets.
-        for name in ("hybrid", "hybrid_no_floor"):
-            ranked = [q[f"store_{name}"] for q in mine]
+        for name, key in (
+            ("hybrid", "store_hybrid"),
+            ("hybrid_no_floor", "store_hybrid_no_floor"),
+            ("vector_no_floor", "vector_no_floor"),
+        ):
+            ranked = [q[key] for q in mine]
             conversation[kind][name] = recall_at(ranked, [q["evidence"] for q in mine]) | (
                 {"date@1": date_at_1(ranked, mine)} if kind == "temporal" else {}
             )
-        conversation[kind]["vector_no_floor"] = recall_at(
-            [q["vector_no_floor"] for q in mine], [q["evidence"] for q in mine]
-        )
     documents = report(archival, FUSION)
     for kind, figures in store_hybrid.items():
         # The store's own fusion, not this module's call of it, is what the agent gets.
