@@ -110,7 +110,7 @@ def layout(model: str | None, user_turns: list[str], window: int) -> dict[str, A
 
 def embedded(user_turns: list[str]) -> dict[str, Any]:
     from memgpt.llm.local import LocalLlama
-    from memgpt.schemas import LLMConfig
+    from memgpt.llm.providers import LOCAL_DEFAULT_MODEL, Providers
 
     embedding, embedder = common.make_embedder("hash")
     evaluated: list[int] = []
@@ -131,7 +131,9 @@ def embedded(user_turns: list[str]) -> dict[str, Any]:
         first, second = (
             client.create_agent(
                 name,
-                llm=LocalLlama(LLMConfig(provider="local", model="smollm2")),
+                # The embedded default as `memgpt run` configures it (its window and the
+                # output budget local models get), not LLMConfig's hosted defaults.
+                llm=LocalLlama(Providers().config(f"local/{LOCAL_DEFAULT_MODEL}")),
                 embedding=embedding,
                 embedder=embedder,
             )
