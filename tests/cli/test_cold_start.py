@@ -22,7 +22,9 @@ HEAVY = ["pypdf", "mcp", "httpx", "usearch", "numpy", "llama_cpp", "onnxruntime"
     ("module", "heavy"),
     [(m, h) for m in ("memgpt.cli.session", "memgpt.server.app") for h in HEAVY]
     # The server draws no progress bars, and reads agent files only to import or export.
-    + [("memgpt.server.app", "rich"), ("memgpt.server.app", "memgpt.server.agentfile")],
+    + [("memgpt.server.app", "rich"), ("memgpt.server.app", "memgpt.server.agentfile")]
+    # `memgpt run` shows its prompt before the runtime loads (it opens behind the prompt).
+    + [("memgpt.cli.chat", h) for h in ("memgpt.client", "memgpt.agent.agent", "memgpt.store")],
 )
 def test_starting_does_not_import(module: str, heavy: str) -> None:
     code = f"import sys, {module}; print({heavy!r} in sys.modules)"
