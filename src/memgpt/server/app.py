@@ -110,6 +110,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.scheduler.start()
         async with app.state.mcp.running():
+            app.state.deferred = threading.Thread(target=_load_deferred, daemon=True)
             app.state.deferred.start()
             yield
         app.state.scheduler.stop()
@@ -127,7 +128,6 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         dependencies=[Depends(refuse_nul)],
     )
     app.state.settings = settings
-    app.state.deferred = threading.Thread(target=_load_deferred, name="deferred", daemon=True)
     app.state.accounts = accounts
     app.state.service = AgentService(client, accounts, settings)
     app.state.scheduler = Scheduler(
