@@ -60,3 +60,17 @@ def test_a_resumed_agent_is_asked_first(client) -> None:
     lines = iter(["y", "/exit"])
     again.loop(lambda: next(lines))
     assert "Name: Ana" in chat.agent.memory["human"]
+
+
+def test_a_line_typed_while_the_agent_opened_waits_for_the_approval(client) -> None:
+    """`memgpt run --first` reads the first line before the agent is open (cli/chat.py):
+    the call waiting for approval is settled first, then the line is sent, not lost."""
+    chat, _ = _session(client)
+    chat.agent.send("my name is Ana")
+    screen = Screen()
+    again = Session(client, chat.agent, screen.console, debug=False)
+    lines = iter(["y", "/exit"])
+    again.loop(lambda: next(lines), "hello")
+    printed = _printed(screen)
+    assert printed.index("sam asks to run core_memory_append") < printed.index("You said: hello")
+    assert "Name: Ana" in chat.agent.memory["human"]

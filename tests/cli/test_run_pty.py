@@ -134,3 +134,14 @@ def test_piped_input_works_without_a_terminal(env, tmp_path):
     assert "Summarized " in out and "Summary of earlier conversation" in out
     assert "Saved: each step is committed to" in out
     assert "Give a positive number: /pop [N]." in out
+
+
+def test_the_prompt_comes_first_and_an_agent_that_cannot_open_ends_it(env):
+    """With --first and a named agent the prompt is up before the agent opens; should
+    opening fail, the prompt ends with the one sentence and exit status 1."""
+    child = spawn(env, "--agent", "sam", "--first", "--model", "bogus/nothing")
+    child.expect_exact(PROMPT)
+    child.expect_exact("Unknown provider 'bogus'")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1

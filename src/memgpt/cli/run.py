@@ -1,4 +1,5 @@
-"""`memgpt run`: chat with an agent. The chat itself (and its heavy imports) is in session.py."""
+"""`memgpt run`: chat with an agent. Its start is in chat.py, the chat itself (and its heavy
+imports) in session.py."""
 
 from __future__ import annotations
 
@@ -32,6 +33,6 @@ def run(
     yes: bool,
 ) -> None:
     """Chat with an agent: create one, or resume where it left off."""
-    from memgpt.cli.session import run_chat
+    from memgpt.cli.chat import run_chat
 
     run_chat(name, persona, human, model, first, debug, yes)

@@ -7,7 +7,6 @@ completed steps stay and the unfinished one is discarded (`Agent.recover_from_in
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -24,7 +23,6 @@ from memgpt.cli.render import Renderer
 from memgpt.client import MemGPT
 from memgpt.errors import MemGPTError
 from memgpt.llm.streaming import MESSAGE
-from memgpt.private import private_dir
 from memgpt.schemas import Message, Response, StopReason
 
 if TYPE_CHECKING:
@@ -123,13 +121,34 @@ class Session:
             if self.step(answer, stream=True) is None:
                 return  # interrupted: asked again at the next prompt
 
-    def loop(self, read: Callable[[], str]) -> None:
+    def begin(self, first: bool) -> None:
+        """Say which agent and model this is; then the agent's greeting, unless the user
+        speaks first or a call of the agent's waits for approval."""
+        llm = self.agent.state.llm
+        self.console.print(
+            Text.assemble(
+                ("agent ", "dim"),
+                (self.agent.state.name, "bold cyan"),
+                (f" · model {llm.provider}/{llm.model} · {llm.context_window} tokens", "dim"),
+                (" · /help for commands, /exit to leave", "dim"),
+            )
+        )
+        if llm.provider == "local" and llm.model == "smollm2":
+            self.console.print(Text(LOCAL_DEMO_NOTE, "yellow"))
+        if not first and self.agent.pending_approval() is None:
+            response = self.greet()
+            # The error is on screen already; without a model there is nothing to chat with.
+            if response is not None and response.stop_reason == StopReason.LLM_ERROR:
+                raise SystemExit(1)
+
+    def loop(self, read: Callable[[], str], typed: str = "") -> None:
         """Read and act until /exit or end of input; a call waiting for approval is asked
-        about before the next line."""
+        about before the next line. `typed`: a line read before the agent was open, acted
+        on first (after any approval)."""
         while True:
             try:
                 self.settle(read)
-                line = read().strip()
+                line, typed = typed or read().strip(), ""
             except KeyboardInterrupt:  # at the prompt, Ctrl-C clears the line
                 continue
             except EOFError:
@@ -161,7 +180,7 @@ def open_agent(
     human: str | None,
     model: str | None,
     yes: bool,
-    console: Console,
+    say: Callable[[Text], None],
 ) -> Agent:
     """Resume `name` (or, asked, the newest agent), else create it from the settings."""
     if name is None:
@@ -173,7 +192,7 @@ def open_agent(
     existing = client.store.get_agent(name) if name else None
     if existing is not None:
         if persona or human:
-            console.print(Text("--persona and --human apply only when creating an agent.", "dim"))
+            say(Text("--persona and --human apply only when creating an agent.", "dim"))
         moved = config.load_settings(model).llm_config() if model else None
         return client.get_agent(existing.id, model=moved)
     settings = config.load_settings(model)
@@ -186,57 +205,5 @@ def open_agent(
         model=settings.llm_config(),
         embedding=settings.embedding_config(),
     )
-    console.print(Text(f"Created agent {agent.state.name!r}.", "green"))
+    say(Text(f"Created agent {agent.state.name!r}.", "green"))
     return agent
-
-
-def prompt_reader(console: Console) -> Callable[[], str]:
-    """prompt_toolkit with history on a terminal; plain lines when input is piped."""
-    if not sys.stdin.isatty():
-        return input
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.formatted_text import FormattedText
-    from prompt_toolkit.history import FileHistory
-
-    private_dir(config.home())
-    session: PromptSession[str] = PromptSession(history=FileHistory(str(config.home() / "history")))
-    label = FormattedText([("bold ansigreen", "you: ")])
-    return lambda: session.prompt(label)
-
-
-def run_chat(
-    name: str | None,
-    persona: str | None,
-    human: str | None,
-    model: str | None,
-    first: bool,
-    debug: bool,
-    yes: bool,
-) -> None:
-    console = Console(highlight=False)
-    # Before the agent: opening it starts its models loading in threads that would slow
-    # importing prompt_toolkit (`memgpt.loading`).
-    read = prompt_reader(console)
-    client = MemGPT()
-    try:
-        agent = open_agent(client, name, persona, human, model, yes, console)
-        llm = agent.state.llm
-        console.print(
-            Text.assemble(
-                ("agent ", "dim"),
-                (agent.state.name, "bold cyan"),
-                (f" · model {llm.provider}/{llm.model} · {llm.context_window} tokens", "dim"),
-                (" · /help for commands, /exit to leave", "dim"),
-            )
-        )
-        if llm.provider == "local" and llm.model == "smollm2":
-            console.print(Text(LOCAL_DEMO_NOTE, "yellow"))
-        session = Session(client, agent, console, debug)
-        if not first and agent.pending_approval() is None:
-            response = session.greet()
-            # The error is on screen already; without a model there is nothing to chat with.
-            if response is not None and response.stop_reason == StopReason.LLM_ERROR:
-                raise SystemExit(1)
-        session.loop(read)
-    finally:
-        client.close()

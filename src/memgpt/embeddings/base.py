@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from memgpt.errors import MemGPTError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class EmbeddingError(MemGPTError):

@@ -7,14 +7,16 @@ import json
 from collections import OrderedDict
 from datetime import UTC, datetime, time, timedelta
 from threading import Lock
+from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
-
-import numpy as np
 
 from memgpt.embeddings.base import Embedder
 from memgpt.memory import relevance
 from memgpt.schemas import Message, inner_thoughts, sent_texts
 from memgpt.store import Store
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PAGE_SIZE = 5
 

@@ -33,13 +33,14 @@ from __future__ import annotations
 import random
 import string
 from threading import Lock
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from weakref import WeakKeyDictionary
-
-import numpy as np
 
 from memgpt.embeddings.base import Embedder
 from memgpt.store import Store
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PROBES = 16
 QUANTILE = 0.25
@@ -69,6 +70,8 @@ def _probe_vectors_of(embedder: Embedder) -> np.ndarray:
     with _lock:
         vectors = _probe_vectors.get(embedder)
     if vectors is None:
+        import numpy as np  # on first use: the server and `memgpt run` start without it
+
         vectors = np.asarray(embedder.embed(probes()), np.float32)
         with _lock:
             _probe_vectors[embedder] = vectors
@@ -97,6 +100,8 @@ def floor(store: Store, embedder: Embedder, agent_id: str, kind: Kind) -> float 
         for s in (_reached(store, agent_id, kind, v) for v in _probe_vectors_of(embedder))
         if s is not None
     ]
+    import numpy as np
+
     value = float(np.quantile(best, QUANTILE)) if best else None
     if value is not None:
         with _lock:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import import_module
 from importlib.metadata import version
 from pathlib import Path
 
@@ -51,6 +53,9 @@ from memgpt.tools import sandbox
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"  # the web UI, served at /
+# What the first agent needs and a start does not: loaded behind the start, once the
+# server answers, so neither the start nor the first request waits for it.
+DEFERRED = ("numpy",)
 ROUTERS = tuple(
     module.router
     for module in (
@@ -90,6 +95,11 @@ def _drop_unfinished_imports(client: MemGPT) -> None:
         log.exception("Could not delete unfinished agent imports")
 
 
+def _load_deferred() -> None:
+    for module in DEFERRED:
+        import_module(module)
+
+
 def create_app(settings: ServerSettings | None = None, *, store: Store | None = None) -> FastAPI:
     settings = settings or ServerSettings()
     settings.check()
@@ -100,6 +110,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.scheduler.start()
         async with app.state.mcp.running():
+            app.state.deferred = threading.Thread(target=_load_deferred, daemon=True)
+            app.state.deferred.start()
             yield
         app.state.scheduler.stop()
         app.state.steps.pool.shutdown(wait=False, cancel_futures=True)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from memgpt.store.sql.seam import Ranking, Scope, Seam
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class PostgresMessageVectors(Seam):

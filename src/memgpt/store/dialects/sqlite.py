@@ -16,9 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from memgpt.private import private_file
 from memgpt.store.agent_locks import AgentLocks, Release, file_lock, try_file_lock
@@ -32,6 +30,9 @@ from memgpt.store.migrations import migrate_sqlite
 from memgpt.store.sql.recall_vectors import RecallVectorsSQL
 from memgpt.store.sql.seam import Owner, Row
 from memgpt.store.sql.store import SQLStore
+
+if TYPE_CHECKING:
+    pass
 
 BUSY_TIMEOUT_S = 30  # how long a writer waits for the database before giving up
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
@@ -174,6 +175,8 @@ class SQLiteStore(SQLiteRecall, SQLiteArchival, SQLiteMessageVectors, RecallVect
     def _vector(self, embedding: list[float] | None) -> bytes | None:
         if embedding is None:
             return None
+        import numpy as np  # on first use: the server and `memgpt run` start without it
+
         return np.asarray(embedding, dtype=np.float32).tobytes()
 
     def _any(self, column: str, values: list) -> tuple[str, list]:

@@ -13,12 +13,13 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from memgpt.store.indexes.owners import IndexSet
 from memgpt.store.indexes.text import TextIndex
 from memgpt.store.sql import archival
 from memgpt.store.sql.seam import Owner, Ranking, Scope, Seam
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_OVERFETCH = 4096  # the most candidates fetched to satisfy a filter
 
@@ -93,6 +94,8 @@ class SQLiteArchival(Seam):
 
     def _exact_ranking(self, scope: Scope, query: np.ndarray, depth: int) -> Ranking:
         """Brute force over the (small) filtered subset, streamed so memory stays flat."""
+        import numpy as np  # on first use: the server and `memgpt run` start without it
+
         cursor = self._execute(
             f"SELECT p.pk, p.embedding FROM passages p WHERE {scope.where}"
             " AND p.embedding IS NOT NULL",
@@ -114,6 +117,8 @@ class SQLiteArchival(Seam):
 
     def _vector_ranking(self, scope: Scope, query: np.ndarray, depth: int) -> Ranking:
         """ANN candidates that pass the filters; over-fetch, then exact search on a small subset."""
+        import numpy as np
+
         query = np.asarray(query, dtype=np.float32)
         k = depth
         while True:

@@ -12,10 +12,11 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from memgpt.store.indexes.owners import IndexSet
 from memgpt.store.sql.seam import Seam
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_OVERFETCH = 4096  # the most candidates asked of the graph for one search
 

@@ -32,12 +32,15 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from memgpt.private import private_dir
-from memgpt.store.indexes.hnsw import VectorIndex
 from memgpt.store.sql.seam import Owner
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from memgpt.store.indexes.hnsw import VectorIndex
 
 TAIL_MAX = 2000
 DEAD_FRACTION = 0.1
@@ -51,6 +54,10 @@ def _files(directory: Path, owner_id: str) -> tuple[Path, Path]:
 
 def _valid(vectors: np.ndarray) -> np.ndarray:
     """Rows usable for cosine similarity: finite and non-zero."""
+    # numpy and the graphs load on first use, here and below: a store opens without them,
+    # so the server and `memgpt run` start sooner.
+    import numpy as np
+
     norms = np.linalg.norm(vectors, axis=1)
     return np.isfinite(norms) & (norms > 0)
 
@@ -88,6 +95,8 @@ class OwnerIndex:
         self, after_pk: int, upto_pk: int | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(pks, vectors) batches of this owner's embedded rows with after_pk < pk [<= upto_pk]."""
+        import numpy as np
+
         sql = f"SELECT pk, embedding FROM {self._table} WHERE {self._where} AND pk > ?"
         params: list = [self._owner_id, after_pk]
         if upto_pk is not None:
@@ -127,6 +136,8 @@ class OwnerIndex:
             return None
 
     def _open(self) -> None:
+        from memgpt.store.indexes.hnsw import VectorIndex
+
         meta = self._read_meta()
         if meta is not None and self.path.exists():
             try:
@@ -151,6 +162,10 @@ class OwnerIndex:
 
     def _add_tail(self) -> None:
         """Add the rows above the watermark to the graph, apply tombstones, save, map again."""
+        import numpy as np
+
+        from memgpt.store.indexes.hnsw import VectorIndex
+
         max_pk = self._scalar("COALESCE(MAX(pk), 0)")
         batches = self._rows(self.max_pk, max_pk)
         first = next(batches, None)
@@ -207,6 +222,8 @@ class OwnerIndex:
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Up to k (pk, similarity) from the graph plus the exact best k of the tail."""
+        import numpy as np
+
         self.sync()
         keys, scores = (
             self.index.search(query, k)
@@ -250,6 +267,8 @@ class IndexSet:
         self, owners: list[Owner], query: np.ndarray, k: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """The k most similar (pk, similarity) across the owners' indexes."""
+        import numpy as np
+
         query = np.asarray(query, dtype=np.float32)
         keys, scores = [np.empty(0, np.int64)], [np.empty(0, np.float32)]
         with self._lock:

@@ -12,13 +12,15 @@ passage is never returned even by a stale index.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from memgpt.schemas import Passage
 from memgpt.store.base import ArchivalFilter, ArchivalHit
 from memgpt.store.fusion import fuse
 from memgpt.store.sql.seam import Owner, Ranking, Row, Scope, Seam
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CANDIDATE_DEPTH = 100  # candidates each ranking contributes to fusion (and the result count cap)
 EXACT_LIMIT = 20_000  # a filtered subset this small is searched exactly, not by the index

@@ -11,12 +11,15 @@ total and its pages do not depend on the page asked for.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from memgpt.schemas import Message
 from memgpt.store.fusion import fuse
 from memgpt.store.sql.seam import Seam
 from memgpt.store.sql.store import MESSAGE_COLUMNS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RECALL_DEPTH = 100  # candidates each ranking gives fusion, as archival's CANDIDATE_DEPTH
 
@@ -103,4 +106,6 @@ class RecallVectorsSQL(Seam):
     def _vector_seqs(
         self, agent_id: str, embedding: np.ndarray, depth: int
     ) -> list[tuple[int, float]]:
+        import numpy as np  # on first use: the server and `memgpt run` start without it
+
         return self._recall_vector_ranking(agent_id, np.asarray(embedding, np.float32), depth)

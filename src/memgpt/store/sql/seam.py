@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
 from pydantic import BaseModel
 
 from memgpt.store.agent_locks import AgentLocks
 from memgpt.store.base import StoreError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from memgpt.schemas import Message
 
 Owner = tuple[str, str]  # ("agent_id" | "source_id", id): whose passages
