@@ -14,6 +14,7 @@ from memgpt.llm.base import ChatMessage  # noqa: E402
 from memgpt.llm.local import LocalLlama  # noqa: E402
 from memgpt.llm.sampling import LazyGrammarLlama  # noqa: E402
 from memgpt.schemas import LLMConfig  # noqa: E402
+from tests.llm.test_decoding import token_by_token  # noqa: E402
 from tests.llm.test_local import FUNCTIONS  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -35,13 +36,12 @@ def greedy() -> LocalLlama:
 def test_greedy_calls_are_those_of_the_grammar_applied_first(greedy: LocalLlama, monkeypatch):
     """The model's own choice is kept where the grammar allows it, which is the token the
     grammar-first chain picks too: greedy decoding writes the same call either way."""
-    lazy = greedy.chat(CONVERSATION, [SEND_MESSAGE])
+    lazy = token_by_token(greedy, CONVERSATION, [SEND_MESSAGE])
     llama = greedy.llama
     assert isinstance(llama, LazyGrammarLlama) and llama.grammar_sampler is not None
     monkeypatch.setattr(llama, "_init_sampler", Llama._init_sampler.__get__(llama))
-    first = greedy.chat(CONVERSATION, [SEND_MESSAGE])
-    assert [c.arguments for c in lazy.tool_calls] == [c.arguments for c in first.tool_calls]
-    assert lazy.tool_calls[0].name == "send_message"
+    assert token_by_token(greedy, CONVERSATION, [SEND_MESSAGE]) == lazy
+    assert lazy["function"] == "send_message"
 
 
 def test_a_token_the_grammar_refuses_is_drawn_again_from_those_it_allows(greedy: LocalLlama):

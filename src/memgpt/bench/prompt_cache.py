@@ -115,11 +115,15 @@ def embedded(user_turns: list[str]) -> dict[str, Any]:
     embedding, embedder = common.make_embedder("hash")
     evaluated: list[int] = []
     generated: list[int] = []
+    decodes: list[int] = []
+    forced: list[int] = []
     threads: list[int] = []
 
     def step(llm: Any) -> None:
         evaluated.append(llm.evaluated_tokens)
         generated.append(llm.generated_tokens)
+        decodes.append(llm.decodes)
+        forced.append(llm.forced_tokens)
         threads.append(llm.llama.n_threads)
 
     def turn(agent: Any, text: str) -> float:
@@ -149,6 +153,11 @@ def embedded(user_turns: list[str]) -> dict[str, Any]:
         "evaluated_tokens_median": common.median(evaluated),
         "generated_tokens_per_step": generated,
         "generated_tokens_median": common.median(generated),
+        # llama.cpp decodes run one after another per step, the prompt's batch included;
+        # jump-forward decoding feeds the tokens the grammar forces in one batch
+        "decodes_per_step": decodes,
+        "decodes_median": common.median(decodes),
+        "forced_tokens_per_step": forced,
         # llama.cpp threads per step: the cores other processes left free (llm/cores.py)
         "threads_per_step": threads,
         "turn_s": [round(s, 2) for s in seconds],

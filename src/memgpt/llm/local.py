@@ -10,10 +10,12 @@ import functools
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply, leading_system
 from memgpt.llm.grammar import call_schema, compiled
+from memgpt.llm.jump_forward import CallSkeleton
 from memgpt.llm.local_model import LoadedModel, check_gguf, load, resolve_model_path
 from memgpt.llm.streaming import (
     THOUGHTS,
@@ -91,6 +93,10 @@ class LocalLlama:
         self.evaluated_tokens = 0  # prompt tokens the last call read anew (the rest was cached)
         self.generated_tokens = 0  # tokens the last call wrote
         self.resampled_tokens = 0  # of those, how many the grammar refused and were drawn again
+        self.forced_tokens = 0  # of those, how many the grammar forced (fed without sampling)
+        # llama.cpp decodes the last call ran one after another, the prompt's included: on
+        # a CPU a step's time goes mostly to these (`memgpt.llm.decoding`)
+        self.decodes = 0
 
     @property
     def loaded(self) -> bool:
@@ -188,36 +194,38 @@ class LocalLlama:
             # What a step costs on a CPU is mostly these: the prompt tokens read anew.
             self.evaluated_tokens = len(tokens) - reused
             log.debug("prompt of %d tokens: %d evaluated", len(tokens), self.evaluated_tokens)
+            from memgpt.llm.decoding import write  # imports llama_cpp, as loading the model did
+
             try:
-                result = llama.create_completion(
+                written = write(
+                    llama,
                     tokens,
-                    max_tokens=room,
-                    temperature=temperature,
-                    grammar=grammar,
-                    stream=on_delta is not None,
+                    reused,
+                    room,
+                    temperature,
+                    grammar,
+                    CallSkeleton(functions) if functions else None,
+                    _streamer(on_delta, functions) if on_delta else lambda _: None,
                 )
-                if on_delta is not None:
-                    result = _gathered(result, len(tokens), on_delta, functions)
             except (ValueError, RuntimeError) as exc:
                 raise LLMError(
                     f"The local model failed to generate ({exc}); retry, or use a smaller context."
                 ) from None
-            choice = result["choices"][0]  # type: ignore[index]
             sampler = llama.grammar_sampler
             self.resampled_tokens = sampler.refused if sampler is not None else 0
             if functions:
-                self._model.keep_written(choice["text"], len(tokens))
-        usage = result["usage"]  # type: ignore[index]
-        self.generated_tokens = usage["completion_tokens"]
+                self._model.keep_written(written.text, written.tokens)
+        self.generated_tokens = len(written.tokens)
+        self.decodes = written.decodes
+        self.forced_tokens = written.forced
         reply = LLMReply(
-            finish_reason=choice["finish_reason"],
-            prompt_tokens=usage["prompt_tokens"],
-            completion_tokens=usage["completion_tokens"],
+            finish_reason=written.finish_reason,
+            prompt_tokens=len(tokens),
+            completion_tokens=len(written.tokens),
         )
-        text = choice["text"]
         if not functions:
-            return reply.model_copy(update={"content": text})
-        return reply.model_copy(update=_parse_call(text))
+            return reply.model_copy(update={"content": written.text})
+        return reply.model_copy(update=_parse_call(written.text))
 
     def render(self, messages: list[ChatMessage], functions: list[FunctionSchema]) -> str:
         """The prompt text the model sees for this request (chat template applied)."""
@@ -237,32 +245,28 @@ class LocalLlama:
 _CALL_NAME = re.compile(r'\s*\{\s*"function"\s*:\s*"([^"]*)"')
 
 
-def _gathered(
-    chunks: Any, prompt_tokens: int, on_delta: OnDelta, functions: list[FunctionSchema]
-) -> dict[str, Any]:
-    """A streamed completion gathered into the shape of a whole one, its text handed to
-    `on_delta` as it comes: a call's thoughts (and send_message's message) inside the
-    grammar's {"function": ..., "arguments": {...}}, or plain text as thoughts. A stream
-    does not report usage: each chunk is one token."""
+def _streamer(on_delta: OnDelta, functions: list[FunctionSchema]) -> Callable[[str], None]:
+    """What hands generated text on to `on_delta` as it comes: a call's thoughts (and
+    send_message's message) inside the grammar's {"function": ..., "arguments": {...}},
+    or plain text as thoughts."""
+    if not functions:
+        return lambda text: on_delta(THOUGHTS, text)
     texts: list[str] = []
-    finish = None
     fields: FieldStream | None = None
-    for chunk in chunks:
-        choice = chunk["choices"][0]
-        texts.append(choice["text"])
-        finish = choice["finish_reason"] or finish
-        if not functions:
-            if choice["text"]:
-                on_delta(THOUGHTS, choice["text"])
-        elif fields is not None:
-            fields.feed(choice["text"])
-        elif named := _CALL_NAME.match("".join(texts)):
-            # The name tells which fields the user sees written; the text so far is only
-            # the name, which holds none of them.
+
+    def feed(text: str) -> None:
+        nonlocal fields
+        if fields is not None:
+            fields.feed(text)
+            return
+        texts.append(text)
+        if named := _CALL_NAME.match("".join(texts)):
+            # The name tells which fields the user sees written; the text so far may
+            # hold some of them already (jump-forward writes keys in one piece).
             fields = FieldStream(watched_fields(named[1]), on_delta, level=2)
             fields.feed("".join(texts))
-    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(texts)}
-    return {"choices": [{"text": "".join(texts), "finish_reason": finish}], "usage": usage}
+
+    return feed
 
 
 def _parse_call(text: str) -> dict[str, Any]:

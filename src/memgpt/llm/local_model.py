@@ -109,16 +109,10 @@ class LoadedModel:
         # call back, would then read the whole call anew instead of keeping it.
         self.written: OrderedDict[str, list[int]] = OrderedDict()
 
-    def keep_written(self, text: str, prompt_tokens: int) -> None:
-        """Remember the tokens of `text`, just written after a prompt of that length (all
-        but the last, which was sampled and never fed back, are in the context)."""
-        llama = self.llama
-        tokens = llama.input_ids[prompt_tokens : llama.n_tokens].tolist()
-        fed = llama.detokenize(tokens).decode(errors="replace")
-        if not text.startswith(fed):
-            return
-        rest = llama.tokenize(text[len(fed) :].encode(), add_bos=False, special=False)
-        self.written[text] = tokens + rest
+    def keep_written(self, text: str, tokens: list[int]) -> None:
+        """Remember `tokens`, which the model just wrote as `text` (the context holds all
+        of them but the last batch, sampled and forced, which was never fed back)."""
+        self.written[text] = tokens
         while len(self.written) > MAX_WRITTEN:
             self.written.popitem(last=False)
 

@@ -63,6 +63,16 @@ class LazyGrammarSampler:
         self.chain.accept(token)
         return token
 
+    def take(self, tokens: list[int]) -> int:
+        """Accept `tokens`, written without sampling (`memgpt.llm.decoding`), as far as
+        the grammar allows them; return how many it took."""
+        for i, token in enumerate(tokens):
+            if not self._allows(token):
+                return i
+            self.grammar.accept(token)
+            self.chain.accept(token)
+        return len(tokens)
+
     def _draw(self, ctx: LlamaContext, idx: int, *samplers: LlamaSampler) -> int:
         logits = llama_cpp.llama_get_logits_ith(ctx.ctx, idx)
         self.candidates.copy_logits(np.ctypeslib.as_array(logits, shape=(self.n_vocab,)))
