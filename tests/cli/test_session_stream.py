@@ -22,8 +22,8 @@ class StreamingScripted(ScriptedLLM):
 
     streams = True
 
-    def chat(self, messages, functions, on_delta=None, *, cache_key=None):
-        reply = super().chat(messages, functions, cache_key=cache_key)
+    def chat(self, messages, functions, on_delta=None, *, cache_key=None, max_tokens=None):
+        reply = super().chat(messages, functions, cache_key=cache_key, max_tokens=max_tokens)
         if on_delta is not None and reply.tool_calls:
             call = reply.tool_calls[0]
             fields = FieldStream(watched_fields(call.name), on_delta)

@@ -265,6 +265,12 @@ def test_plain_text_call_sends_no_tools_and_no_empty_system() -> None:
     assert {"tools", "tool_choice", "system"}.isdisjoint(server.requests[0])
 
 
+def test_a_capped_reply_asks_for_the_cap() -> None:
+    with FakeAnthropicServer(script({"content": "A summary."})) as server:
+        _client(server).chat([ChatMessage(role="user", content="summarize")], [], max_tokens=64)
+    assert server.requests[0]["max_tokens"] == 64
+
+
 def test_official_api_without_key_fails_before_any_request() -> None:
     llm = create_llm(LLMConfig(provider="anthropic", model="claude-3-5-haiku-latest"))
     assert isinstance(llm, AnthropicChat)

@@ -107,6 +107,20 @@ def test_plain_text_call_without_functions_sends_no_tools(fake_openai) -> None:
     assert "tools" not in server.requests[0] and "tool_choice" not in server.requests[0]
 
 
+def test_the_summarizer_caps_its_reply_at_the_summary_budget(fake_openai) -> None:
+    """Text past the summary's budget is cut, so it is never asked for (nor paid for)."""
+    from memgpt.agent.summarizer import summarize
+    from memgpt.schemas import Message
+
+    server = fake_openai(script({"content": "A summary."}, {"content": "Hello."}))
+    llm = _client(server, max_output_tokens=900)
+    evicted = [Message(agent_id="a", role="user", text="My cat is Tom.", event="user_message")]
+    assert summarize(llm, "", evicted, max_tokens=120) == "A summary."
+    assert server.requests[0]["max_tokens"] == 120
+    llm.chat([ChatMessage(role="user", content="hi")], [], max_tokens=5000)
+    assert server.requests[1]["max_tokens"] == 900  # a cap never raises the budget
+
+
 def test_key_is_read_from_the_named_env_var_and_sent(fake_openai, monkeypatch) -> None:
     monkeypatch.setenv("MY_KEY", "sk-secret-123")
     server = fake_openai(script({"content": "ok"}))

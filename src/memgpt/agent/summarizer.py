@@ -98,6 +98,9 @@ def _fold(llm: LLMClient, brief: str, summary: str, lines: list[str], max_tokens
             ChatMessage(role="user", content=prompt + "\n".join(lines)),
         ],
         [],
+        # More would be cut by `fit` below; a small local model left its whole output
+        # budget (2,048 tokens) writes on for minutes.
+        max_tokens=max_tokens,
     )
     text = (reply.content or "").strip()
     if not text:  # a model that says nothing must not erase what the old summary held

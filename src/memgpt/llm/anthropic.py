@@ -23,7 +23,7 @@ from memgpt.llm import (
     status_error_message,
     where,
 )
-from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply
+from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply, output_limit
 from memgpt.llm.streaming import THOUGHTS, FieldStream, OnDelta, watched_fields
 from memgpt.llm.tokens import estimate_tokens
 from memgpt.schemas import LLMConfig, ToolCall
@@ -64,12 +64,13 @@ class AnthropicChat:
         on_delta: OnDelta | None = None,
         *,
         cache_key: str | None = None,  # Anthropic caches by breakpoints, not by key
+        max_tokens: int | None = None,
     ) -> LLMReply:
         """One completion; with `on_delta`, streamed, its text handed on as it arrives."""
         system, turns = to_anthropic(messages)
         request: dict[str, Any] = {
             "model": self.config.model,
-            "max_tokens": self.config.max_output_tokens,
+            "max_tokens": output_limit(self.config, max_tokens),
             "messages": turns,
         }
         if system:

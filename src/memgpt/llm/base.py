@@ -59,6 +59,15 @@ class LLMError(MemGPTError):
     """
 
 
+def output_limit(config: LLMConfig, max_tokens: int | None) -> int:
+    """The most tokens a reply may take: the config's budget, or less where a caller asks."""
+    return (
+        config.max_output_tokens
+        if max_tokens is None
+        else min(max_tokens, config.max_output_tokens)
+    )
+
+
 def leading_system(messages: list[ChatMessage]) -> tuple[list[str], list[ChatMessage]]:
     """The texts of the system messages `messages` opens with (main context has two: the
     instructions, then working context and summary), and the messages after them."""
@@ -80,10 +89,12 @@ class LLMClient(Protocol):
         functions: list[FunctionSchema],
         *,
         cache_key: str | None = None,
+        max_tokens: int | None = None,
     ) -> LLMReply:
         """One completion. With `functions`, the model must answer with one function call;
         with none (the summarizer), it answers in plain text. `cache_key` names whose
-        prompts these are (an agent's id), for providers that route by it to their cache."""
+        prompts these are (an agent's id), for providers that route by it to their cache.
+        `max_tokens` caps this reply below the config's `max_output_tokens`."""
         ...
 
     def count_tokens(self, text: str) -> int:

@@ -13,7 +13,14 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply, leading_system
+from memgpt.llm.base import (
+    ChatMessage,
+    FunctionSchema,
+    LLMError,
+    LLMReply,
+    leading_system,
+    output_limit,
+)
 from memgpt.llm.grammar import call_schema, compiled
 from memgpt.llm.jump_forward import CallSkeleton
 from memgpt.llm.local_model import LoadedModel, check_gguf, load, resolve_model_path
@@ -172,13 +179,14 @@ class LocalLlama:
         on_delta: OnDelta | None = None,
         *,
         cache_key: str | None = None,  # the prompt cache finds an agent's state by its tokens
+        max_tokens: int | None = None,
     ) -> LLMReply:
         """One completion; with `on_delta`, the call's thoughts and message (or the plain
         text) are handed on token by token as the model writes them."""
         llama = self._model.llama
         tokens, head = self._prompt_tokens(messages, functions)
         n_ctx = llama.n_ctx()
-        room = min(self.config.max_output_tokens, n_ctx - len(tokens))
+        room = min(output_limit(self.config, max_tokens), n_ctx - len(tokens))
         if room < 1:
             raise LLMError(
                 f"The prompt takes {len(tokens)} tokens but the local model's context holds "

@@ -21,7 +21,14 @@ from memgpt.llm import (
     status_error_message,
     where,
 )
-from memgpt.llm.base import ChatMessage, FunctionSchema, LLMError, LLMReply, leading_system
+from memgpt.llm.base import (
+    ChatMessage,
+    FunctionSchema,
+    LLMError,
+    LLMReply,
+    leading_system,
+    output_limit,
+)
 from memgpt.llm.streaming import THOUGHTS, FieldStream, OnDelta, watched_fields
 from memgpt.llm.tokens import TokenCounter, estimate_tokens, tiktoken_counter
 from memgpt.schemas import LLMConfig, ToolCall, new_id
@@ -58,6 +65,7 @@ class OpenAIChat:
         on_delta: OnDelta | None = None,
         *,
         cache_key: str | None = None,
+        max_tokens: int | None = None,
     ) -> LLMReply:
         """One completion; with `on_delta`, streamed, its text handed on as it arrives."""
         system, rest = leading_system(messages)
@@ -71,10 +79,11 @@ class OpenAIChat:
             # Requests with one key go to the same cache; other servers may refuse the field.
             request["prompt_cache_key"] = cache_key
         # OpenAI's reasoning models accept only the newer name; other servers know the older one.
+        limit = output_limit(self.config, max_tokens)
         if is_official(self.config, OPENAI_HOST):
-            request["max_completion_tokens"] = self.config.max_output_tokens
+            request["max_completion_tokens"] = limit
         else:
-            request["max_tokens"] = self.config.max_output_tokens
+            request["max_tokens"] = limit
         if self.config.temperature is not None:
             request["temperature"] = self.config.temperature
         if functions:

@@ -80,6 +80,7 @@ class ScriptedLLM:
         functions: list[FunctionSchema],
         *,
         cache_key: str | None = None,
+        max_tokens: int | None = None,  # a scripted reply is as long as it was written
     ) -> LLMReply:
         if self._record:
             self.requests.append((messages, functions))
