@@ -208,8 +208,10 @@ class OwnerIndex:
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Up to k (pk, similarity) from the graph plus the exact best k of the tail."""
         self.sync()
+        # Tombstoned keys are still in the graph: ask past them, so k live ones come back
+        # wherever k exist (a caller takes fewer than k as "there are no more").
         keys, scores = (
-            self.index.search(query, k)
+            self.index.search(query, k + len(self.tombstones))
             if self.index is not None
             else (np.empty(0, np.int64), np.empty(0, np.float32))
         )
