@@ -10,9 +10,17 @@ import pytest
 
 from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store.dialects.sqlite import SQLiteStore
+from memgpt.store.indexes import hnsw
 from memgpt.store.indexes import owners as indexes
 
 DIM = 16
+
+
+@pytest.fixture(autouse=True)
+def same_graph_every_run(monkeypatch):
+    """These tests compare the graph's answers with exact search: one thread builds the
+    graph, so they do not depend on thread timing."""
+    monkeypatch.setattr(hnsw, "ADD_THREADS", 1)
 
 
 def vectors(n: int, seed: int = 0) -> np.ndarray:
