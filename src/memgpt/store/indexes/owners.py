@@ -9,8 +9,8 @@ saved with the index). Rows above the watermark are the *tail*: searched
 exactly until there are more than `TAIL_MAX` of them; then they are added to the
 graph and the index is saved again. The tail's vectors are kept in memory, each read
 from SQLite once (a row's pk is never reused and its vector never changes), so a
-search reads only the rows added since the last one: reading a tail of 150 vectors
-again for every search was a quarter of a hybrid recall search (100k messages). Inserting passages
+search reads only the rows added since the last one: with a full tail (2,000 384-d
+vectors above a graph of 5,000) a search took 22 ms of CPU reading it again, 6 ms now. Inserting passages
 therefore costs only the SQLite write (HNSW insertion runs at about 1-2k
 vectors/s on 2 cores, far below the store's insert rate), and a crash loses
 nothing: on reopening, the rows above the saved watermark are simply tail again.
