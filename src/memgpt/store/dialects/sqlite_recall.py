@@ -229,13 +229,15 @@ class SQLiteRecall(Seam):
         through Python to count it and to look its size up took a third of a search."""
         if len(tokens) != 1:
             return None
+        # The entries read are summed here, not by a window over the groups: at 1M
+        # messages that window cost 0.4-1 ms a word of a 3-4 ms listing.
         rows = self._query(
-            "SELECT doc, COUNT(*) AS tf, SUM(COUNT(*)) OVER () AS listed, CASE WHEN doc"
-            " BETWEEN ? AND ? THEN (SELECT sz FROM messages_fts_docsize WHERE id = doc) END AS sz"
+            "SELECT doc, COUNT(*) AS tf, CASE WHEN doc BETWEEN ? AND ?"
+            " THEN (SELECT sz FROM messages_fts_docsize WHERE id = doc) END AS sz"
             " FROM (SELECT doc FROM messages_fts_instances WHERE term = ? LIMIT ?) GROUP BY doc",
             (*span, tokens[0], most),
         )
-        if rows and rows[0]["listed"] == most:
+        if sum(r["tf"] for r in rows) == most:
             return None
         found = {}
         for r in rows:
