@@ -237,14 +237,17 @@ class SQLiteRecall(Seam):
             " FROM (SELECT doc FROM messages_fts_instances WHERE term = ? LIMIT ?) GROUP BY doc",
             (*span, tokens[0], most),
         )
-        if sum(r["tf"] for r in rows) == most:
+        found, sized, listed = {}, {}, 0
+        low, high = span
+        for doc, tf, size in rows:  # unpacked: by name, about 0.5 ms more a search at 1M
+            listed += tf
+            if low <= doc <= high:
+                found[doc] = tf
+                if size is not None:
+                    sized[doc] = size
+        if listed == most:
             return None
-        found = {}
-        for r in rows:
-            if span[0] <= r["doc"] <= span[1]:
-                found[r["doc"]] = r["tf"]
-                if r["sz"] is not None:
-                    sizes[r["doc"]] = r["sz"]
+        sizes.update(sized)
         return found
 
     def _highlighted(self, word: str, span: tuple[int, int]) -> dict[int, int]:
