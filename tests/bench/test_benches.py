@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from memgpt.bench import common, multi_session, perf, retrieval
+from memgpt.embeddings.hash import HashEmbedder
 from memgpt.store.fusion import FUSION
 
 
@@ -183,6 +185,16 @@ def test_perf_reuses_a_kept_history(tmp_path, monkeypatch):
     assert again["build_s"] is None and again["backfill_s"] is None  # built once
     assert again["messages"] > first["messages"]  # the first run's steps stay in it
     assert again["recall_hybrid_ms"] > 0
+
+
+def test_perf_history_has_no_two_messages_alike():
+    """Repeated replies gave the recall index thousands of identical vectors."""
+    texts = [turn.text for batch in perf.history(3000) for turn in batch]
+    assert len(texts) == 2000  # a user turn and a reply per three messages
+    assert len(set(texts)) == len(texts)
+    assert len(np.unique(HashEmbedder().embed(texts), axis=0)) == len(texts)
+    assert texts == [turn.text for batch in perf.history(3000) for turn in batch]  # seeded
+    assert len(set(perf._words(random.Random(0)))) == perf.VOCABULARY
 
 
 def test_perf_keeps_no_postgres_history():

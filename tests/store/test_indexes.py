@@ -10,9 +10,17 @@ import pytest
 
 from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store.dialects.sqlite import SQLiteStore
+from memgpt.store.indexes import hnsw
 from memgpt.store.indexes import owners as indexes
 
 DIM = 16
+
+
+@pytest.fixture(autouse=True)
+def same_graph_every_run(monkeypatch):
+    """These tests compare the graph's answers with exact search: one thread builds the
+    graph, so they do not depend on thread timing."""
+    monkeypatch.setattr(hnsw, "ADD_THREADS", 1)
 
 
 def vectors(n: int, seed: int = 0) -> np.ndarray:
@@ -108,6 +116,34 @@ def test_a_big_tail_moves_into_the_graph(filled, monkeypatch):
     assert index.tail_size() == 50
     assert top_texts(store, state.id, more[4], 1) == ["m4"]
     assert index.tail_size() == 0 and len(index.index) == 350
+
+
+def test_a_search_reads_only_the_tail_rows_added_since_the_last(filled, monkeypatch):
+    store, state, _ = filled
+    index = index_of(store, state.id)
+    rows = index._rows
+    read: list[int] = []
+
+    def counting(*args):
+        for batch in rows(*args):
+            read.append(len(batch[1]))
+            yield batch
+
+    monkeypatch.setattr(index, "_rows", counting)
+    more = vectors(50, seed=3)
+    store.insert_passages(
+        state.id, [Passage(text=f"m{i}", embedding=v.tolist()) for i, v in enumerate(more)]
+    )
+    assert top_texts(store, state.id, more[4], 1) == ["m4"]
+    assert sum(read) == 50
+    assert top_texts(store, state.id, more[7], 1) == ["m7"]
+    assert sum(read) == 50  # the tail is in memory
+    store.insert_passages(state.id, [Passage(text="late", embedding=more[9].tolist())])
+    (m9,) = [p for p in store.list_passages(state.id, limit=400) if p.text == "m9"]
+    store.delete_passage(state.id, m9.id)
+    found = top_texts(store, state.id, more[9], 2)
+    assert found[0] == "late" and "m9" not in found  # the new row read, the deleted one gone
+    assert sum(read) == 51
 
 
 def test_deleted_passages_leave_the_graph_at_the_next_save(filled, tmp_path):

@@ -142,7 +142,10 @@ class PostgresArchival(Seam):
         dim: sql.Literal,
         table: sql.Identifier,
     ) -> Ranking:
-        """HNSW candidates that pass the scope and filters; over-fetch until enough do."""
+        """HNSW candidates that pass the scope and filters; over-fetch until `depth` do
+        (the scope holds more than `EXACT_LIMIT`). A scan giving fewer rows than asked is
+        not the end of the index: its candidates include rows deleted since the last
+        vacuum, which it drops."""
         k = min(depth, MAX_EF_SEARCH)
         while True:
             with self.transaction():
@@ -158,6 +161,6 @@ class PostgresArchival(Seam):
                     (query, query, k, *params),
                 )
             hits = _comparable([r for r in rows if r["kept"]])
-            if len(hits) >= depth or len(rows) < k or k >= MAX_EF_SEARCH:
+            if len(hits) >= depth or k >= MAX_EF_SEARCH:
                 return hits[:depth]
             k = min(k * 4, MAX_EF_SEARCH)

@@ -229,20 +229,25 @@ class SQLiteRecall(Seam):
         through Python to count it and to look its size up took a third of a search."""
         if len(tokens) != 1:
             return None
+        # The entries read are summed here, not by a window over the groups: at 1M
+        # messages that window cost 0.4-1 ms a word of a 3-4 ms listing.
         rows = self._query(
-            "SELECT doc, COUNT(*) AS tf, SUM(COUNT(*)) OVER () AS listed, CASE WHEN doc"
-            " BETWEEN ? AND ? THEN (SELECT sz FROM messages_fts_docsize WHERE id = doc) END AS sz"
+            "SELECT doc, COUNT(*) AS tf, CASE WHEN doc BETWEEN ? AND ?"
+            " THEN (SELECT sz FROM messages_fts_docsize WHERE id = doc) END AS sz"
             " FROM (SELECT doc FROM messages_fts_instances WHERE term = ? LIMIT ?) GROUP BY doc",
             (*span, tokens[0], most),
         )
-        if rows and rows[0]["listed"] == most:
+        found, sized, listed = {}, {}, 0
+        low, high = span
+        for doc, tf, size in rows:  # unpacked: by name, about 0.5 ms more a search at 1M
+            listed += tf
+            if low <= doc <= high:
+                found[doc] = tf
+                if size is not None:
+                    sized[doc] = size
+        if listed == most:
             return None
-        found = {}
-        for r in rows:
-            if span[0] <= r["doc"] <= span[1]:
-                found[r["doc"]] = r["tf"]
-                if r["sz"] is not None:
-                    sizes[r["doc"]] = r["sz"]
+        sizes.update(sized)
         return found
 
     def _highlighted(self, word: str, span: tuple[int, int]) -> dict[int, int]:

@@ -36,6 +36,10 @@ DEFAULT_DTYPE = "f16"
 DEFAULT_CONNECTIVITY = 16
 DEFAULT_EXPANSION_ADD = 128
 DEFAULT_EXPANSION_SEARCH = 256
+# Threads inserting into a graph (0: one per core). Parallel insertion makes the graph
+# depend on thread timing (a top-5 of 300 vectors missed one in about 300 builds); one
+# thread builds the same graph every time.
+ADD_THREADS = 0
 
 
 class VectorIndex:
@@ -136,7 +140,7 @@ class VectorIndex:
         present = np.atleast_1d(self._index.contains(ukeys))
         if present.any():
             self._index.remove(ukeys[present])
-        self._index.add(ukeys, vecs)
+        self._index.add(ukeys, vecs, threads=ADD_THREADS)
 
     def remove(self, keys: np.ndarray) -> int:
         """Remove keys (absent ones are ignored); returns how many were removed."""

@@ -6,8 +6,11 @@ in its scope and deleting an agent or a source drops one file.
 
 An index covers every passage of its owner with `pk <= max_pk` (the watermark,
 saved with the index). Rows above the watermark are the *tail*: searched
-exactly, straight from SQLite, until there are more than `TAIL_MAX` of them; then
-they are added to the graph and the index is saved again. Inserting passages
+exactly until there are more than `TAIL_MAX` of them; then they are added to the
+graph and the index is saved again. The tail's vectors are kept in memory, each read
+from SQLite once (a row's pk is never reused and its vector never changes), so a
+search reads only the rows added since the last one: with a full tail (2,000 384-d
+vectors above a graph of 5,000) a search took 22 ms of CPU reading it again, 6 ms now. Inserting passages
 therefore costs only the SQLite write (HNSW insertion runs at about 1-2k
 vectors/s on 2 cores, far below the store's insert rate), and a crash loses
 nothing: on reopening, the rows above the saved watermark are simply tail again.
@@ -86,6 +89,11 @@ class OwnerIndex:
         self.dim: int | None = None
         self.max_pk = 0
         self.tombstones: set[int] = set()
+        import numpy as np
+
+        self._tail_keys = np.empty(0, np.int64)
+        self._tail_vectors = np.empty((0, 0), np.float32)
+        self._tail_read = 0  # the newest pk the tail has read (rows up to it are in it)
         self.rebuilt = False  # whether opening had to rebuild (for tests and logs)
         self._open()
 
@@ -93,8 +101,9 @@ class OwnerIndex:
 
     def _rows(
         self, after_pk: int, upto_pk: int | None = None
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(pks, vectors) batches of this owner's embedded rows with after_pk < pk [<= upto_pk]."""
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(last pk read, pks, vectors) batches of this owner's usable embedded rows with
+        after_pk < pk [<= upto_pk]."""
         import numpy as np
 
         sql = f"SELECT pk, embedding FROM {self._table} WHERE {self._where} AND pk > ?"
@@ -104,16 +113,16 @@ class OwnerIndex:
             params.append(upto_pk)
         cursor = self._conn().execute(sql + " AND embedding IS NOT NULL ORDER BY pk", params)
         while rows := cursor.fetchmany(_BATCH):
+            last = rows[-1][0]
             if self.dim is None:
                 self.dim = len(rows[0][1]) // 4
             # An embedding of another size came from another model; it cannot be compared.
             rows = [r for r in rows if len(r[1]) == 4 * self.dim]
-            if not rows:
-                continue
             pks = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-            vectors = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), np.float32)
+            vectors = vectors.reshape(len(rows), self.dim)
             ok = _valid(vectors)
-            yield pks[ok], vectors[ok]
+            yield last, pks[ok], vectors[ok]
 
     def _scalar(self, select: str, condition: str = "", *params) -> int:
         """One number over this owner's rows: `select` with `condition` (ANDed)."""
@@ -124,7 +133,25 @@ class OwnerIndex:
         return self._scalar("COUNT(*)", "AND pk <= ? AND embedding IS NOT NULL", max_pk)
 
     def tail_size(self) -> int:
-        return self._scalar("COUNT(*)", "AND pk > ? AND embedding IS NOT NULL", self.max_pk)
+        """How many usable rows are above the watermark, after reading the new ones."""
+        import numpy as np
+
+        for last, pks, vectors in self._rows(max(self._tail_read, self.max_pk)):
+            self._tail_read = last
+            if len(pks):
+                if not len(self._tail_keys):
+                    self._tail_vectors = np.empty((0, self.dim), np.float32)
+                self._tail_keys = np.concatenate([self._tail_keys, pks])
+                self._tail_vectors = np.concatenate([self._tail_vectors, vectors])
+        return len(self._tail_keys)
+
+    def _set_watermark(self, max_pk: int) -> None:
+        """The graph covers the rows up to `max_pk`: the tail starts above it."""
+        import numpy as np
+
+        self.max_pk = self._tail_read = max_pk
+        self._tail_keys = np.empty(0, np.int64)
+        self._tail_vectors = np.empty((0, 0), np.float32)
 
     # opening, saving, rebuilding
 
@@ -148,7 +175,8 @@ class OwnerIndex:
                 expected = meta["count"] - len(meta["tombstones"])
                 alive = self._count_upto(meta["max_pk"])
                 if alive <= expected and expected - alive <= DEAD_FRACTION * max(expected, 1):
-                    self.index, self.dim, self.max_pk = index, meta["dim"], meta["max_pk"]
+                    self.index, self.dim = index, meta["dim"]
+                    self._set_watermark(meta["max_pk"])
                     self.tombstones = set(meta["tombstones"])
                     return
         self.rebuild()
@@ -156,7 +184,8 @@ class OwnerIndex:
     def rebuild(self) -> None:
         """Build the index afresh from every embedded row of this owner, and save it."""
         self.rebuilt = True
-        self.index, self.max_pk, self.tombstones = None, 0, set()
+        self.index, self.tombstones = None, set()
+        self._set_watermark(0)
         self.dim = None
         self._add_tail()
 
@@ -170,11 +199,11 @@ class OwnerIndex:
         batches = self._rows(self.max_pk, max_pk)
         first = next(batches, None)
         if first is None and not self.tombstones and self.index is not None:
-            self.max_pk = max(self.max_pk, max_pk)
+            self._set_watermark(max(self.max_pk, max_pk))
             return
         if self.dim is None:
             self._clear_files()  # nothing embedded: no index
-            self.max_pk = max_pk
+            self._set_watermark(max_pk)
             return
         # Read the saved graph into RAM: a viewed (memory-mapped) index cannot grow.
         writable = VectorIndex(self.path, self.dim) if self.index is not None else None
@@ -183,12 +212,13 @@ class OwnerIndex:
             writable = VectorIndex(self.path, self.dim)
         if self.tombstones:
             writable.remove(np.fromiter(self.tombstones, np.int64))
-        for pks, vectors in itertools.chain([first] if first else [], batches):
+        for _, pks, vectors in itertools.chain([first] if first else [], batches):
             if len(pks):
                 writable.add(pks, vectors)
         writable.save()
         self.index = VectorIndex(self.path, self.dim, view=True) if len(writable) else None
-        self.max_pk, self.tombstones = max_pk, set()
+        self.tombstones = set()
+        self._set_watermark(max_pk)
         self._write_meta(len(writable))
 
     def _write_meta(self, count: int) -> None:
@@ -215,6 +245,11 @@ class OwnerIndex:
             self._add_tail()
 
     def forget(self, pks: list[int]) -> None:
+        import numpy as np
+
+        if len(self._tail_keys):
+            kept = ~np.isin(self._tail_keys, pks)
+            self._tail_keys, self._tail_vectors = self._tail_keys[kept], self._tail_vectors[kept]
         indexed = [pk for pk in pks if pk <= self.max_pk]
         if indexed and self.index is not None:
             self.tombstones.update(indexed)
@@ -225,18 +260,19 @@ class OwnerIndex:
         import numpy as np
 
         self.sync()
+        # Tombstoned keys are still in the graph: ask past them, so k live ones come back
+        # wherever k exist (a caller takes fewer than k as "there are no more").
         keys, scores = (
-            self.index.search(query, k)
+            self.index.search(query, k + len(self.tombstones))
             if self.index is not None
             else (np.empty(0, np.int64), np.empty(0, np.float32))
         )
         if self.tombstones:
             alive = ~np.isin(keys, np.fromiter(self.tombstones, np.int64))
             keys, scores = keys[alive], scores[alive]
-        if self.dim is not None and len(query) == self.dim:
-            for pks, vectors in self._rows(self.max_pk):
-                keys = np.concatenate([keys, pks])
-                scores = np.concatenate([scores, vectors @ query])
+        if len(self._tail_keys) and len(query) == self.dim:
+            keys = np.concatenate([keys, self._tail_keys])
+            scores = np.concatenate([scores, self._tail_vectors @ query])
         order = np.argsort(-scores, kind="stable")[:k]
         return keys[order], scores[order]
 
