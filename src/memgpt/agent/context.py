@@ -82,11 +82,11 @@ def with_statistics(queue: list[ChatMessage], statistics: str | None) -> list[Ch
         packet.pop("memory_statistics", None)
         if statistics is not None:
             packet["memory_statistics"] = statistics
-        content = json.dumps(packet, ensure_ascii=False)
+        content = events.packet_text(packet)
         return [*queue[:-1], newest.model_copy(update={"content": content})]
     if statistics is None:
         return queue
-    note = json.dumps({"type": "system_note", "memory_statistics": statistics})
+    note = events.packet_text({"type": "system_note", "memory_statistics": statistics})
     return [*queue, ChatMessage(role="user", content=note)]
 
 
