@@ -82,11 +82,11 @@ def with_statistics(queue: list[ChatMessage], statistics: str | None) -> list[Ch
         packet.pop("memory_statistics", None)
         if statistics is not None:
             packet["memory_statistics"] = statistics
-        content = events.packet_text(packet)
+        content = json.dumps(packet, ensure_ascii=False)
         return [*queue[:-1], newest.model_copy(update={"content": content})]
     if statistics is None:
         return queue
-    note = events.packet_text({"type": "system_note", "memory_statistics": statistics})
+    note = json.dumps({"type": "system_note", "memory_statistics": statistics})
     return [*queue, ChatMessage(role="user", content=note)]
 
 

@@ -7,7 +7,6 @@ the model can tell a person's words from a heartbeat or a system alert.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from memgpt.schemas import EventType, Message, storable_text
 
@@ -53,19 +52,13 @@ NO_FUNCTION_CALLED = (
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 
 
-def packet_text(packet: dict[str, Any]) -> str:
-    """A packet as stored and shown to the model: compact JSON (the spaces after its
-    separators were six more tokens of each event on SmolLM2)."""
-    return json.dumps(packet, ensure_ascii=False, separators=(",", ":"))
-
-
 def pack(message: Message, statistics: str | None = None) -> str:
     """The content of an event's packet; the model's also carries memory `statistics`."""
     packet = {"type": str(message.event), "time": message.created_at.strftime(TIME_FORMAT)}
     packet["message" if message.event == EventType.USER_MESSAGE else "text"] = message.text
     if statistics is not None:
         packet["memory_statistics"] = statistics
-    return packet_text(packet)
+    return json.dumps(packet, ensure_ascii=False)
 
 
 def function_result(ok: bool, text: str | None) -> str:
@@ -75,4 +68,4 @@ def function_result(ok: bool, text: str | None) -> str:
     packet = {"status": "OK" if ok else "Failed"}
     if text is not None:
         packet["message"] = text
-    return packet_text(packet)
+    return json.dumps(packet, ensure_ascii=False)
