@@ -41,7 +41,7 @@ def agent(messages: list[ChatMessage], functions: list[FunctionSchema]) -> LLMRe
         None,
     )
     if packet.get("type") in ("heartbeat", "system_alert") and tool is not None:
-        result = json.loads(tool.content)["message"]
+        result = json.loads(tool.content).get("message")  # none when it returned nothing
         return call("send_message", "The call is done; report it.", message=f"done: {result}")
     if packet.get("type") != "user_message":
         return call("send_message", "Nothing to add.", message="ok")

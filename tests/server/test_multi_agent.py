@@ -65,8 +65,8 @@ def test_a_loop_between_two_agents_stops_with_a_failed_result(http_a, make):
     answer = json.loads(result(messages)["message"])
     [b_reply] = answer["response"]
     assert b_reply.startswith("done: ") and "already waiting in this exchange" in b_reply
-    # a is usable again afterwards.
-    assert ask(http_a, a, "still there")[-1]["content"] == "echo: still there"
+    # a is usable again afterwards (its window is small: a memory-pressure alert may follow).
+    assert "echo: still there" in [m.get("content") for m in ask(http_a, a, "still there")]
 
 
 def test_an_exchange_deeper_than_the_bound_is_refused(http_a, make, server):
