@@ -23,7 +23,6 @@ from memgpt.llm.base import (
 )
 from memgpt.llm.grammar import call_schema, compiled
 from memgpt.llm.jump_forward import CallSkeleton
-from memgpt.llm.listing import listing
 from memgpt.llm.local_model import LoadedModel, check_gguf, load, resolve_model_path
 from memgpt.llm.streaming import (
     THOUGHTS,
@@ -39,6 +38,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TEMPERATURE = 0.7
+
+CALL_INSTRUCTION = (
+    "You must reply by calling exactly one function. Write only a JSON object of the form "
+    '{"function":"<function name>","arguments":{<the arguments>}} and nothing else. '
+    "The functions you can call are:\n"
+)
 
 # Marks where a message's text goes in the rendered template; no text or template has NUL.
 _SLOT = "\x00"
@@ -63,10 +68,16 @@ def _template_messages(
     system, rest = leading_system(messages)
     if functions:
         # Right after the instructions, ahead of the working context, so that a memory
-        # edit leaves the cached prefix of instructions and schemas as it is. Shorter than
-        # the spaced JSON the context compiler counts (`functions_tokens`), so the count
-        # stays an upper bound.
-        system.insert(1, listing(functions))
+        # edit leaves the cached prefix of instructions and schemas as it is. Compact, as
+        # the model writes its call: ~8% fewer tokens than spaced JSON, which is what the
+        # context compiler counts (`functions_tokens`), so the count stays an upper bound.
+        # (A shorter listing of one signature a function, the shared arguments described
+        # once, halved these tokens but led SmolLM2-135M into chains of core_memory_append
+        # calls with made-up labels: 61 steps for 20 turns, against ~21.)
+        listing = "\n".join(
+            json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in functions
+        )
+        system.insert(1, CALL_INSTRUCTION + listing)
     head = "\n\n".join(system[:2]) if functions else ""
     # One system turn: many models' templates accept no second one.
     out = [{"role": "system", "content": "\n\n".join(system)}] if system else []
