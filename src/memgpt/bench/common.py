@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from memgpt.agent import events
 from memgpt.embeddings.base import Embedder
 from memgpt.llm.base import ChatMessage, LLMClient
 from memgpt.schemas import EmbeddingConfig, EventType, Message, Response, ToolCall
@@ -292,7 +291,7 @@ def as_messages(agent_id: str, turns: Sequence[Any], in_context: bool = False) -
         out.append(
             Message(
                 role="tool",
-                text=events.function_result(True, None),
+                text=json.dumps({"status": "OK", "message": "None"}),
                 tool_call_id=call.id,
                 name="send_message",
                 created_at=turn.time,

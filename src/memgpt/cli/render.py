@@ -16,7 +16,6 @@ from memgpt.schemas import (
     Message,
     Response,
     StopReason,
-    function_return,
     function_succeeded,
     inner_thoughts,
 )
@@ -84,8 +83,9 @@ class Renderer:
                 self._result_line(result)
 
     def _result_line(self, result: Message) -> None:
-        ok = function_succeeded(result)
-        body = str(function_return(result))
+        packet = _arguments(result.text)
+        ok = packet.get("status", "OK") == "OK"
+        body = str(packet.get("message", result.text))
         if ok and body == "None":  # the function returned nothing to report
             body = "OK"
         style = "dim" if ok else "red"
