@@ -303,14 +303,28 @@ def failed_calls(messages: list[Message]) -> frozenset[str]:
     )
 
 
-def function_succeeded(result: Message) -> bool:
-    """Whether a function result (packed as `agent.events.function_result` packs it) says
-    the call succeeded; text that is not such a packet counts as success."""
+def _result_packet(result: Message) -> dict[str, Any]:
+    """A function result as `agent.events.function_result` packs it; {} for other text."""
     try:
         packet = json.loads(result.text)
     except ValueError:
-        return True
-    return not isinstance(packet, dict) or packet.get("status", "OK") == "OK"
+        return {}
+    return packet if isinstance(packet, dict) else {}
+
+
+def function_succeeded(result: Message) -> bool:
+    """Whether a function result says the call succeeded; text that is not such a packet
+    counts as success."""
+    return _result_packet(result).get("status", "OK") == "OK"
+
+
+def function_return(result: Message) -> str | None:
+    """What a function result says the function returned: None for nothing (a packet
+    without a message); text that is not such a packet, as it is."""
+    packet = _result_packet(result)
+    if "status" not in packet and "message" not in packet:
+        return result.text
+    return None if packet.get("message") is None else str(packet["message"])
 
 
 def storable_text(text: str) -> str:

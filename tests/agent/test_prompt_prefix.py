@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from datetime import timedelta
 
 from memgpt.agent.context import functions_tokens, message_tokens, to_chat
 from memgpt.bench.prompt_cache import prefix_share, request_text
@@ -13,7 +12,7 @@ from memgpt.embeddings.hash import HashEmbedder
 from memgpt.llm.openai_compat import OpenAIChat
 from memgpt.llm.scripted import call
 from memgpt.llm.tokens import estimate_tokens
-from memgpt.schemas import EmbeddingConfig, LLMConfig
+from memgpt.schemas import EmbeddingConfig, LLMConfig, Passage
 from tests.fakes.openai_server import fake_openai
 
 __all__ = ["fake_openai"]  # the fixture is used by name below
@@ -69,7 +68,7 @@ def test_a_newest_event_that_kept_statistics_shows_the_current_ones(make_agent):
     agent.send("hello there")
     kept = agent.queue[-1].memory_statistics
     assert kept is not None
-    agent.state.memory_edited_at += timedelta(hours=1)
+    agent.store.insert_passages(agent.state.archival_id, [Passage(text="a fact")])
     context = agent.compile()
     newest = json.loads(context.messages[-1].content)
     assert newest["memory_statistics"] != kept and newest["message"] == "hello there"

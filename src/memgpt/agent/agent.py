@@ -371,7 +371,8 @@ class Agent(ConversationActions, approval.Approvals):
     ) -> StopReason | None:
         """Whether the chain stops after the step about to commit, and why: decided before
         the commit, so the step's record carries the reason its run stops with. A
-        memory-pressure alert joins `follow_up` when the chain can go on to answer it."""
+        memory-pressure alert joins `follow_up` when the chain can go on to answer it, in
+        place of a heartbeat that says only that the model asked to continue."""
         stop: StopReason | None
         if awaiting:
             stop = StopReason.REQUIRES_APPROVAL
@@ -381,7 +382,11 @@ class Agent(ConversationActions, approval.Approvals):
             # A warning now could not be answered: it waits for the next step.
             stop = StopReason.MAX_STEPS if follow_up else self._yielded(turn.chain)
         else:
-            follow_up += self._memory_pressure_alert(messages, len(ctx.passages))
+            if alert := self._memory_pressure_alert(messages, len(ctx.passages)):
+                # The alert wakes the model itself: a heartbeat saying only that it asked to
+                # continue would be a second event for the next step to read.
+                follow_up[:] = [e for e in follow_up if e.text != events.HEARTBEAT_REQUESTED]
+                follow_up += alert
             stop = None if follow_up else self._yielded(turn.chain)
         if turn.record is not None:
             turn.record.duration_ns = time.monotonic_ns() - turn.record.duration_ns

@@ -55,14 +55,17 @@ class MainContext:
         return self.total / self.budget
 
 
-def memory_statistics(state: AgentState, recall_count: int, archival_count: int) -> str:
-    # Short: every event in the queue keeps a copy (about 32 tokens on SmolLM2, 53 before).
-    # The instructions name the search functions; the events' times say UTC.
-    edited = state.memory_edited_at.strftime("%Y-%m-%d %H:%M")
-    return (
-        f"{recall_count} messages in recall, {archival_count} passages in archival, "
-        f"working context edited {edited}"
-    )
+def memory_statistics(recall_count: int, archival_count: int) -> str:
+    # Short: every event in the queue keeps a copy. The instructions name the search
+    # functions. When working context was edited is told with it (`working_context`).
+    return f"{recall_count} messages in recall, {archival_count} passages in archival"
+
+
+def working_context(state: AgentState) -> str:
+    """The working context section, headed by when it was last edited: the time changes
+    only with the section itself, so it costs a prefix cache nothing at other steps."""
+    edited = state.memory_edited_at.strftime(events.TIME_FORMAT)
+    return f"### Working context (edited {edited})\n" + working.render(state)
 
 
 def with_statistics(queue: list[ChatMessage], statistics: str | None) -> list[ChatMessage]:
@@ -120,14 +123,14 @@ def compile_main_context(
     (the caller caches both, so a long queue is not converted and counted every step)."""
     instructions = ChatMessage(role="system", content=state.system)
     parts = {
-        "working_context": "### Working context\n" + working.render(state),
+        "working_context": working_context(state),
         "open_files": files.render(state),
         "summary": "### Summary of earlier conversation\n" + state.summary if state.summary else "",
     }
     memory = ChatMessage(role="system", content="\n\n".join(p for p in parts.values() if p))
     summary = count(parts["summary"])
     open_files = count(parts["open_files"])
-    statistics = memory_statistics(state, recall_count, archival_count)
+    statistics = memory_statistics(recall_count, archival_count)
     # The newest packet shows the current statistics in place of any its event kept (an
     # event whose model call failed is stored, and shown again when answered).
     newest = with_statistics(queue[-1:], None)

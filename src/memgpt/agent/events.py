@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from memgpt.schemas import EventType, Message, storable_text, utcnow
+from memgpt.schemas import EventType, Message, storable_text
 
 
 def _event(kind: EventType, text: str) -> Message:
@@ -47,12 +47,14 @@ NO_FUNCTION_CALLED = (
 )
 
 
+# To the minute: a small model's tokenizer spends a token on every digit, and every
+# event in the queue carries a time.
+TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
+
+
 def pack(message: Message, statistics: str | None = None) -> str:
     """The content of an event's packet; the model's also carries memory `statistics`."""
-    packet = {
-        "type": str(message.event),
-        "time": message.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-    }
+    packet = {"type": str(message.event), "time": message.created_at.strftime(TIME_FORMAT)}
     packet["message" if message.event == EventType.USER_MESSAGE else "text"] = message.text
     if statistics is not None:
         packet["memory_statistics"] = statistics
@@ -60,12 +62,10 @@ def pack(message: Message, statistics: str | None = None) -> str:
 
 
 def function_result(ok: bool, text: str | None) -> str:
-    """The packed result of a function call, as stored and shown to the model."""
-    return json.dumps(
-        {
-            "status": "OK" if ok else "Failed",
-            "message": text if text is not None else "None",
-            "time": utcnow().strftime("%Y-%m-%d %H:%M:%S UTC"),
-        },
-        ensure_ascii=False,
-    )
+    """The packed result of a function call, as stored and shown to the model: whether it
+    succeeded, and what it returned if anything. No time: the call answers the event
+    before it, which carries one."""
+    packet = {"status": "OK" if ok else "Failed"}
+    if text is not None:
+        packet["message"] = text
+    return json.dumps(packet, ensure_ascii=False)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from memgpt.agent import events
 from memgpt.embeddings.base import Embedder
 from memgpt.llm.base import ChatMessage, LLMClient
 from memgpt.schemas import EmbeddingConfig, EventType, Message, Response, ToolCall
@@ -291,7 +292,7 @@ def as_messages(agent_id: str, turns: Sequence[Any], in_context: bool = False) -
         out.append(
             Message(
                 role="tool",
-                text=json.dumps({"status": "OK", "message": "None"}),
+                text=events.function_result(True, None),
                 tool_call_id=call.id,
                 name="send_message",
                 created_at=turn.time,

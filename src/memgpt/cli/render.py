@@ -16,6 +16,7 @@ from memgpt.schemas import (
     Message,
     Response,
     StopReason,
+    function_return,
     function_succeeded,
     inner_thoughts,
 )
@@ -83,9 +84,8 @@ class Renderer:
                 self._result_line(result)
 
     def _result_line(self, result: Message) -> None:
-        packet = _arguments(result.text)
-        ok = packet.get("status", "OK") == "OK"
-        body = str(packet.get("message", result.text))
+        ok = function_succeeded(result)
+        body = str(function_return(result))
         if ok and body == "None":  # the function returned nothing to report
             body = "OK"
         style = "dim" if ok else "red"

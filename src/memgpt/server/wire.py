@@ -28,6 +28,8 @@ from memgpt.schemas import (
     StopReason,
     Usage,
     failed_calls,
+    function_return,
+    function_succeeded,
     inner_thoughts,
 )
 from memgpt.store.accounts import AgentOwner, SourceOwner, UploadedFile, UserTool
@@ -363,9 +365,9 @@ def delta(message_id: str, field: str, text: str) -> dict[str, Any]:
 
 
 def _tool_return(m: Message) -> dict[str, Any]:
-    packed = _arguments(m.text) or {}
-    status = "success" if packed.get("status") == "OK" else "error"
-    text = str(packed.get("message", m.text))
+    status = "success" if function_succeeded(m) else "error"
+    returned = function_return(m)
+    text = "None" if returned is None else returned  # Letta's text for a function's None
     return {
         **_base(m, "tool_return_message"),
         "name": m.name,
