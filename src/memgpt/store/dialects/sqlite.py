@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     pass
 
 BUSY_TIMEOUT_S = 30  # how long a writer waits for the database before giving up
+# Reads map the file (SQLite caps this at its build's limit, 2 GiB in Debian's) rather
+# than copying each page out of the OS cache with a read() call: the 100 vector hits of a
+# hybrid recall search are each a random page, and those calls were 0.5-0.9 ms of its
+# 3 ms of CPU (100k messages). Writes still go through the WAL.
+MMAP_SIZE = 1 << 40
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 
 
@@ -84,6 +89,7 @@ class SQLiteStore(SQLiteRecall, SQLiteArchival, SQLiteMessageVectors, RecallVect
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+            conn.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
             conn.row_factory = sqlite3.Row
             for statement in SCRATCH_TABLES:
                 conn.execute(statement)
