@@ -8,12 +8,14 @@ import os
 import random
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 from memgpt.bench import common, multi_session, perf, retrieval
 from memgpt.embeddings.hash import HashEmbedder
+from memgpt.memory import recall, recall_embedding
 from memgpt.store.fusion import FUSION
 
 
@@ -185,6 +187,26 @@ def test_perf_reuses_a_kept_history(tmp_path, monkeypatch):
     assert again["build_s"] is None and again["backfill_s"] is None  # built once
     assert again["messages"] > first["messages"]  # the first run's steps stay in it
     assert again["recall_hybrid_ms"] > 0
+
+
+def test_perf_times_searches_once_every_message_is_embedded(tmp_path, monkeypatch):
+    # Searches timed while the worker embedded the steps' messages counted its CPU too.
+    monkeypatch.setenv("MEMGPT_HOME", str(tmp_path))
+    catch_up, search = recall_embedding.catch_up, recall.search_text
+    pending = []
+
+    def slow_catch_up(*args, **kwargs):
+        time.sleep(0.2)  # the worker is still busy when the steps return
+        return catch_up(*args, **kwargs)
+
+    def search_checked(store, agent_id, *args):
+        pending.append(store.messages_to_embed(agent_id, 1))
+        return search(store, agent_id, *args)
+
+    monkeypatch.setattr(recall_embedding, "catch_up", slow_catch_up)
+    monkeypatch.setattr(recall, "search_text", search_checked)
+    perf.run_size(300, 2, 3, str(tmp_path / "perf-300-hash.db"), False, "hash")
+    assert len(pending) == 6 and not any(pending)
 
 
 def test_perf_history_has_no_two_messages_alike():

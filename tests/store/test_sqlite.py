@@ -5,6 +5,7 @@ Tests taking `store` or `open_store` run on every backend (tests/store/conftest.
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from memgpt.agent import events
 from memgpt.schemas import AgentState, Block, Passage
 from memgpt.store.base import StoreError
-from memgpt.store.dialects.sqlite import SQLiteStore
+from memgpt.store.dialects.sqlite import SQLiteStore, from_ts, ts
 from memgpt.store.migrations import STEPS, scripts
 from tests.store.test_migrations import OLD_MESSAGE_COLUMNS
 
@@ -143,3 +144,13 @@ def test_a_page_far_past_the_end_is_empty_not_a_huge_allocation(store):
     assert [h.passage.text for h in store.search_archival(state.id, "fact", query, 5)[0]] == [
         "a fact"
     ]
+
+
+def test_stored_times_read_back_as_the_same_instant_in_utc():
+    for when in (
+        datetime(2023, 1, 1, tzinfo=UTC),
+        datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2024, 6, 1, 12, 30, 5, 42, tzinfo=timezone(timedelta(hours=-7))),
+    ):
+        back = from_ts(ts(when))
+        assert back == when and back.utcoffset() == timedelta(0)

@@ -35,6 +35,13 @@ if TYPE_CHECKING:
     pass
 
 BUSY_TIMEOUT_S = 30  # how long a writer waits for the database before giving up
+# Each connection's page cache, in KiB (SQLite's default: 2 MiB). A recall search reads
+# its words' full-text lists and lengths and its vector hits' rows; with 2 MiB they pushed
+# each other out and every page came back through a read() call: at 1M messages 1.0 ms of
+# system CPU a text search and 1.7 ms a hybrid one, 0-0.6 ms with 32 MiB. (Mapping the
+# file instead did as well, but put every page any scan touched into the process's RSS:
+# +700 MB at 1M.) The cache fills only as far as a connection reads.
+CACHE_KIB = 32 * 1024
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 
 
@@ -43,7 +50,9 @@ def ts(value: datetime) -> str:
 
 
 def from_ts(text: str) -> datetime:
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    """A time `ts` wrote (its Z reads as UTC): ISO parsing takes 0.1 us where strptime
+    took 20, for every message a search or a step reads."""
+    return datetime.fromisoformat(text)
 
 
 class SQLiteStore(SQLiteRecall, SQLiteArchival, SQLiteMessageVectors, RecallVectorsSQL, SQLStore):
@@ -84,6 +93,7 @@ class SQLiteStore(SQLiteRecall, SQLiteArchival, SQLiteMessageVectors, RecallVect
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             conn.row_factory = sqlite3.Row
             for statement in SCRATCH_TABLES:
                 conn.execute(statement)

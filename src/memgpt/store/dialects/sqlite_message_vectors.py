@@ -40,21 +40,22 @@ class SQLiteMessageVectors(Seam):
     ) -> list[tuple[int, float]]:
         k = depth
         while True:
-            keys, scores = self.recall_indexes.search([("agent_id", agent_id)], query, k)
+            # As Python numbers: numpy scalars cost a microsecond or so each to convert,
+            # hash and compare, for each of the k candidates.
+            keys, scores = (
+                found.tolist()
+                for found in self.recall_indexes.search([("agent_id", agent_id)], query, k)
+            )
             # The list first (CROSS JOIN keeps the order): each key is two lookups by pk.
             seqs = dict(
                 self._execute(
                     "SELECT v.pk, m.seq FROM json_each(?) c CROSS JOIN message_vectors v"
                     " ON v.pk = c.value CROSS JOIN messages m ON m.pk = v.message_pk"
                     " WHERE v.agent_id = ?",
-                    (json.dumps([int(x) for x in keys]), agent_id),
+                    (json.dumps(keys), agent_id),
                 ).fetchall()
             )
-            hits = [
-                (seqs[int(key)], float(s))
-                for key, s in zip(keys, scores, strict=True)
-                if key in seqs
-            ]
+            hits = [(seqs[key], s) for key, s in zip(keys, scores, strict=True) if key in seqs]
             if len(hits) >= depth or len(keys) < k or k >= MAX_OVERFETCH:
                 return hits[:depth]
             k *= 4
