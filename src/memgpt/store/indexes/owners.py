@@ -10,10 +10,10 @@ exactly until there are more than `TAIL_MAX` of them; then they are added to the
 graph and the index is saved again. The tail's vectors are kept in memory, each read
 from SQLite once (a row's pk is never reused and its vector never changes), so a
 search reads only the rows added since the last one: with a full tail (2,000 384-d
-vectors above a graph of 5,000) a search took 22 ms of CPU reading it again, 6 ms now. Inserting passages
-therefore costs only the SQLite write (HNSW insertion runs at about 1-2k
-vectors/s on 2 cores, far below the store's insert rate), and a crash loses
-nothing: on reopening, the rows above the saved watermark are simply tail again.
+vectors above a graph of 5,000) a search took 22 ms of CPU reading it again, 6 ms
+now. Inserting passages therefore costs only the SQLite write (HNSW insertion runs
+at about 1-2k vectors/s on 2 cores, far below the store's insert rate), and a crash
+loses nothing: on reopening, the rows above the saved watermark are simply tail again.
 
 Memory stays bounded: a saved index is memory-mapped read-only (`view`), so a
 search touches only the graph pages it visits. The graph is read into RAM only
@@ -87,13 +87,8 @@ class OwnerIndex:
         self._conn = conn
         self.index: VectorIndex | None = None
         self.dim: int | None = None
-        self.max_pk = 0
         self.tombstones: set[int] = set()
-        import numpy as np
-
-        self._tail_keys = np.empty(0, np.int64)
-        self._tail_vectors = np.empty((0, 0), np.float32)
-        self._tail_read = 0  # the newest pk the tail has read (rows up to it are in it)
+        self._set_watermark(0)  # nothing covered yet; opening sets the saved one
         self.rebuilt = False  # whether opening had to rebuild (for tests and logs)
         self._open()
 
@@ -149,6 +144,7 @@ class OwnerIndex:
         """The graph covers the rows up to `max_pk`: the tail starts above it."""
         import numpy as np
 
+        # _tail_read: the newest pk the tail has read (rows up to it are in it)
         self.max_pk = self._tail_read = max_pk
         self._tail_keys = np.empty(0, np.int64)
         self._tail_vectors = np.empty((0, 0), np.float32)
